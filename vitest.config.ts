@@ -1,0 +1,37 @@
+import { defineConfig } from "vitest/config";
+
+// Three suites: fast pure tests, integration tests against real servers, and end-to-end drills.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["infra/**/*.test.ts", "services/*/src/**/*.test.ts", "scripts/**/*.test.ts", "load/**/*.test.ts"],
+          exclude: ["**/node_modules/**", "**/*.int.test.ts", "**/*.e2e.test.ts"],
+          testTimeout: 30_000,
+        },
+      },
+      {
+        test: {
+          name: "integration",
+          include: ["services/**/*.int.test.ts", "scripts/**/*.int.test.ts", "test/**/*.int.test.ts"],
+          exclude: ["**/node_modules/**"],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: "e2e",
+          include: ["**/*.e2e.test.ts"],
+          exclude: ["**/node_modules/**"],
+          testTimeout: 900_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
