@@ -1,0 +1,33 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { parseBlueprint, type Blueprint } from "../model/index.js";
+
+export const PROJECT = "blueprint";
+export const REPO_ROOT = join(import.meta.dirname, "..", "..");
+
+/** The `blueprint:*` keys of `Pulumi.<stack>.yaml`, prefix removed; other namespaces (secrets:, aws:) ignored. */
+export function readStackConfig(stack: string, root = REPO_ROOT): Record<string, unknown> {
+  const file = join(root, `Pulumi.${stack}.yaml`);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    throw new Error(`stack "${stack}" has no config file ${file} — create it (see Pulumi.yaml for the keys)`);
+  }
+  const doc = (parse(text) ?? {}) as { config?: Record<string, unknown> };
+  return stripProject(doc.config ?? {});
+}
+
+export function stripProject(config: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) {
+    if (key.startsWith(`${PROJECT}:`)) out[key.slice(PROJECT.length + 1)] = value;
+  }
+  return out;
+}
+
+/** Reads and validates a stack's blueprint outside Pulumi (local environment, k6, pipeline, render). */
+export function loadBlueprint(stack: string, root = REPO_ROOT): Blueprint {
+  return parseBlueprint(readStackConfig(stack, root), stack);
+}

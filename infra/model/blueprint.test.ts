@@ -1,0 +1,270 @@
+import { describe, expect, it } from "vitest";
+import { BlueprintConfigError, deployedColors, imageRef, parseBlueprint, workloadName } from "./index.js";
+import { canary, deployToIdle, retireIdle, switchColors } from "./rollout.js";
+import { loadBlueprint } from "../config/stack-file.js";
+
+function base(): Record<string, any> {
+  return {
+    environment: "staging",
+    regions: [
+      { name: "eu-west", primary: true, cloudRegion: "eu-west-1", kubeconfig: { context: "eu" } },
+      { name: "us-east", cloudRegion: "us-east-1", kubeconfig: { context: "us" } },
+    ],
+    edge: { hostname: "shop.example.com" },
+    rollout: { activeColor: "blue", versions: { blue: "1.0.0" } },
+    dns: { provider: "route53", zone: "example.com", healthCheck: { intervalSeconds: 10 } },
+  };
+}
+
+function problemsOf(config: unknown): string[] {
+  try {
+    parseBlueprint(config, "test");
+  } catch (error) {
+    expect(error).toBeInstanceOf(BlueprintConfigError);
+    return (error as BlueprintConfigError).problems.map((p) => `${p.path}: ${p.message}`);
+  }
+  throw new Error("expected the config to be rejected");
+}
+
+describe("a valid stack config", () => {
+  it("gets defaults for everything a user need not set", () => {
+    const bp = parseBlueprint(base(), "staging");
+    expect(bp.namespace).toBe("blueprint-staging");
+    expect(bp.primaryRegion.name).toBe("eu-west");
+    expect(bp.services.map((s) => `${s.name}:${s.port}`)).toEqual([
+      "gateway:8080",
+      "catalog:8081",
+      "orders:8082",
+    ]);
+    expect(bp.services[0]!.terminationGracePeriodSeconds).toBe(15);
+    expect(bp.services[0]!.dependsOnServices).toEqual(["catalog", "orders"]);
+    expect(bp.rollout).toMatchObject({
+      activeColor: "blue",
+      idleColor: "green",
+      weights: { blue: 100, green: 0 },
+    });
+    expect(bp.edge.previewHostname).toBe("preview.shop.example.com");
+    expect(bp.data.kafka.topics.map((t) => t.replicationFactor)).toEqual([3, 3]);
+    expect(bp.capacity.requestsPerSecond).toBe(300);
+    expect(deployedColors(bp)).toEqual(["blue"]);
+    expect(imageRef(bp, bp.services[1]!, "blue")).toBe("ghcr.io/example/blueprint-catalog:1.0.0");
+    expect(workloadName("orders", "green")).toBe("orders-green");
+  });
+
+  it("makes a single region primary without saying so", () => {
+    const config = base();
+    config.regions = [{ name: "solo", kubeconfig: { context: "x" } }];
+    config.dns.policy = "failover";
+    expect(parseBlueprint(config, "t").primaryRegion.name).toBe("solo");
+  });
+
+  it("merges capacity overrides over the environment defaults", () => {
+    const config = { ...base(), capacity: { requestsPerSecond: 42 } };
+    expect(parseBlueprint(config, "t").capacity).toMatchObject({ requestsPerSecond: 42, p95Ms: 300 });
+  });
+
+  it.each(["local", "dev", "staging", "prod"])("stack file Pulumi.%s.yaml is valid", (stack) => {
+    expect(loadBlueprint(stack).stack).toBe(stack);
+  });
+});
+
+describe("an invalid stack config fails with the key and the fix", () => {
+  const cases: [string, (c: Record<string, any>) => void, string[]][] = [
+    [
+      "unknown keys",
+      (c) => {
+        c.regions[0].zone = "a";
+        c.colour = "blue";
+      },
+      [
+        'blueprint:regions[0]: unknown key "zone" — remove or fix the spelling (every key is documented in Pulumi.yaml)',
+        'blueprint: unknown key "colour" — remove or fix the spelling (every key is documented in Pulumi.yaml)',
+      ],
+    ],
+    [
+      "missing required keys",
+      (c) => {
+        delete c.edge;
+        delete c.dns;
+      },
+      [
+        "blueprint:edge: is required — set it in the stack config",
+        "blueprint:dns: is required — set it in the stack config",
+      ],
+    ],
+    [
+      "wrong types",
+      (c) => (c.regions[0].primary = "yes"),
+      ["blueprint:regions[0].primary: expected boolean, got string"],
+    ],
+    ["impossible numbers", (c) => (c.dns.ttlSeconds = 0), ["blueprint:dns.ttlSeconds: must be >= 1 (got 0)"]],
+    [
+      "duplicate region names",
+      (c) => (c.regions[1].name = "eu-west"),
+      [
+        'blueprint:regions[1].name: duplicate region name "eu-west" (also regions[0]) — region names must be unique',
+      ],
+    ],
+    [
+      "no primary region",
+      (c) => (c.regions[0].primary = false),
+      ["blueprint:regions: no region is primary — set primary: true on exactly one region"],
+    ],
+    [
+      "two primary regions",
+      (c) => (c.regions[1].primary = true),
+      [
+        "blueprint:regions: 2 regions are primary (eu-west, us-east) — set primary: true on exactly one region",
+      ],
+    ],
+    [
+      "active color without a version",
+      (c) => (c.rollout.activeColor = "green"),
+      [
+        'blueprint:rollout.versions.green: the active color "green" has no version — set rollout.versions.green to the image tag to serve',
+      ],
+    ],
+    [
+      "weights that do not sum to 100 and traffic to a color without version",
+      (c) => (c.rollout.weights = { blue: 80, green: 10 }),
+      [
+        "blueprint:rollout.weights: blue + green must be 100 (got 80 + 10 = 90)",
+        'blueprint:rollout.weights.green: 10% of traffic goes to "green" but it has no version — set rollout.versions.green or its weight to 0',
+      ],
+    ],
+    [
+      "replicas min above max",
+      (c) =>
+        (c.services = [{ name: "api", image: "r/api", port: 8080, replicas: { min: 5, max: 3 } }]) &&
+        (c.edge.routes = [{ path: "/", service: "api" }]),
+      ["blueprint:services[0].replicas: min (5) is greater than max (3) — raise max or lower min"],
+    ],
+    [
+      "requests above limits",
+      (c) => {
+        c.services = [
+          {
+            name: "api",
+            image: "r/api",
+            port: 8080,
+            resources: { requests: { cpu: "2", memory: "64Mi" }, limits: { cpu: "500m", memory: "1Gi" } },
+          },
+        ];
+        c.edge.routes = [{ path: "/", service: "api" }];
+      },
+      [
+        "blueprint:services[0].resources.requests.cpu: 2 exceeds limits.cpu 500m — requests must not exceed limits",
+      ],
+    ],
+    [
+      "unknown dependency and route target",
+      (c) => {
+        c.services = [{ name: "api", image: "r/api", port: 8080, dependsOn: ["payments"] }];
+        c.edge.routes = [{ path: "/", service: "web" }];
+      },
+      [
+        'blueprint:services[0].dependsOn[0]: "payments" is neither a data store (redis, mongo, kafka) nor a service (api)',
+        'blueprint:edge.routes[0].service: "web" is not a service — use one of: api',
+      ],
+    ],
+    [
+      "hostname outside the zone",
+      (c) => (c.edge.hostname = "shop.example.org"),
+      [
+        'blueprint:edge.hostname: "shop.example.org" is not inside dns.zone "example.com" — use a name under the zone or change the zone',
+      ],
+    ],
+    [
+      "route53 interval it cannot run",
+      (c) => (c.dns.healthCheck.intervalSeconds = 15),
+      [
+        "blueprint:dns.healthCheck.intervalSeconds: Route53 health checks run every 10 or 30 seconds (got 15) — use 10 or 30",
+      ],
+    ],
+    [
+      "latency policy without cloud regions",
+      (c) => {
+        c.dns.policy = "latency";
+        delete c.regions[1].cloudRegion;
+      },
+      [
+        "blueprint:regions[1].cloudRegion: is required when dns.policy is latency with route53 — set the AWS region id, e.g. eu-west-1",
+      ],
+    ],
+    [
+      "a cluster region without kubeconfig",
+      (c) => delete c.regions[0].kubeconfig,
+      [
+        'blueprint:regions[0].kubeconfig: is required for environment "staging" — set {secretConfigKey}, {stackReference, output} or {context}',
+      ],
+    ],
+    [
+      "a kubeconfig of no known form",
+      (c) => (c.regions[0].kubeconfig = { file: "~/.kube/config" }),
+      [
+        "blueprint:regions[0].kubeconfig: must be one of {secretConfigKey}, {stackReference, output} or {context}",
+      ],
+    ],
+    [
+      "powerdns outside the local environment",
+      (c) => (c.dns.provider = "powerdns"),
+      [
+        'blueprint:dns.provider: "powerdns" is the local environment\'s server — use route53 or cloudflare for "staging"',
+      ],
+    ],
+    [
+      "a replication factor above the brokers",
+      (c) => (c.data = { kafka: { brokersPerRegion: 1, topics: [{ name: "t", replicationFactor: 3 }] } }),
+      [
+        "blueprint:data.kafka.topics[0].replicationFactor: 3 exceeds data.kafka.brokersPerRegion (1) — lower it or add brokers",
+      ],
+    ],
+    [
+      "a p99 below the p95",
+      (c) => (c.capacity = { p95Ms: 500, p99Ms: 100 }),
+      ["blueprint:capacity.p99Ms: 100 is below capacity.p95Ms (500) — a p99 cannot be lower than the p95"],
+    ],
+    [
+      "a preview stack without its id",
+      (c) => (c.environment = "preview"),
+      ["blueprint:previewId: is required for preview stacks — set it to the pull request id, e.g. pr-42"],
+    ],
+  ];
+
+  it.each(cases)("when the config has %s", (_name, mutate, expected) => {
+    const config = base();
+    mutate(config);
+    expect(problemsOf(config)).toEqual(expected);
+  });
+
+  it("lists every problem in one error message", () => {
+    const config = base();
+    config.regions[1].name = "eu-west";
+    config.rollout.activeColor = "green";
+    expect(() => parseBlueprint(config, "prod")).toThrow(
+      /^Invalid blueprint config for stack "prod" \(2 problem\(s\)\):\n {2}- blueprint:regions\[1\]\.name/,
+    );
+  });
+});
+
+describe("rollout transitions used by the pipeline", () => {
+  const live = { activeColor: "blue" as const, versions: { blue: "1.0.0" } };
+
+  it("deploys to the idle color without moving traffic, then switches, then retires the old color", () => {
+    const deployed = deployToIdle(live, "1.1.0");
+    expect(deployed).toMatchObject({ activeColor: "blue", versions: { blue: "1.0.0", green: "1.1.0" } });
+    const switched = switchColors(deployed);
+    expect(switched.activeColor).toBe("green");
+    expect(retireIdle(switched).versions).toEqual({ green: "1.1.0" });
+  });
+
+  it("refuses to switch to a color without a version", () => {
+    expect(() => switchColors(live)).toThrow('cannot switch to "green": it has no version');
+  });
+
+  it("sets canary weights that the model accepts", () => {
+    const c = canary(deployToIdle(live, "1.1.0"), 10);
+    expect(c.weights).toEqual({ blue: 90, green: 10 });
+    expect(parseBlueprint({ ...base(), rollout: c }, "t").rollout.weights).toEqual({ blue: 90, green: 10 });
+  });
+});

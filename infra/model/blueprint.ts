@@ -1,0 +1,149 @@
+import { CAPACITY_DEFAULTS, SAMPLE_SERVICES } from "./defaults.js";
+import { BlueprintConfigError, describeZodIssue, type ConfigProblem } from "./errors.js";
+import {
+  COLORS,
+  DATA_STORES,
+  stackConfigSchema,
+  type Capacity,
+  type Color,
+  type Environment,
+  type RegionConfig,
+  type ServiceConfig,
+  type StackConfig,
+} from "./schema.js";
+import { serviceSchema } from "./schema.js";
+import { checkCrossFields } from "./checks.js";
+
+export type DataStore = (typeof DATA_STORES)[number];
+
+export interface Region extends RegionConfig {
+  /** Position in the stack config; DNS failover order for non-primary regions. */
+  index: number;
+  /** Loopback address of the region's edge in the local environment. */
+  loopbackAddress: string;
+}
+
+export interface Service extends ServiceConfig {
+  /** Kubernetes terminationGracePeriodSeconds: the drain deadline plus time to close clients. */
+  terminationGracePeriodSeconds: number;
+  dependsOnData: DataStore[];
+  dependsOnServices: string[];
+}
+
+export interface Rollout {
+  activeColor: Color;
+  idleColor: Color;
+  versions: Partial<Record<Color, string>>;
+  /** Share of public traffic per color, summing to 100. */
+  weights: Record<Color, number>;
+  idleReplicas: number;
+  rollbackWindowSeconds: number;
+}
+
+/** The typed, validated, defaulted blueprint every consumer reads (Pulumi, local, k6, pipeline). */
+export interface Blueprint {
+  stack: string;
+  environment: Environment;
+  previewId: string | undefined;
+  namespace: string;
+  regions: Region[];
+  primaryRegion: Region;
+  services: Service[];
+  data: StackConfig["data"];
+  edge: StackConfig["edge"] & { previewHostname: string };
+  rollout: Rollout;
+  dns: StackConfig["dns"];
+  capacity: Capacity;
+}
+
+/**
+ * Parses a stack's config (the `blueprint:*` keys without their prefix) into a Blueprint.
+ * Throws BlueprintConfigError listing every problem, each naming the key and the fix.
+ */
+export function parseBlueprint(raw: unknown, stack: string): Blueprint {
+  const parsed = stackConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new BlueprintConfigError(
+      stack,
+      parsed.error.issues.map((issue) => describeZodIssue(issue, raw)),
+    );
+  }
+  const config = parsed.data;
+  const services = (config.services ?? SAMPLE_SERVICES.map((s) => serviceSchema.parse(s))) as ServiceConfig[];
+  const problems: ConfigProblem[] = checkCrossFields(config, services);
+  if (problems.length > 0) throw new BlueprintConfigError(stack, problems);
+  return derive(config, services, stack);
+}
+
+function derive(config: StackConfig, services: ServiceConfig[], stack: string): Blueprint {
+  const regions: Region[] = config.regions.map((r, index) => ({
+    ...r,
+    // A single region is the primary one without saying so.
+    primary: config.regions.length === 1 ? true : r.primary,
+    index,
+    loopbackAddress: r.loopbackAddress ?? `127.0.${index + 1}.1`,
+  }));
+  const serviceNames = new Set(services.map((s) => s.name));
+  const activeColor = config.rollout.activeColor;
+  const idleColor: Color = activeColor === "blue" ? "green" : "blue";
+  const weights = config.rollout.weights ?? ({ [activeColor]: 100, [idleColor]: 0 } as Record<Color, number>);
+  const brokers = config.data.kafka.brokersPerRegion;
+  return {
+    stack,
+    environment: config.environment,
+    previewId: config.previewId,
+    namespace:
+      config.namespace ?? ["blueprint", config.environment, config.previewId].filter(Boolean).join("-"),
+    regions,
+    primaryRegion: regions.find((r) => r.primary)!,
+    services: services.map((s) => ({
+      ...s,
+      terminationGracePeriodSeconds: s.drainSeconds + 5,
+      dependsOnData: s.dependsOn.filter((d): d is DataStore =>
+        (DATA_STORES as readonly string[]).includes(d),
+      ),
+      dependsOnServices: s.dependsOn.filter((d) => serviceNames.has(d)),
+    })),
+    data: {
+      ...config.data,
+      kafka: {
+        ...config.data.kafka,
+        topics: config.data.kafka.topics.map((t) => ({
+          ...t,
+          replicationFactor: t.replicationFactor ?? Math.min(3, brokers),
+        })),
+      },
+    },
+    edge: {
+      ...config.edge,
+      previewHostname: config.edge.previewHostname ?? `preview.${config.edge.hostname}`,
+    },
+    rollout: {
+      activeColor,
+      idleColor,
+      versions: config.rollout.versions,
+      weights,
+      idleReplicas: config.rollout.idleReplicas,
+      rollbackWindowSeconds: config.rollout.rollbackWindowSeconds,
+    },
+    dns: config.dns,
+    capacity: { ...CAPACITY_DEFAULTS[config.environment], ...config.capacity },
+  };
+}
+
+/** Colors that have a version, i.e. are deployed. */
+export function deployedColors(bp: Blueprint): Color[] {
+  return COLORS.filter((c) => bp.rollout.versions[c] !== undefined);
+}
+
+/** Name of a service's workload (Deployment, Service, local process) in one color. */
+export function workloadName(service: string, color: Color): string {
+  return `${service}-${color}`;
+}
+
+/** Image reference of a service in a color; throws if the color has no version. */
+export function imageRef(bp: Blueprint, service: Service, color: Color): string {
+  const version = bp.rollout.versions[color];
+  if (!version) throw new Error(`color "${color}" has no version (rollout.versions.${color})`);
+  return `${service.image}:${version}`;
+}

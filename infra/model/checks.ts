@@ -1,0 +1,261 @@
+import { DATA_STORES, COLORS, type ServiceConfig, type StackConfig } from "./schema.js";
+import { CAPACITY_DEFAULTS } from "./defaults.js";
+import type { ConfigProblem } from "./errors.js";
+
+/** Rules that span several keys; each problem names the key to change and how. */
+export function checkCrossFields(config: StackConfig, services: ServiceConfig[]): ConfigProblem[] {
+  return [
+    ...checkRegions(config),
+    ...checkServices(config, services),
+    ...checkRollout(config),
+    ...checkEdge(config, services),
+    ...checkDns(config),
+    ...checkData(config),
+    ...checkCapacity(config),
+    ...checkEnvironment(config),
+  ];
+}
+
+function checkRegions(config: StackConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const seen = new Map<string, number>();
+  config.regions.forEach((r, i) => {
+    if (seen.has(r.name)) {
+      problems.push({
+        path: `blueprint:regions[${i}].name`,
+        message: `duplicate region name "${r.name}" (also regions[${seen.get(r.name)}]) — region names must be unique`,
+      });
+    } else seen.set(r.name, i);
+    if (config.environment !== "local" && !r.kubeconfig) {
+      problems.push({
+        path: `blueprint:regions[${i}].kubeconfig`,
+        message: `is required for environment "${config.environment}" — set {secretConfigKey}, {stackReference, output} or {context}`,
+      });
+    }
+  });
+  const primaries = config.regions.filter((r) => r.primary).map((r) => r.name);
+  if (config.regions.length > 1 && primaries.length === 0) {
+    problems.push({
+      path: "blueprint:regions",
+      message: "no region is primary — set primary: true on exactly one region",
+    });
+  }
+  if (primaries.length > 1) {
+    problems.push({
+      path: "blueprint:regions",
+      message: `${primaries.length} regions are primary (${primaries.join(", ")}) — set primary: true on exactly one region`,
+    });
+  }
+  const addresses = new Map<string, number>();
+  config.regions.forEach((r, i) => {
+    const address = r.loopbackAddress ?? `127.0.${i + 1}.1`;
+    if (addresses.has(address)) {
+      problems.push({
+        path: `blueprint:regions[${i}].loopbackAddress`,
+        message: `${address} is already used by regions[${addresses.get(address)}] — give each region its own address`,
+      });
+    } else addresses.set(address, i);
+  });
+  return problems;
+}
+
+function checkServices(config: StackConfig, services: ServiceConfig[]): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const names = services.map((s) => s.name);
+  const where = config.services ? "blueprint:services" : "blueprint:services (default)";
+  services.forEach((s, i) => {
+    const at = `${where}[${i}]`;
+    if (names.indexOf(s.name) !== i) {
+      problems.push({
+        path: `${at}.name`,
+        message: `duplicate service name "${s.name}" — service names must be unique`,
+      });
+    }
+    if (s.replicas.min > s.replicas.max) {
+      problems.push({
+        path: `${at}.replicas`,
+        message: `min (${s.replicas.min}) is greater than max (${s.replicas.max}) — raise max or lower min`,
+      });
+    }
+    for (const kind of ["cpu", "memory"] as const) {
+      const req = s.resources.requests[kind];
+      const lim = s.resources.limits[kind];
+      if (toBase(req) > toBase(lim)) {
+        problems.push({
+          path: `${at}.resources.requests.${kind}`,
+          message: `${req} exceeds limits.${kind} ${lim} — requests must not exceed limits`,
+        });
+      }
+    }
+    s.dependsOn.forEach((d, j) => {
+      if (d === s.name) {
+        problems.push({
+          path: `${at}.dependsOn[${j}]`,
+          message: `a service cannot depend on itself — remove "${d}"`,
+        });
+      } else if (!(DATA_STORES as readonly string[]).includes(d) && !names.includes(d)) {
+        problems.push({
+          path: `${at}.dependsOn[${j}]`,
+          message: `"${d}" is neither a data store (${DATA_STORES.join(", ")}) nor a service (${names.join(", ")})`,
+        });
+      }
+    });
+  });
+  return problems;
+}
+
+function checkRollout(config: StackConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const { activeColor, versions, weights } = config.rollout;
+  if (!versions[activeColor]) {
+    problems.push({
+      path: `blueprint:rollout.versions.${activeColor}`,
+      message: `the active color "${activeColor}" has no version — set rollout.versions.${activeColor} to the image tag to serve`,
+    });
+  }
+  if (weights) {
+    const sum = weights.blue + weights.green;
+    if (sum !== 100) {
+      problems.push({
+        path: "blueprint:rollout.weights",
+        message: `blue + green must be 100 (got ${weights.blue} + ${weights.green} = ${sum})`,
+      });
+    }
+    for (const color of COLORS) {
+      if (weights[color] > 0 && !versions[color]) {
+        problems.push({
+          path: `blueprint:rollout.weights.${color}`,
+          message: `${weights[color]}% of traffic goes to "${color}" but it has no version — set rollout.versions.${color} or its weight to 0`,
+        });
+      }
+    }
+  }
+  return problems;
+}
+
+function checkEdge(config: StackConfig, services: ServiceConfig[]): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const names = services.map((s) => s.name);
+  config.edge.routes.forEach((r, i) => {
+    if (!names.includes(r.service)) {
+      problems.push({
+        path: `blueprint:edge.routes[${i}].service`,
+        message: `"${r.service}" is not a service — use one of: ${names.join(", ")}`,
+      });
+    }
+  });
+  const preview = config.edge.previewHostname;
+  if (preview && preview === config.edge.hostname) {
+    problems.push({
+      path: "blueprint:edge.previewHostname",
+      message: "must differ from edge.hostname — the preview host routes to the idle color",
+    });
+  }
+  for (const [key, host] of [
+    ["hostname", config.edge.hostname],
+    ["previewHostname", preview],
+  ] as const) {
+    if (host && host !== config.dns.zone && !host.endsWith(`.${config.dns.zone}`)) {
+      problems.push({
+        path: `blueprint:edge.${key}`,
+        message: `"${host}" is not inside dns.zone "${config.dns.zone}" — use a name under the zone or change the zone`,
+      });
+    }
+  }
+  return problems;
+}
+
+function checkDns(config: StackConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const { provider, policy, healthCheck } = config.dns;
+  const local = config.environment === "local";
+  if (local !== (provider === "powerdns")) {
+    problems.push({
+      path: "blueprint:dns.provider",
+      message: local
+        ? `the local environment uses "powerdns" (got "${provider}") — set dns.provider: powerdns`
+        : `"powerdns" is the local environment's server — use route53 or cloudflare for "${config.environment}"`,
+    });
+  }
+  if (provider === "route53" && ![10, 30].includes(healthCheck.intervalSeconds)) {
+    problems.push({
+      path: "blueprint:dns.healthCheck.intervalSeconds",
+      message: `Route53 health checks run every 10 or 30 seconds (got ${healthCheck.intervalSeconds}) — use 10 or 30`,
+    });
+  }
+  if (provider === "cloudflare" && healthCheck.intervalSeconds < 10) {
+    problems.push({
+      path: "blueprint:dns.healthCheck.intervalSeconds",
+      message: `Cloudflare monitors run at most every 10 seconds (got ${healthCheck.intervalSeconds}) — use 10 or more`,
+    });
+  }
+  if (provider === "route53" && policy === "latency") {
+    config.regions.forEach((r, i) => {
+      if (!r.cloudRegion) {
+        problems.push({
+          path: `blueprint:regions[${i}].cloudRegion`,
+          message:
+            "is required when dns.policy is latency with route53 — set the AWS region id, e.g. eu-west-1",
+        });
+      }
+    });
+  }
+  return problems;
+}
+
+function checkData(config: StackConfig): ConfigProblem[] {
+  const brokers = config.data.kafka.brokersPerRegion;
+  return config.data.kafka.topics.flatMap((t, i) =>
+    t.replicationFactor !== undefined && t.replicationFactor > brokers
+      ? [
+          {
+            path: `blueprint:data.kafka.topics[${i}].replicationFactor`,
+            message: `${t.replicationFactor} exceeds data.kafka.brokersPerRegion (${brokers}) — lower it or add brokers`,
+          },
+        ]
+      : [],
+  );
+}
+
+function checkCapacity(config: StackConfig): ConfigProblem[] {
+  const c = { ...CAPACITY_DEFAULTS[config.environment], ...config.capacity };
+  if (c.p99Ms < c.p95Ms) {
+    return [
+      {
+        path: "blueprint:capacity.p99Ms",
+        message: `${c.p99Ms} is below capacity.p95Ms (${c.p95Ms}) — a p99 cannot be lower than the p95`,
+      },
+    ];
+  }
+  return [];
+}
+
+function checkEnvironment(config: StackConfig): ConfigProblem[] {
+  const isPreview = config.environment === "preview";
+  if (isPreview && !config.previewId) {
+    return [
+      {
+        path: "blueprint:previewId",
+        message: "is required for preview stacks — set it to the pull request id, e.g. pr-42",
+      },
+    ];
+  }
+  if (!isPreview && config.previewId) {
+    return [
+      {
+        path: "blueprint:previewId",
+        message: `is only for preview stacks — remove it from this "${config.environment}" stack`,
+      },
+    ];
+  }
+  return [];
+}
+
+const UNITS: Record<string, number> = { m: 0.001, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 };
+
+/** Kubernetes quantity to a plain number (cores or bytes) for comparisons. */
+export function toBase(quantity: string): number {
+  const m = /^(\d+(?:\.\d+)?)(m|Ki|Mi|Gi)?$/.exec(quantity);
+  if (!m) return Number.NaN;
+  return Number(m[1]) * (m[2] ? UNITS[m[2]]! : 1);
+}

@@ -1,0 +1,78 @@
+import type { Capacity, Environment, StackConfigInput } from "./schema.js";
+
+type ServiceInput = NonNullable<StackConfigInput["services"]>[number];
+
+/** Image repository prefix of the sample services; forks override `services[].image`. */
+export const SAMPLE_IMAGE_PREFIX = "ghcr.io/example/blueprint";
+
+/** The three sample services, used when a stack sets no `services`. */
+export const SAMPLE_SERVICES: ServiceInput[] = [
+  {
+    name: "gateway",
+    image: `${SAMPLE_IMAGE_PREFIX}-gateway`,
+    port: 8080,
+    dependsOn: ["redis", "catalog", "orders"],
+  },
+  {
+    name: "catalog",
+    image: `${SAMPLE_IMAGE_PREFIX}-catalog`,
+    port: 8081,
+    dependsOn: ["redis", "mongo", "kafka"],
+  },
+  {
+    name: "orders",
+    image: `${SAMPLE_IMAGE_PREFIX}-orders`,
+    port: 8082,
+    dependsOn: ["redis", "mongo", "kafka"],
+  },
+];
+
+/** Capacity targets per environment; a stack's `capacity` overrides single fields. */
+export const CAPACITY_DEFAULTS: Record<Environment, Capacity> = {
+  // One 2-core machine runs every process of the local environment, k6 included.
+  local: {
+    requestsPerSecond: 100,
+    p95Ms: 300,
+    p99Ms: 800,
+    maxErrorRate: 0.01,
+    minChecksRate: 0.99,
+    durationSeconds: 20,
+    smokeSeconds: 5,
+  },
+  dev: {
+    requestsPerSecond: 50,
+    p95Ms: 400,
+    p99Ms: 1000,
+    maxErrorRate: 0.01,
+    minChecksRate: 0.99,
+    durationSeconds: 60,
+    smokeSeconds: 15,
+  },
+  preview: {
+    requestsPerSecond: 50,
+    p95Ms: 400,
+    p99Ms: 1000,
+    maxErrorRate: 0.01,
+    minChecksRate: 0.99,
+    durationSeconds: 60,
+    smokeSeconds: 15,
+  },
+  staging: {
+    requestsPerSecond: 300,
+    p95Ms: 300,
+    p99Ms: 800,
+    maxErrorRate: 0.005,
+    minChecksRate: 0.995,
+    durationSeconds: 120,
+    smokeSeconds: 30,
+  },
+  prod: {
+    requestsPerSecond: 1500,
+    p95Ms: 250,
+    p99Ms: 600,
+    maxErrorRate: 0.001,
+    minChecksRate: 0.999,
+    durationSeconds: 300,
+    smokeSeconds: 60,
+  },
+};

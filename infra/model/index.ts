@@ -1,0 +1,6 @@
+export * from "./schema.js";
+export * from "./defaults.js";
+export * from "./errors.js";
+export * from "./blueprint.js";
+export * from "./rollout.js";
+export { toBase } from "./checks.js";

@@ -1,0 +1,264 @@
+import { z } from "zod";
+
+// The stack config schema. Every key has a default unless a user must decide it; `.describe()` is the doc
+// that `Pulumi.yaml` repeats. No Pulumi or I/O imports here: this module is shared by every consumer.
+
+export const COLORS = ["blue", "green"] as const;
+export const ENVIRONMENTS = ["local", "dev", "staging", "prod", "preview"] as const;
+export const DATA_STORES = ["redis", "mongo", "kafka"] as const;
+
+const dnsLabel = z
+  .string()
+  .regex(
+    /^[a-z]([a-z0-9-]{0,28}[a-z0-9])?$/,
+    "must be a DNS label: lowercase letters, digits and '-', 1-30 chars",
+  );
+const hostname = z
+  .string()
+  .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "must be a lowercase DNS name");
+const version = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "must be an image tag (letters, digits, '.', '_', '-')");
+const quantity = (what: string) =>
+  z
+    .string()
+    .regex(/^\d+(\.\d+)?(m|Ki|Mi|Gi)?$/, `must be a Kubernetes ${what} quantity such as 250m or 256Mi`);
+const loopback = z
+  .string()
+  .regex(/^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/, "must be a loopback IPv4 address in 127.0.0.0/8");
+
+export const kubeconfigSchema = z.union([
+  z.strictObject({
+    secretConfigKey: z
+      .string()
+      .min(1)
+      .describe("Key in the `secrets:` config namespace holding the kubeconfig (set with --secret)."),
+  }),
+  z.strictObject({
+    stackReference: z.string().min(1).describe("Stack exporting the cluster, e.g. org/clusters/prod."),
+    output: z.string().min(1).describe("Name of the stack output holding the kubeconfig."),
+  }),
+  z.strictObject({ context: z.string().min(1).describe("Context of the ambient kubeconfig (KUBECONFIG).") }),
+]);
+
+export const regionSchema = z.strictObject({
+  name: dnsLabel.describe("Region name; used in resource names and DNS set identifiers."),
+  primary: z
+    .boolean()
+    .default(false)
+    .describe("Exactly one region is primary (DNS failover PRIMARY, data leader)."),
+  kubeconfig: kubeconfigSchema
+    .optional()
+    .describe("How to reach this region's cluster; required except for local."),
+  cloudRegion: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "must be a cloud region id such as eu-west-1")
+    .optional()
+    .describe("Cloud region id for latency-based DNS (route53 policy latency)."),
+  gatewayAddress: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "Public address (IPv4 or hostname) of the region's edge; default: the Gateway's status address.",
+    ),
+  loopbackAddress: loopback
+    .optional()
+    .describe("Local environment only: loopback address of this region's edge; default 127.0.<n>.1."),
+});
+
+const probeSchema = z.strictObject({
+  periodSeconds: z.number().int().min(1).max(300),
+  failureThreshold: z.number().int().min(1).max(100),
+  timeoutSeconds: z.number().int().min(1).max(60).default(2),
+});
+
+export const serviceSchema = z.strictObject({
+  name: dnsLabel.describe("Service name (gateway, catalog, orders or your own)."),
+  image: z
+    .string()
+    .regex(
+      /^[a-z0-9]([a-z0-9./_-]*[a-z0-9])?(:\d+)?(\/[a-z0-9._-]+)*$/,
+      "must be an image repository without tag",
+    )
+    .describe("Image repository, without tag; the tag is the color's version."),
+  port: z.number().int().min(1024).max(65535).describe("Container port (non-root, so >= 1024)."),
+  replicas: z
+    .strictObject({ min: z.number().int().min(1).max(500), max: z.number().int().min(1).max(500) })
+    .prefault({ min: 2, max: 6 }),
+  targetCpuPercent: z
+    .number()
+    .int()
+    .min(10)
+    .max(95)
+    .default(70)
+    .describe("HorizontalPodAutoscaler CPU target."),
+  resources: z
+    .strictObject({
+      requests: z.strictObject({ cpu: quantity("CPU"), memory: quantity("memory") }),
+      limits: z.strictObject({ cpu: quantity("CPU"), memory: quantity("memory") }),
+    })
+    .prefault({ requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "256Mi" } }),
+  probes: z
+    .strictObject({
+      startup: probeSchema.prefault({ periodSeconds: 2, failureThreshold: 30 }),
+      liveness: probeSchema.prefault({ periodSeconds: 10, failureThreshold: 3 }),
+      readiness: probeSchema.prefault({ periodSeconds: 2, failureThreshold: 2 }),
+    })
+    .prefault({}),
+  drainSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(300)
+    .default(10)
+    .describe("Graceful-shutdown deadline (DRAIN_SECONDS)."),
+  env: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "must be an env var name"), z.string()).default({}),
+  dependsOn: z
+    .array(z.string())
+    .default([])
+    .describe("Data stores (redis, mongo, kafka) and services it calls."),
+});
+
+const topicSchema = z.strictObject({
+  name: z.string().regex(/^[a-z][a-z0-9._-]{0,200}$/, "must be a Kafka topic name"),
+  partitions: z.number().int().min(1).max(1000).default(6),
+  replicationFactor: z.number().int().min(1).max(5).optional(),
+});
+
+export const dataSchema = z.strictObject({
+  redis: z
+    .strictObject({
+      image: z.string().default("docker.io/library/redis:8.2-alpine"),
+      memoryMb: z.number().int().min(32).max(65536).default(256),
+    })
+    .prefault({}),
+  mongo: z
+    .strictObject({
+      version: z.string().default("8.0.12-4").describe("Percona Server for MongoDB image tag."),
+      membersPerRegion: z.number().int().min(1).max(7).default(1),
+      storageGb: z.number().int().min(1).max(16384).default(10),
+    })
+    .prefault({}),
+  kafka: z
+    .strictObject({
+      version: z.string().default("4.1.0").describe("Kafka version deployed by Strimzi."),
+      brokersPerRegion: z.number().int().min(1).max(15).default(3),
+      storageGb: z.number().int().min(1).max(16384).default(20),
+      topics: z.array(topicSchema).default([
+        { name: "orders.events", partitions: 6 },
+        { name: "catalog.events", partitions: 6 },
+      ]),
+      mirrorFromPrimary: z
+        .boolean()
+        .default(true)
+        .describe("MirrorMaker 2 from the primary to the other regions."),
+    })
+    .prefault({}),
+});
+
+const routeSchema = z.strictObject({
+  path: z.string().regex(/^\/[A-Za-z0-9._~/-]*$/, "must be an absolute URL path"),
+  match: z.enum(["prefix", "exact"]).default("prefix"),
+  service: z.string(),
+});
+
+export const edgeSchema = z.strictObject({
+  hostname: hostname.describe("Public hostname of the app (the DNS failover name)."),
+  previewHostname: hostname
+    .optional()
+    .describe("Hostname routed to the idle color; default preview.<hostname>."),
+  tls: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      clusterIssuer: z.string().default("letsencrypt").describe("cert-manager ClusterIssuer name."),
+    })
+    .prefault({}),
+  routes: z
+    .array(routeSchema)
+    .min(1)
+    .default([
+      { path: "/api", match: "prefix", service: "gateway" },
+      { path: "/readyz", match: "exact", service: "gateway" },
+    ]),
+});
+
+const weightsSchema = z.strictObject({
+  blue: z.number().int().min(0).max(100),
+  green: z.number().int().min(0).max(100),
+});
+
+export const rolloutSchema = z.strictObject({
+  activeColor: z.enum(COLORS).default("blue"),
+  versions: z.strictObject({ blue: version.optional(), green: version.optional() }).prefault({}),
+  weights: weightsSchema.optional().describe("Canary weights; default 100 to the active color."),
+  idleReplicas: z
+    .number()
+    .int()
+    .min(0)
+    .max(500)
+    .default(1)
+    .describe("Replicas per service of the idle color."),
+  rollbackWindowSeconds: z.number().int().min(0).max(86400).default(300),
+});
+
+export const dnsSchema = z.strictObject({
+  provider: z
+    .enum(["route53", "cloudflare", "powerdns"])
+    .describe("powerdns is the local environment's server."),
+  zone: hostname.describe("DNS zone that holds the hostname."),
+  zoneId: z
+    .string()
+    .optional()
+    .describe("Route53 hosted zone id or Cloudflare zone id; default: looked up by name."),
+  policy: z.enum(["failover", "latency"]).default("failover"),
+  ttlSeconds: z.number().int().min(1).max(86400).default(60),
+  healthCheck: z
+    .strictObject({
+      path: z
+        .string()
+        .regex(/^\/[A-Za-z0-9._~/-]*$/, "must be an absolute URL path")
+        .default("/readyz"),
+      intervalSeconds: z.number().int().min(1).max(3600).default(30),
+      failureThreshold: z.number().int().min(1).max(10).default(3),
+      protocol: z.enum(["http", "https"]).default("https"),
+    })
+    .prefault({}),
+});
+
+export const capacitySchema = z.strictObject({
+  requestsPerSecond: z.number().positive().max(1_000_000),
+  p95Ms: z.number().positive().max(60_000),
+  p99Ms: z.number().positive().max(60_000),
+  maxErrorRate: z.number().min(0).max(1),
+  minChecksRate: z.number().min(0).max(1),
+  durationSeconds: z.number().int().min(5).max(3600),
+  smokeSeconds: z.number().int().min(1).max(600),
+});
+
+export const stackConfigSchema = z.strictObject({
+  environment: z.enum(ENVIRONMENTS),
+  previewId: z
+    .string()
+    .regex(/^[a-z0-9-]{1,20}$/, "must be a short id such as pr-123")
+    .optional()
+    .describe("Preview stacks only: pull-request id used in names."),
+  namespace: dnsLabel
+    .optional()
+    .describe("Kubernetes namespace; default blueprint-<environment>[-<previewId>]."),
+  regions: z.array(regionSchema).min(1, "needs at least one region"),
+  services: z.array(serviceSchema).min(1).optional().describe("Default: the three sample services."),
+  data: dataSchema.prefault({}),
+  edge: edgeSchema,
+  rollout: rolloutSchema.prefault({}),
+  dns: dnsSchema,
+  capacity: capacitySchema.partial().optional().describe("Overrides of the environment's capacity targets."),
+});
+
+export type StackConfigInput = z.input<typeof stackConfigSchema>;
+export type StackConfig = z.output<typeof stackConfigSchema>;
+export type Color = (typeof COLORS)[number];
+export type Environment = (typeof ENVIRONMENTS)[number];
+export type ServiceConfig = z.output<typeof serviceSchema>;
+export type RegionConfig = z.output<typeof regionSchema>;
+export type Capacity = z.output<typeof capacitySchema>;
