@@ -134,9 +134,10 @@ describe("an invalid stack config fails with the key and the fix", () => {
     ],
     [
       "replicas min above max",
-      (c) =>
-        (c.services = [{ name: "api", image: "r/api", port: 8080, replicas: { min: 5, max: 3 } }]) &&
-        (c.edge.routes = [{ path: "/", service: "api" }]),
+      (c) => {
+        c.services = [{ name: "api", image: "r/api", port: 8080, replicas: { min: 5, max: 3 } }];
+        c.edge.routes = [{ path: "/", service: "api" }];
+      },
       ["blueprint:services[0].replicas: min (5) is greater than max (3) — raise max or lower min"],
     ],
     [
