@@ -1,0 +1,125 @@
+import {
+  Kafka,
+  logLevel,
+  type Consumer,
+  type EachMessagePayload,
+  type LogEntry,
+  type Producer,
+} from "kafkajs";
+import type { ServiceKit } from "../kit.js";
+
+export type { Consumer, EachMessagePayload, Kafka, Producer } from "kafkajs";
+
+const levels: Record<number, "error" | "warn" | "info" | "debug"> = {
+  [logLevel.ERROR]: "error",
+  [logLevel.WARN]: "warn",
+  [logLevel.INFO]: "info",
+  [logLevel.DEBUG]: "debug",
+};
+
+export function createKafka(kit: ServiceKit, brokers: string[]): Kafka {
+  const log = kit.logger.child({ component: "kafkajs" });
+  return new Kafka({
+    clientId: `${kit.service}-${kit.config.region}-${kit.config.color}`,
+    brokers,
+    connectionTimeout: 3000,
+    requestTimeout: 10_000,
+    retry: { initialRetryTime: 300, maxRetryTime: 5000, retries: 5 },
+    // kafkajs logs every reconnect attempt at ERROR; they are expected while a broker is down, so cap at warn.
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, log: entry }: LogEntry) => {
+        const { message, ...rest } = entry;
+        log[levels[level] === "error" ? "warn" : (levels[level] ?? "info")](rest, message);
+      },
+  });
+}
+
+/** Idempotent producer (one request in flight, so broker-side dedup makes retries neither reorder nor duplicate). */
+export function idempotentProducer(kafka: Kafka): Producer {
+  return kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+}
+
+export interface ConsumerOptions {
+  groupId: string;
+  topics: string[];
+  handle: (payload: EachMessagePayload) => Promise<void>;
+}
+
+/**
+ * Runs a consumer group in the background: connects with backoff while Kafka is down, restarts after a
+ * non-retriable crash, and lets kafkajs redeliver when `handle` throws (handlers must be idempotent).
+ */
+export function startConsumer(
+  kit: ServiceKit,
+  kafka: Kafka,
+  opts: ConsumerOptions,
+): { stop(): Promise<void> } {
+  const log = kit.logger.child({ consumer: opts.groupId });
+  let stopped = false;
+  let consumer: Consumer | undefined;
+  let joined = false;
+  let timer: NodeJS.Timeout | undefined;
+
+  const run = async (attempt: number): Promise<void> => {
+    if (stopped) return;
+    const c = kafka.consumer({
+      groupId: opts.groupId,
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1000,
+      retry: { retries: 8 },
+    });
+    consumer = c;
+    c.on(c.events.GROUP_JOIN, () => (joined = true));
+    c.on(c.events.CRASH, (e) => {
+      joined = false;
+      if (!e.payload.restart) schedule(attempt + 1, c);
+    });
+    try {
+      await c.connect();
+      for (const topic of opts.topics) await c.subscribe({ topic, fromBeginning: true });
+      await c.run({ eachMessage: opts.handle });
+    } catch (err) {
+      log.warn({ err: (err as Error).message, attempt }, "consumer could not start; retrying");
+      schedule(attempt + 1, c);
+    }
+  };
+  const schedule = (attempt: number, failed: Consumer) => {
+    if (stopped) return;
+    void failed.disconnect().catch(() => undefined);
+    timer = setTimeout(() => void run(attempt), Math.min(500 * 2 ** Math.min(attempt, 4), 8000));
+  };
+
+  kit.health.addCheck(
+    `kafka-consumer-${opts.groupId}`,
+    async () => {
+      if (!joined) throw new Error("consumer has not joined its group");
+    },
+    { critical: false },
+  );
+  void run(0);
+  const stop = async () => {
+    stopped = true;
+    clearTimeout(timer);
+    await consumer?.disconnect().catch(() => undefined);
+  };
+  kit.lifecycle.onClose(`kafka-consumer-${opts.groupId}`, stop);
+  return { stop };
+}
+
+/** Creates missing topics; used by services at start so a fresh local Kafka works (Strimzi KafkaTopic in clusters). */
+export async function ensureTopics(
+  kafka: Kafka,
+  topics: { topic: string; numPartitions: number }[],
+): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t.topic));
+    if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: true });
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -1,0 +1,55 @@
+import { describe, expect, test } from "vitest";
+import { commonConfig, ConfigError, drainRule, kafkaConfig, loadConfig, mongoConfig } from "./config.js";
+
+const spec = { ...commonConfig(8081), ...mongoConfig("catalog"), ...kafkaConfig() };
+const valid = { MONGO_URL: "mongodb://127.0.0.1:27017/", KAFKA_BROKERS: "a:9092, b:9093" };
+
+function problemOf(env: NodeJS.ProcessEnv): string {
+  try {
+    loadConfig(spec, env, [drainRule]);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("loadConfig", () => {
+  test("when only required keys are set, then defaults from contract B apply", () => {
+    const config = loadConfig(spec, valid);
+    expect(config).toMatchObject({
+      port: 8081,
+      host: "0.0.0.0",
+      logLevel: "info",
+      drainSeconds: 10,
+      color: "blue",
+      mongoDb: "catalog",
+    });
+    expect(config.kafkaBrokers).toEqual(["a:9092", "b:9093"]);
+  });
+
+  test("when a required key is missing, then the error names it and shows an example", () => {
+    expect(problemOf({ KAFKA_BROKERS: "a:1" })).toContain(
+      "MONGO_URL: is required but not set. Fix: set MONGO_URL to a MongoDB connection string, e.g. MONGO_URL=mongodb://",
+    );
+  });
+
+  test("when PORT is not a number, then the error names PORT, the value and the default", () => {
+    const message = problemOf({ ...valid, PORT: "eighty" });
+    expect(message).toContain('PORT: value "eighty" is invalid');
+    expect(message).toContain('or unset it to use the default "8081"');
+  });
+
+  test("when several keys are wrong, then all are listed at once", () => {
+    const message = problemOf({ ...valid, COLOR: "red", KAFKA_BROKERS: "nohost" });
+    expect(message).toContain("COLOR:");
+    expect(message).toContain("KAFKA_BROKERS:");
+    expect(message).toContain("each broker must be host:port");
+  });
+
+  test("when the shutdown delay does not fit in the drain deadline, then SHUTDOWN_DELAY_MS is named", () => {
+    expect(problemOf({ ...valid, DRAIN_SECONDS: "2", SHUTDOWN_DELAY_MS: "2000" })).toContain(
+      "SHUTDOWN_DELAY_MS: 2000 ms is not below DRAIN_SECONDS (2 s). Fix: lower SHUTDOWN_DELAY_MS or raise DRAIN_SECONDS",
+    );
+  });
+});

@@ -1,0 +1,78 @@
+import type { RequestHandler } from "express";
+
+export interface HealthCheck {
+  name: string;
+  check: () => Promise<unknown>;
+  /** Non-critical checks are reported in /readyz but never make it 503 (e.g. Kafka behind an outbox). */
+  critical: boolean;
+}
+
+export interface ReadinessReport {
+  ready: boolean;
+  reason?: string;
+  checks: Record<string, "ok" | string>;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, name: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${name} did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Liveness is the process; readiness is the registered dependency checks plus the draining flag. */
+export class Health {
+  private readonly checks: HealthCheck[] = [];
+  private drainingSince: number | undefined;
+
+  constructor(private readonly timeoutMs = 1000) {}
+
+  addCheck(name: string, check: () => Promise<unknown>, opts: { critical?: boolean } = {}): void {
+    this.checks.push({ name, check, critical: opts.critical ?? true });
+  }
+
+  startDraining(): void {
+    this.drainingSince ??= Date.now();
+  }
+
+  get draining(): boolean {
+    return this.drainingSince !== undefined;
+  }
+
+  async readiness(): Promise<ReadinessReport> {
+    const results = await Promise.all(
+      this.checks.map(async (c) => {
+        try {
+          await withTimeout(Promise.resolve().then(c.check), this.timeoutMs, c.name);
+          return [c, "ok"] as const;
+        } catch (err) {
+          return [c, err instanceof Error ? err.message : String(err)] as const;
+        }
+      }),
+    );
+    const checks = Object.fromEntries(results.map(([c, r]) => [c.name, r]));
+    if (this.draining) return { ready: false, reason: "draining: shutting down", checks };
+    const failed = results.find(([c, r]) => c.critical && r !== "ok");
+    return failed
+      ? { ready: false, reason: `${failed[0].name}: ${failed[1]}`, checks }
+      : { ready: true, checks };
+  }
+
+  livez(): RequestHandler {
+    return (_req, res) => {
+      res.json({ status: "alive" });
+    };
+  }
+
+  readyz(): RequestHandler {
+    return async (_req, res) => {
+      if (this.draining) {
+        res.status(503).json({ status: "unready", reason: "draining: shutting down" });
+        return;
+      }
+      const report = await this.readiness();
+      res.status(report.ready ? 200 : 503).json({ status: report.ready ? "ready" : "unready", ...report });
+    };
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * @blueprint/service-kit: everything services share, so no service repeats it.
+ *
+ *   const config = loadConfig({ ...commonConfig(8081), ...mongoConfig("catalog"), ...redisConfig() }, process.env, [drainRule]);
+ *   const kit = createServiceKit("catalog", config);       // logger, health, metrics, lifecycle
+ *   const redis = createRedis(kit, config.redisUrl);        // registers a readiness check and a closer
+ *   const app = kit.createApp((app) => app.use(routes));    // request id, metrics, /livez /readyz /metrics, errors
+ *   return kit.listen(app);                                 // { url, port, stop() } (contract B)
+ *
+ * main.ts: `runMain(() => loadConfig(...), start)`.
+ */
+export { createApp, listen, type AppParts, type RunningService } from "./app.js";
+export {
+  commonConfig,
+  ConfigError,
+  drainRule,
+  kafkaConfig,
+  key,
+  loadConfig,
+  mongoConfig,
+  redisConfig,
+  type CommonConfig,
+  type ConfigKey,
+  type ConfigOf,
+  type ConfigProblem,
+  type ConfigSpec,
+} from "./config.js";
+export { AppError } from "./errors.js";
+export { errorHandler, notFoundHandler, toAppError } from "./error-handler.js";
+export { Health, type HealthCheck, type ReadinessReport } from "./health.js";
+export { createServiceKit, type ServiceKit } from "./kit.js";
+export { Lifecycle, type DrainOptions, type DrainTimeline } from "./lifecycle.js";
+export { createLogger, type Logger } from "./logger.js";
+export { Metrics } from "./metrics.js";
+export { requestContext } from "./request-context.js";
+export { runMain } from "./run-main.js";
+export { findOperatorKey, parseInput, validateBody, validateQuery, type FieldIssue } from "./validate.js";
+export { createRedis, type Redis } from "./clients/redis.js";
+export { connectMongo } from "./clients/mongo.js";
+export {
+  createKafka,
+  ensureTopics,
+  idempotentProducer,
+  startConsumer,
+  type ConsumerOptions,
+  type EachMessagePayload,
+  type Kafka,
+  type Producer,
+} from "./clients/kafka.js";
+export {
+  appendToOutbox,
+  newOutbox,
+  outboxIndex,
+  pendingFilter,
+  type OutboxEvent,
+  type OutboxFields,
+} from "./outbox/outbox.js";
+export { OutboxRelay, type RelayOptions } from "./outbox/relay.js";

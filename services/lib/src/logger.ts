@@ -1,0 +1,16 @@
+import { pino, type Logger } from "pino";
+import type { CommonConfig } from "./config.js";
+
+export type { Logger } from "pino";
+
+export function createLogger(
+  service: string,
+  config: Pick<CommonConfig, "logLevel" | "region" | "color" | "serviceVersion">,
+): Logger {
+  return pino({
+    level: config.logLevel,
+    base: { service, region: config.region, color: config.color, version: config.serviceVersion },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: ["req.headers.authorization", "req.headers.cookie"],
+  });
+}

@@ -1,0 +1,60 @@
+import type { Request, RequestHandler } from "express";
+import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
+
+/** A registry per service instance, so two instances in one test process never share counters. */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<"method" | "route" | "status">;
+  readonly duration: Histogram<"method" | "route" | "status">;
+  readonly errors: Counter<"code" | "operational">;
+
+  constructor(defaultLabels: Record<string, string>) {
+    this.registry.setDefaultLabels(defaultLabels);
+    collectDefaultMetrics({ register: this.registry });
+    this.requests = this.counter("http_requests_total", "HTTP requests by matched route", [
+      "method",
+      "route",
+      "status",
+    ]);
+    this.duration = new Histogram({
+      name: "http_request_duration_seconds",
+      help: "HTTP request duration by matched route",
+      labelNames: ["method", "route", "status"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [this.registry],
+    });
+    this.errors = this.counter("http_errors_total", "Errors answered by the central handler", [
+      "code",
+      "operational",
+    ]);
+  }
+
+  counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  /** Records every response under its route pattern (never the raw URL, which would explode cardinality). */
+  middleware(): RequestHandler {
+    return (req, res, next) => {
+      const end = this.duration.startTimer();
+      res.once("finish", () => {
+        const labels = { method: req.method, route: routeOf(req), status: String(res.statusCode) };
+        this.requests.inc(labels);
+        end(labels);
+      });
+      next();
+    };
+  }
+
+  handler(): RequestHandler {
+    return async (_req, res) => {
+      res.setHeader("content-type", this.registry.contentType);
+      res.end(await this.registry.metrics());
+    };
+  }
+}
+
+function routeOf(req: Request): string {
+  const path = (req.route as { path?: unknown } | undefined)?.path;
+  return typeof path === "string" ? `${req.baseUrl}${path}` : "unmatched";
+}

@@ -1,0 +1,171 @@
+import type { Collection, Document } from "mongodb";
+import type { Kafka, Producer } from "kafkajs";
+import { idempotentProducer } from "../clients/kafka.js";
+import type { ServiceKit } from "../kit.js";
+import { pendingFilter, unleased, type OutboxFields } from "./outbox.js";
+
+export interface RelayOptions {
+  pollMs: number;
+  /** How long a claimed document is reserved for this instance; longer than one publish round trip. */
+  leaseMs?: number;
+  batchSize?: number;
+  /** Unique per instance (e.g. service-color-pid-random); the lease owner. */
+  owner: string;
+}
+
+type OutboxDoc = Document & OutboxFields & { _id: string };
+
+/**
+ * Polls documents with unpublished outbox events, claims each with a lease (findOneAndUpdate, so two instances
+ * or colors never publish the same document at once), publishes with the idempotent producer (acks=-1) and
+ * marks them published. While Kafka is down it backs off and retries; nothing is lost because the events stay
+ * in MongoDB. Publication is at-least-once (a crash after send and before mark republishes), so consumers dedupe.
+ */
+export class OutboxRelay {
+  private producer: Producer | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private failures = 0;
+  private readonly published;
+  private readonly errors;
+
+  constructor(
+    private readonly kit: ServiceKit,
+    private readonly kafka: Kafka,
+    private readonly collection: Collection<OutboxDoc>,
+    private readonly opts: RelayOptions,
+  ) {
+    this.published = kit.metrics.counter("outbox_published_total", "Outbox events published to Kafka", [
+      "topic",
+    ]);
+    this.errors = kit.metrics.counter("outbox_publish_errors_total", "Outbox publish rounds that failed", []);
+    kit.health.addCheck(
+      "outbox-relay",
+      async () => {
+        if (this.failures > 0)
+          throw new Error(`publishing is failing (${this.failures} rounds in a row); events are kept`);
+      },
+      { critical: false },
+    );
+    kit.lifecycle.onClose("outbox-relay", () => this.stop());
+  }
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+    await this.producer?.disconnect().catch(() => undefined);
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.tick().finally(() => (this.running = undefined));
+    }, ms);
+  }
+
+  private async tick(): Promise<void> {
+    let next = this.opts.pollMs;
+    try {
+      const count = await this.publishBatch();
+      this.failures = 0;
+      if (count === (this.opts.batchSize ?? 50)) next = 0;
+    } catch (err) {
+      this.failures += 1;
+      this.errors.inc();
+      next = Math.min(this.opts.pollMs * 2 ** Math.min(this.failures, 5), 5000);
+      this.kit.logger.warn(
+        { err: (err as Error).message, failures: this.failures, retryInMs: next },
+        "outbox publish failed",
+      );
+      // A fresh producer gets a new producer id, which a restarted or replaced cluster needs.
+      const producer = this.producer;
+      this.producer = undefined;
+      await producer?.disconnect().catch(() => undefined);
+    }
+    this.schedule(next);
+  }
+
+  /** Claims up to batchSize documents, publishes their pending events in one send, and marks them. */
+  async publishBatch(): Promise<number> {
+    const now = Date.now();
+    const claimed: OutboxDoc[] = [];
+    for (let i = 0; i < (this.opts.batchSize ?? 50) && !this.stopped; i++) {
+      const doc = await this.collection.findOneAndUpdate(
+        pendingFilter(new Date(now)),
+        {
+          $set: {
+            outboxLeaseUntil: new Date(now + (this.opts.leaseMs ?? 10_000)),
+            outboxLeaseOwner: this.opts.owner,
+          },
+        },
+        { returnDocument: "after" },
+      );
+      if (!doc) break;
+      claimed.push(doc as OutboxDoc);
+    }
+    if (claimed.length === 0) return 0;
+    try {
+      const producer = await this.connectedProducer();
+      const byTopic = new Map<string, { key: string; value: string }[]>();
+      for (const doc of claimed)
+        for (const event of doc.outbox.slice(doc.publishedSeq)) {
+          const messages = byTopic.get(event.topic) ?? [];
+          messages.push({ key: event.key, value: JSON.stringify(event.value) });
+          byTopic.set(event.topic, messages);
+        }
+      await producer.sendBatch({
+        acks: -1,
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      });
+      for (const [topic, messages] of byTopic) this.published.inc({ topic }, messages.length);
+    } catch (err) {
+      await this.release(claimed);
+      throw err;
+    }
+    await Promise.all(claimed.map((doc) => this.markPublished(doc)));
+    return claimed.length;
+  }
+
+  private async markPublished(doc: OutboxDoc): Promise<void> {
+    const done = { outboxLeaseUntil: unleased, outboxLeaseOwner: null };
+    // Clears the pending flag only if no event was appended since the claim; otherwise the next poll sends it.
+    const res = await this.collection.updateOne(
+      { _id: doc._id, outboxSeq: doc.outboxSeq },
+      { $set: { ...done, publishedSeq: doc.outboxSeq, outboxPending: false } },
+    );
+    if (res.matchedCount === 0)
+      await this.collection.updateOne(
+        { _id: doc._id },
+        { $set: done, $max: { publishedSeq: doc.outboxSeq } },
+      );
+  }
+
+  private async release(docs: OutboxDoc[]): Promise<void> {
+    await this.collection
+      .updateMany(
+        { _id: { $in: docs.map((d) => d._id) }, outboxLeaseOwner: this.opts.owner },
+        { $set: { outboxLeaseUntil: unleased, outboxLeaseOwner: null } },
+      )
+      .catch(() => undefined);
+  }
+
+  private async connectedProducer(): Promise<Producer> {
+    if (!this.producer) {
+      const producer = idempotentProducer(this.kafka);
+      try {
+        await producer.connect();
+      } catch (err) {
+        await producer.disconnect().catch(() => undefined);
+        throw err;
+      }
+      this.producer = producer;
+    }
+    return this.producer;
+  }
+}
