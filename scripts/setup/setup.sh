@@ -3,6 +3,8 @@
 # Idempotent: every step checks a version stamp first, so a warm run takes seconds.
 # Targets a fresh Debian 12 machine as root; downloads are cached under $ROOT/.cache.
 set -euo pipefail
+# Keep errexit inside $(...) so a failing step function stops at its first error.
+shopt -s inherit_errexit
 
 KAFKA_VERSION="4.1.1"
 FERRETDB_VERSION="v1.24.2"
@@ -20,12 +22,14 @@ STAMPS="$CACHE/tools/stamps"
 mkdir -p "$BIN" "$STAMPS"
 
 CURRENT_TOOL=""
-on_error() {
+# An EXIT trap (not ERR) because errexit inside a step's $(...) exits without running an ERR trap here.
+on_exit() {
   local status=$?
-  echo "✖ setup failed while installing: ${CURRENT_TOOL:-unknown} (exit $status). Re-run with 'bash -x scripts/setup/setup.sh' for details." >&2
-  exit "$status"
+  if ((status != 0)); then
+    echo "✖ setup failed while installing: ${CURRENT_TOOL:-unknown} (exit $status). Details above; re-run with 'bash -x scripts/setup/setup.sh'." >&2
+  fi
 }
-trap on_error ERR
+trap on_exit EXIT
 
 # step <tool> <function>: runs the function, prints one line with the tool and the elapsed time.
 step() {
@@ -33,6 +37,7 @@ step() {
   local started=$SECONDS note
   note="$("$2")"
   echo "✔ $1 ${note} ($((SECONDS - started)) s)"
+  CURRENT_TOOL=""
 }
 
 stamp_matches() { [[ -f "$STAMPS/$1" && "$(cat "$STAMPS/$1")" == "$2" ]]; }
@@ -107,35 +112,30 @@ go_tool() {
   echo "$version built"
 }
 
-# FerretDB's module version list is not served by the proxy, so `go install pkg@ver` fails:
-# build from a throwaway module that requires the exact version.
+# FerretDB's module version list is not served by the proxy (so `go install pkg@ver` fails), and the module zip
+# lacks the generated build/version/version.txt the binary panics without: build a copy of the exact module.
 install_ferretdb() {
   if [[ -x "$BIN/ferretdb" ]] && stamp_matches ferretdb "$FERRETDB_VERSION"; then
     echo "$FERRETDB_VERSION present"
     return
   fi
-  local work
+  local work src
   work="$(mktemp -d)"
-  cat >"$work/go.mod" <<EOF
-module blueprint/ferretdb-build
-
-go 1.24
-
-require github.com/FerretDB/FerretDB $FERRETDB_VERSION
-EOF
-  cat >"$work/tools.go" <<'EOF'
-//go:build tools
-
-package tools
-
-import _ "github.com/FerretDB/FerretDB/cmd/ferretdb"
-EOF
+  # Chained with && because errexit does not apply inside a subshell tested with ||.
   (
     cd "$work" &&
-      GOFLAGS=-mod=mod go mod tidy &&
-      GOFLAGS=-mod=mod go build -trimpath -o "$BIN/ferretdb" github.com/FerretDB/FerretDB/cmd/ferretdb
+      printf 'module blueprint/ferretdb-fetch\n\ngo 1.24\n\nrequire github.com/FerretDB/FerretDB %s\n' "$FERRETDB_VERSION" >go.mod &&
+      src="$(GOFLAGS=-mod=mod go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')" &&
+      [[ -d "$src" ]] &&
+      cp -r "$src" "$work/src" &&
+      chmod -R u+w "$work/src" &&
+      echo "$FERRETDB_VERSION" >"$work/src/build/version/version.txt" &&
+      echo "blueprint" >"$work/src/build/version/package.txt" &&
+      cd "$work/src" &&
+      GOFLAGS=-buildvcs=false go build -trimpath -o "$BIN/ferretdb" ./cmd/ferretdb
   ) >"$CACHE/go-ferretdb.log" 2>&1 || { tail -n 20 "$CACHE/go-ferretdb.log" >&2; rm -rf "$work"; return 1; }
   rm -rf "$work"
+  "$BIN/ferretdb" --version >/dev/null 2>&1 || { echo "built ferretdb does not run: see $CACHE/go-ferretdb.log" >&2; return 1; }
   write_stamp ferretdb "$FERRETDB_VERSION"
   echo "$FERRETDB_VERSION built"
 }
