@@ -1,0 +1,58 @@
+import { describe, expect, test } from "vitest";
+import { runLoad } from "../test/load.js";
+import { commonConfig, loadConfig } from "./config.js";
+import { createServiceKit } from "./kit.js";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function startSample(env: NodeJS.ProcessEnv) {
+  const config = loadConfig(commonConfig(0), { HOST: "127.0.0.1", LOG_LEVEL: "silent", ...env });
+  const kit = createServiceKit("sample", config);
+  const closed: string[] = [];
+  kit.lifecycle.onClose("first", async () => void closed.push("first"));
+  kit.lifecycle.onClose("second", async () => void closed.push("second"));
+  const app = kit.createApp((app) => {
+    app.get("/work", async (_req, res) => {
+      await sleep(20);
+      res.json({ ok: true });
+    });
+    app.get("/hang", () => undefined);
+  });
+  return { kit, closed, service: await kit.listen(app) };
+}
+
+describe("graceful drain", () => {
+  test("when stop() runs under 20 keep-alive clients, then no request fails and /readyz is 503 before the listener closes", async () => {
+    const { service, closed } = await startSample({ SHUTDOWN_DELAY_MS: "300", DRAIN_SECONDS: "5" });
+    const load = runLoad({
+      baseUrl: service.url,
+      request: () => ({ path: "/work" }),
+      clients: 20,
+      durationMs: 3000,
+    });
+    await sleep(1000);
+    const timeline = await service.stop();
+    const result = await load;
+
+    expect(result.failures).toEqual([]);
+    expect(result.ok).toBeGreaterThan(100);
+    expect(result.unreadySeenAt).toBeDefined();
+    expect(result.unreadySeenAt!).toBeLessThan(timeline.listenerClosedAt!);
+    expect(timeline.listenerClosedAt! - timeline.drainingAt).toBeGreaterThanOrEqual(300);
+    expect(timeline.forcedSockets).toBe(0);
+    expect(closed).toEqual(["second", "first"]);
+  });
+
+  test("when a request outlives DRAIN_SECONDS, then its socket is destroyed at the deadline and stop() still finishes", async () => {
+    const { service } = await startSample({ SHUTDOWN_DELAY_MS: "0", DRAIN_SECONDS: "1" });
+    const hanging = fetch(`${service.url}/hang`).catch((err: Error) => err);
+    await sleep(100);
+    const started = Date.now();
+    const timeline = await service.stop();
+
+    expect(timeline.forcedSockets).toBe(1);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(850);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(await hanging).toBeInstanceOf(Error);
+  });
+});
