@@ -56,3 +56,16 @@ export {
   type OutboxFields,
 } from "./outbox/outbox.js";
 export { OutboxRelay, type RelayOptions } from "./outbox/relay.js";
+export {
+  catalogEvent,
+  orderEvent,
+  outboxEvent,
+  parseEvent,
+  topics,
+  topicSpecs,
+  type CatalogEvent,
+  type OrderEvent,
+  type OrderItem,
+} from "./events.js";
+export { z } from "zod";
+export type { Collection, Db, MongoClient } from "mongodb";

@@ -44,6 +44,8 @@ export function idempotentProducer(kafka: Kafka): Producer {
 export interface ConsumerOptions {
   groupId: string;
   topics: string[];
+  /** Created when missing before subscribing (local Kafka; Strimzi KafkaTopic resources in clusters). */
+  ensureTopics?: { topic: string; numPartitions: number }[];
   handle: (payload: EachMessagePayload) => Promise<void>;
 }
 
@@ -77,6 +79,7 @@ export function startConsumer(
       if (!e.payload.restart) schedule(attempt + 1, c);
     });
     try {
+      if (opts.ensureTopics) await ensureTopics(kafka, opts.ensureTopics);
       await c.connect();
       for (const topic of opts.topics) await c.subscribe({ topic, fromBeginning: true });
       await c.run({ eachMessage: opts.handle });

@@ -13,7 +13,6 @@ export async function connectMongo(
     connectTimeoutMS: 3000,
     socketTimeoutMS: 10_000,
     maxPoolSize: 20,
-    retryWrites: false,
   });
   await client.connect();
   const db = client.db(dbName);

@@ -21,7 +21,7 @@ type OutboxDoc = Document & OutboxFields & { _id: string };
  * marks them published. While Kafka is down it backs off and retries; nothing is lost because the events stay
  * in MongoDB. Publication is at-least-once (a crash after send and before mark republishes), so consumers dedupe.
  */
-export class OutboxRelay {
+export class OutboxRelay<T extends OutboxFields & { _id: string }> {
   private producer: Producer | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -29,13 +29,15 @@ export class OutboxRelay {
   private failures = 0;
   private readonly published;
   private readonly errors;
+  private readonly collection: Collection<OutboxDoc>;
 
   constructor(
     private readonly kit: ServiceKit,
     private readonly kafka: Kafka,
-    private readonly collection: Collection<OutboxDoc>,
+    collection: Collection<T>,
     private readonly opts: RelayOptions,
   ) {
+    this.collection = collection as unknown as Collection<OutboxDoc>;
     this.published = kit.metrics.counter("outbox_published_total", "Outbox events published to Kafka", [
       "topic",
     ]);
