@@ -1,0 +1,8 @@
+// Real backing servers on loopback for tests and the local environment (contract A).
+export type { RunningServer } from "./process.js";
+export { stopAll } from "./process.js";
+export { freePort } from "./ports.js";
+export { startRedis, type RedisOptions } from "./redis.js";
+export { startMongo, type MongoOptions } from "./mongo.js";
+export { startKafka, type KafkaOptions } from "./kafka.js";
+export { startNginx, type NginxOptions, type RunningNginx } from "./nginx.js";

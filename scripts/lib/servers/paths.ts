@@ -1,0 +1,38 @@
+import { accessSync, constants } from "node:fs";
+import { delimiter, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Repository root, derived from this file's location (scripts/lib/servers). */
+export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+export const CACHE_DIR = join(REPO_ROOT, ".cache");
+export const TOOLS_BIN = join(CACHE_DIR, "tools", "bin");
+
+/** Must match KAFKA_VERSION in scripts/setup/setup.sh. */
+export const KAFKA_VERSION = "4.1.1";
+export const KAFKA_LIBS = join(CACHE_DIR, "kafka", KAFKA_VERSION, "libs");
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Finds a binary in the tool cache, PATH, or the sbin dirs a non-root PATH often lacks. */
+export function findBinary(name: string): string {
+  const dirs = [
+    TOOLS_BIN,
+    ...(process.env.PATH ?? "").split(delimiter),
+    "/usr/sbin",
+    "/usr/local/sbin",
+    "/sbin",
+  ];
+  for (const dir of dirs) {
+    if (dir && isExecutable(join(dir, name))) return join(dir, name);
+  }
+  throw new Error(
+    `${name} not found (looked in ${TOOLS_BIN}, PATH and /usr/sbin): run 'npm run setup' to install it`,
+  );
+}
