@@ -29,10 +29,16 @@ const bodyErrors: Record<string, { status: number; code: string; message: (e: Er
   },
 };
 
+// Driver errors that mean "the database is unreachable", not "the code is wrong": the client may retry.
+const unavailable =
+  /^(Mongo(ServerSelection|Network|NetworkTimeout|NotConnected|TopologyClosed)Error|MaxRetriesPerRequestError)$/;
+
 /** Normalises anything thrown into an AppError; unknown errors become a non-operational 500. */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   if (err instanceof Error) {
+    if (unavailable.test(err.name))
+      return AppError.unavailable(`a dependency is unavailable (${err.name}); retry later`, err);
     const type = (err as { type?: string }).type;
     const known = type ? bodyErrors[type] : undefined;
     if (known) return new AppError(known.status, known.code, known.message(err), { cause: err });

@@ -1,0 +1,124 @@
+import { randomUUID } from "node:crypto";
+import type { Logger, Metrics, Redis } from "@blueprint/service-kit";
+import type { Product } from "./product-repository.js";
+
+export interface CacheOptions {
+  ttlSeconds: number;
+  l1TtlMs: number;
+  /** How long one instance may hold the loader lock for a key. */
+  lockMs?: number;
+  /** How long other callers poll for the loader's result before loading themselves. */
+  waitMs?: number;
+  l1MaxEntries?: number;
+}
+
+const channel = "catalog:invalidate";
+// Hash tags keep a product's value and lock in one cluster slot, so the script below may touch both.
+const valueKey = (sku: string) => `catalog:{${sku}}:product`;
+const lockKey = (sku: string) => `catalog:{${sku}}:lock`;
+// Stores the value only if this loader still owns the lock: an invalidation deletes the lock, so a load that
+// began before a write never puts the old value back.
+const setIfOwner = `if redis.call('get', KEYS[1]) == ARGV[1] then
+  redis.call('set', KEYS[2], ARGV[2], 'EX', ARGV[3]); redis.call('del', KEYS[1]); return 1 end return 0`;
+
+type Cached = Product | null;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Cache-aside in two levels: a tiny in-process L1 (seconds) and Redis (CACHE_TTL_SECONDS). A miss is loaded by
+ * one caller per key per process (single-flight) and one process per key across instances (SET NX PX lock);
+ * writers delete the Redis value and publish the sku, and every instance evicts its L1 entry on that message.
+ */
+export class ProductCache {
+  private readonly l1 = new Map<string, { value: Cached; expiresAt: number }>();
+  private readonly inflight = new Map<string, Promise<Cached>>();
+  private readonly reads;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly subscriber: Redis,
+    private readonly opts: CacheOptions,
+    metrics: Metrics,
+    private readonly logger: Logger,
+  ) {
+    this.reads = metrics.counter("catalog_product_reads_total", "Product reads by the level that answered", [
+      "source",
+    ]);
+  }
+
+  async start(): Promise<void> {
+    this.subscriber.on("message", (ch: string, sku: string) => {
+      if (ch === channel) this.l1.delete(sku);
+    });
+    // After a reconnect, invalidations may have been missed while unsubscribed.
+    this.subscriber.on("ready", () => this.l1.clear());
+    await this.subscriber.subscribe(channel);
+  }
+
+  async get(sku: string, load: () => Promise<Cached>): Promise<Cached> {
+    const hit = this.l1.get(sku);
+    if (hit && hit.expiresAt > Date.now()) {
+      this.reads.inc({ source: "l1" });
+      return hit.value;
+    }
+    const pending = this.inflight.get(sku);
+    if (pending) return pending;
+    const promise = this.getShared(sku, load).finally(() => this.inflight.delete(sku));
+    this.inflight.set(sku, promise);
+    return promise;
+  }
+
+  async invalidate(sku: string): Promise<void> {
+    this.l1.delete(sku);
+    await this.redis.del(valueKey(sku), lockKey(sku));
+    await this.redis.publish(channel, sku);
+  }
+
+  private async getShared(sku: string, load: () => Promise<Cached>): Promise<Cached> {
+    const cached = await this.readRedis(sku);
+    if (cached !== undefined) return cached;
+    const token = randomUUID();
+    const locked = await this.redis
+      .set(lockKey(sku), token, "PX", this.opts.lockMs ?? 2000, "NX")
+      .catch(() => "unavailable" as const);
+    if (locked === "unavailable") {
+      this.reads.inc({ source: "mongo_fallback" });
+      return load();
+    }
+    if (locked === "OK") {
+      const value = await load();
+      this.reads.inc({ source: "mongo" });
+      const stored = await this.redis
+        .eval(setIfOwner, 2, lockKey(sku), valueKey(sku), token, JSON.stringify(value), this.opts.ttlSeconds)
+        .catch((err: Error) => this.logger.warn({ err: err.message, sku }, "cache store failed"));
+      if (stored === 1) this.putL1(sku, value);
+      return value;
+    }
+    const deadline = Date.now() + (this.opts.waitMs ?? 1000);
+    while (Date.now() < deadline) {
+      await sleep(20);
+      const value = await this.readRedis(sku);
+      if (value !== undefined) return value;
+    }
+    // The loader is slow or gone: answer from the database rather than fail the request.
+    this.reads.inc({ source: "mongo_fallback" });
+    return load();
+  }
+
+  /** undefined = not cached (or Redis unavailable, which degrades to database reads). */
+  private async readRedis(sku: string): Promise<Cached | undefined> {
+    const raw = await this.redis.get(valueKey(sku)).catch(() => null);
+    if (raw === null) return undefined;
+    this.reads.inc({ source: "redis" });
+    const value = JSON.parse(raw) as Cached;
+    this.putL1(sku, value);
+    return value;
+  }
+
+  private putL1(sku: string, value: Cached): void {
+    if (this.opts.l1TtlMs === 0) return;
+    if (this.l1.size >= (this.opts.l1MaxEntries ?? 10_000))
+      this.l1.delete(this.l1.keys().next().value as string);
+    this.l1.set(sku, { value, expiresAt: Date.now() + this.opts.l1TtlMs });
+  }
+}

@@ -1,0 +1,55 @@
+import { randomUUID } from "node:crypto";
+import {
+  connectMongo,
+  createKafka,
+  createRedis,
+  createServiceKit,
+  OutboxRelay,
+  startConsumer,
+  topics,
+  topicSpecs,
+  type Logger,
+  type RunningService,
+} from "@blueprint/service-kit";
+import type { CatalogConfig } from "./config.js";
+import { ProductCache } from "./data-access/product-cache.js";
+import { ProductRepository } from "./data-access/product-repository.js";
+import { ReservationRepository } from "./data-access/reservation-repository.js";
+import { CatalogService } from "./domain/catalog-service.js";
+import { StockSaga } from "./domain/stock-saga.js";
+import { productRoutes } from "./routes/products.js";
+
+/** Starts catalog: HTTP API, cache invalidation subscriber, saga consumer and outbox relay (contract B). */
+export async function start(config: CatalogConfig, opts: { logger?: Logger } = {}): Promise<RunningService> {
+  const kit = createServiceKit("catalog", config, opts);
+  const { db } = await connectMongo(kit, config.mongoUrl, config.mongoDb);
+  const redis = createRedis(kit, config.redisUrl);
+  const subscriber = createRedis(kit, config.redisUrl, "redis-subscriber", { readiness: false });
+  const kafka = createKafka(kit, config.kafkaBrokers);
+
+  const products = new ProductRepository(db);
+  const reservations = new ReservationRepository(db);
+  await reservations.init();
+  const cache = new ProductCache(
+    redis,
+    subscriber,
+    { ttlSeconds: config.cacheTtlSeconds, l1TtlMs: config.l1TtlMs },
+    kit.metrics,
+    kit.logger,
+  );
+  await cache.start();
+  const catalog = new CatalogService(products, cache);
+  const saga = new StockSaga(products, reservations, cache, kit.logger);
+
+  const owner = `catalog-${config.color}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  new OutboxRelay(kit, kafka, reservations.collection, { pollMs: config.outboxPollMs, owner }).start();
+  startConsumer(kit, kafka, {
+    groupId: "catalog-saga",
+    topics: [topics.orders],
+    ensureTopics: topicSpecs,
+    handle: ({ message }) => saga.handle(message.value),
+  });
+
+  const app = kit.createApp((app) => app.use(productRoutes(catalog)));
+  return kit.listen(app);
+}

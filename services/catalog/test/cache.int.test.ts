@@ -1,0 +1,100 @@
+import { randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
+import { MongoClient } from "mongodb";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import type { RunningService } from "@blueprint/service-kit";
+import { useMongo, useRedis } from "../../../test/harness.js";
+import { metricValue, testEnv } from "../../lib/test/env.js";
+import { loadCatalogConfig } from "../src/config.js";
+import { start } from "../src/server.js";
+
+const mongo = useMongo();
+const redisServer = useRedis();
+let a: RunningService;
+let b: RunningService;
+let redis: Redis;
+let mongoClient: MongoClient;
+const db = `catalog_cache_${Date.now()}`;
+
+beforeAll(async () => {
+  // A long L1 TTL: only the pub/sub message can make instance B see a change within the test.
+  const env = testEnv({ mongo: mongo(), redis: redisServer() }, db, {
+    CACHE_L1_TTL_MS: "60000",
+    CACHE_TTL_SECONDS: "30",
+  });
+  a = await start(loadCatalogConfig(env));
+  b = await start(loadCatalogConfig(env));
+  redis = new Redis(redisServer().url);
+  mongoClient = await MongoClient.connect(mongo().url);
+});
+afterAll(async () => {
+  await Promise.all([a?.stop(), b?.stop()]);
+  redis?.disconnect();
+  await mongoClient?.close();
+});
+
+const put = (base: string, sku: string, body: object) =>
+  fetch(`${base}/products/${sku}`, {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+const getProduct = async (base: string, sku: string) =>
+  (await (await fetch(`${base}/products/${sku}`)).json()) as { name: string; stock: number };
+const mongoLoads = async () =>
+  (await metricValue(a.url, "catalog_product_reads_total", { source: "mongo" })) +
+  (await metricValue(b.url, "catalog_product_reads_total", { source: "mongo" }));
+
+describe("catalog cache-aside across two instances", () => {
+  test("when a product is read repeatedly, then MongoDB is loaded once and Redis holds it with the TTL", async () => {
+    const sku = `sku-${randomUUID().slice(0, 8)}`;
+    expect((await put(a.url, sku, { name: "Lamp", priceCents: 1999, stock: 5 })).status).toBe(201);
+    const before = await mongoLoads();
+    for (let i = 0; i < 5; i++) expect((await getProduct(a.url, sku)).name).toBe("Lamp");
+    expect((await getProduct(b.url, sku)).name).toBe("Lamp");
+
+    expect((await mongoLoads()) - before).toBe(1);
+    expect(
+      await metricValue(b.url, "catalog_product_reads_total", { source: "redis" }),
+    ).toBeGreaterThanOrEqual(1);
+    const ttl = await redis.ttl(`catalog:{${sku}}:product`);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(30);
+  });
+
+  test("when 60 concurrent reads miss on two instances, then MongoDB is loaded once (stampede protection)", async () => {
+    const sku = `sku-${randomUUID().slice(0, 8)}`;
+    await put(a.url, sku, { name: "Chair", priceCents: 4500, stock: 3 });
+    const before = await mongoLoads();
+    const reads = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => getProduct(i % 2 ? a.url : b.url, sku)),
+    );
+
+    expect(reads.every((p) => p.name === "Chair")).toBe(true);
+    expect((await mongoLoads()) - before).toBe(1);
+  });
+
+  test("when instance A updates a product that B holds in its L1, then B serves the new value (pub/sub eviction)", async () => {
+    const sku = `sku-${randomUUID().slice(0, 8)}`;
+    await put(a.url, sku, { name: "Desk", priceCents: 9900, stock: 1 });
+    expect((await getProduct(b.url, sku)).name).toBe("Desk");
+    expect((await getProduct(b.url, sku)).name).toBe("Desk");
+
+    expect((await put(a.url, sku, { name: "Desk v2", priceCents: 9900, stock: 1 })).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+    expect((await getProduct(b.url, sku)).name).toBe("Desk v2");
+    const stored = await mongoClient
+      .db(db)
+      .collection("products")
+      .findOne({ _id: sku as never });
+    expect(stored?.name).toBe("Desk v2");
+  });
+
+  test("when a product does not exist, then 404, and a later PUT makes it readable at once", async () => {
+    const sku = `sku-${randomUUID().slice(0, 8)}`;
+    expect((await fetch(`${b.url}/products/${sku}`)).status).toBe(404);
+    await put(a.url, sku, { name: "New", priceCents: 1, stock: 1 });
+    expect((await fetch(`${b.url}/products/${sku}`)).status).toBe(200);
+  });
+});

@@ -1,0 +1,52 @@
+import type { RunningServer } from "../../../scripts/lib/servers/index.js";
+
+/** Env for a service under test: real servers, a fresh database, loopback, quiet logs, short drain. */
+export function testEnv(
+  servers: { mongo: RunningServer; redis: RunningServer; kafka?: { brokers: string[] } },
+  db: string,
+  extra: NodeJS.ProcessEnv = {},
+): NodeJS.ProcessEnv {
+  return {
+    HOST: "127.0.0.1",
+    PORT: "0",
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+    SHUTDOWN_DELAY_MS: "100",
+    DRAIN_SECONDS: "5",
+    MONGO_URL: servers.mongo.url,
+    MONGO_DB: db,
+    REDIS_URL: servers.redis.url,
+    KAFKA_BROKERS: servers.kafka?.brokers.join(",") ?? "127.0.0.1:1",
+    OUTBOX_POLL_MS: "50",
+    ...extra,
+  };
+}
+
+/** Reads one sample of a counter from Prometheus text, summing every label set that contains `labels`. */
+export async function metricValue(
+  baseUrl: string,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  let total = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
+      total += Number(line.split(" ").at(-1));
+  }
+  return total;
+}
+
+/** Polls `check` until it returns true or the bounded wait ends; returns the last result. */
+export async function eventually(
+  check: () => Promise<boolean>,
+  timeoutMs = 20_000,
+  everyMs = 100,
+): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await check()) return true;
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+  return check();
+}
