@@ -1,0 +1,161 @@
+import { execFileSync } from "node:child_process";
+import { createServer, type Server } from "node:http";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadBlueprint } from "../infra/config/stack-file.js";
+import { exportTargets } from "./lib/export-targets.js";
+import { K6_BIN, runGate } from "../scripts/pipeline/k6.js";
+
+// Stub origin (test double for the edge, serving the gateway's routes): these tests check k6's wiring —
+// thresholds, exit codes, summary files. The e2e suite runs the same scripts against the real local environment.
+function stubOrigin(errorRate: number): Promise<{ server: Server; url: string }> {
+  let n = 0;
+  const server = createServer((req, res) => {
+    const served = req.url !== "/readyz" && req.method !== "PUT";
+    const fail = served && errorRate > 0 && ++n % Math.round(1 / errorRate) === 0;
+    res.setHeader("content-type", "application/json");
+    res.setHeader("x-color", "green");
+    res.setHeader("x-service-version", "1.1.0");
+    if (fail) return void res.writeHead(500).end('{"error":"injected"}');
+    if (req.method === "POST") return void res.writeHead(201).end('{"id":"o-1","status":"PENDING"}');
+    if (req.url?.startsWith("/api/orders/orders/")) return void res.end('{"id":"o-1","status":"CONFIRMED"}');
+    res.end("[]");
+  });
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () => {
+      const addr = server.address() as { port: number };
+      resolve({ server, url: `http://127.0.0.1:${addr.port}` });
+    }),
+  );
+}
+
+const dir = mkdtempSync(join(tmpdir(), "k6-test-"));
+const targets = { ...exportTargets("local"), requestsPerSecond: 20, smokeSeconds: 3 };
+let healthy: { server: Server; url: string };
+let broken: { server: Server; url: string };
+
+beforeAll(async () => {
+  healthy = await stubOrigin(0);
+  broken = await stubOrigin(0.3);
+});
+afterAll(() => {
+  healthy.server.close();
+  broken.server.close();
+});
+
+describe("k6 gates", () => {
+  it("when targets are exported, then they are the model's capacity figures", () => {
+    const file = join(dir, "local.json");
+    exportTargets("local", file);
+    expect(JSON.parse(readFileSync(file, "utf8"))).toEqual({
+      stack: "local",
+      environment: "local",
+      ...loadBlueprint("local").capacity,
+    });
+  });
+
+  it("when the capacity script is inspected, then its thresholds come from the targets, with a request-rate floor", () => {
+    const out = execFileSync(
+      K6_BIN,
+      [
+        "inspect",
+        "-e",
+        `TARGETS=${JSON.stringify({ ...targets, requestsPerSecond: 100 })}`,
+        "02-capacity.ts",
+      ],
+      {
+        cwd: import.meta.dirname,
+        encoding: "utf8",
+      },
+    );
+    const options = JSON.parse(out);
+    expect(options.thresholds).toEqual({
+      http_req_failed: [{ threshold: "rate<=0.01", abortOnFail: true, delayAbortEval: "5s" }],
+      http_req_duration: ["p(95)<300", "p(99)<800"],
+      checks: [{ threshold: "rate>=0.99", abortOnFail: true, delayAbortEval: "5s" }],
+      http_reqs: ["rate>=95"],
+    });
+    expect(options.scenarios.capacity).toMatchObject({
+      executor: "constant-arrival-rate",
+      rate: 100,
+      duration: "20s",
+    });
+  });
+
+  it("when the targets are missing, then k6 stops with the variable to set", () => {
+    const run = () =>
+      execFileSync(K6_BIN, ["inspect", "01-smoke.ts"], {
+        cwd: import.meta.dirname,
+        encoding: "utf8",
+        stdio: "pipe",
+      });
+    expect(run).toThrow(/set TARGETS_FILE/);
+  });
+
+  it("when the origin answers as expected, then the smoke gate passes and writes JSON, markdown and the HTML dashboard", async () => {
+    const gate = await runGate("smoke", "live", {
+      script: "01-smoke.ts",
+      name: "smoke-ok",
+      reportDir: dir,
+      baseUrl: healthy.url,
+      host: "app.blueprint.test",
+      targets,
+      env: { EXPECT_COLOR: "green", EXPECT_VERSION: "1.1.0" },
+    });
+    expect(gate).toMatchObject({ ok: true, exitCode: 0, errorRate: 0, checksRate: 1, failedThresholds: [] });
+    expect(gate.requests).toBeGreaterThan(5);
+    expect(readFileSync(gate.files.markdown!, "utf8")).toMatch(/\| `checks: rate>=0.99` \| pass \|/);
+    expect(existsSync(gate.files.dashboard!)).toBe(true);
+  });
+
+  it("when responses come from another version, then the checks threshold fails the gate", async () => {
+    const gate = await runGate("smoke", "preview", {
+      script: "01-smoke.ts",
+      name: "smoke-wrong-version",
+      reportDir: dir,
+      baseUrl: healthy.url,
+      targets,
+      env: { EXPECT_VERSION: "9.9.9" },
+    });
+    expect(gate.ok).toBe(false);
+    expect(gate.exitCode).toBe(99);
+    expect(gate.failedThresholds).toContain("checks: rate>=0.99");
+  });
+
+  it("when 30% of requests fail, then the gate fails with k6 exit code 99 and the error rate", async () => {
+    const gate = await runGate("smoke", "preview", {
+      script: "01-smoke.ts",
+      name: "smoke-broken",
+      reportDir: dir,
+      baseUrl: broken.url,
+      targets,
+    });
+    expect(gate.exitCode).toBe(99);
+    expect(gate.ok).toBe(false);
+    expect(gate.failedThresholds).toContain("http_req_failed: rate<=0.01");
+    expect(gate.errorRate).toBeGreaterThan(0.1);
+  });
+
+  it("when the target does not answer, then setup fails fast naming the target", async () => {
+    const gate = await runGate("smoke", "live", {
+      script: "01-smoke.ts",
+      name: "smoke-down",
+      reportDir: dir,
+      baseUrl: "http://127.0.0.1:9",
+      targets,
+    });
+    expect(gate.ok).toBe(false);
+    expect(gate.exitCode).not.toBe(0);
+    expect(gate.failedThresholds.join()).toMatch(/not ready/);
+  });
+
+  it("when the k6 scripts are type-checked against the k6 types, then there are no errors", () => {
+    expect(() =>
+      execFileSync("npx", ["--no-install", "tsc", "-p", join(import.meta.dirname, "tsconfig.json")], {
+        stdio: "pipe",
+      }),
+    ).not.toThrow();
+  });
+});

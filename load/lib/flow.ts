@@ -1,0 +1,96 @@
+import http from "k6/http";
+import type { Params, RefinedResponse, ResponseType } from "k6/http";
+import { check, fail } from "k6";
+import { target } from "./targets.ts";
+
+export const SKUS = ["k6-sku-1", "k6-sku-2", "k6-sku-3", "k6-sku-4", "k6-sku-5"];
+const ORDER_STATUSES = ["PENDING", "CONFIRMED", "CANCELLED"];
+
+type Res = RefinedResponse<ResponseType | undefined>;
+
+function params(name: string, extra: Record<string, string> = {}): Params {
+  const { host } = target();
+  const headers: Record<string, string> = { "content-type": "application/json", ...extra };
+  if (host) headers.Host = host;
+  return { headers, tags: { name }, timeout: "10s" };
+}
+
+/** Every response of the release under test carries its color and version (EXPECT_COLOR / EXPECT_VERSION). */
+function releaseChecks(): Record<string, (r: Res) => boolean> {
+  const out: Record<string, (r: Res) => boolean> = {};
+  if (__ENV.EXPECT_COLOR)
+    out["x-color is the expected color"] = (r) => r.headers["X-Color"] === __ENV.EXPECT_COLOR;
+  if (__ENV.EXPECT_VERSION)
+    out["x-service-version is the expected version"] = (r) =>
+      r.headers["X-Service-Version"] === __ENV.EXPECT_VERSION;
+  return out;
+}
+
+/** setup(): fail fast when the edge does not answer, then upsert the products the mix reads and orders. */
+export function prepare(): void {
+  const { baseUrl } = target();
+  const ready = http.get(`${baseUrl}/readyz`, params("GET /readyz"));
+  if (ready.status !== 200) {
+    fail(
+      `target ${baseUrl} (Host ${target().host ?? "-"}) is not ready: /readyz answered ${ready.status} ${ready.error}`,
+    );
+  }
+  for (const sku of SKUS) {
+    const body = JSON.stringify({ name: `Load test ${sku}`, priceCents: 1000, stock: 10_000_000 });
+    const r = http.put(`${baseUrl}/api/catalog/products/${sku}`, body, params("PUT /products/:sku"));
+    if (r.status !== 200 && r.status !== 201)
+      fail(`seeding ${sku} failed: ${r.status} ${String(r.body).slice(0, 200)}`);
+  }
+}
+
+// Per-VU memory of the orders it created, so GET order reads a real id.
+const created: string[] = [];
+
+export function getProduct(): void {
+  const sku = SKUS[Math.floor(Math.random() * SKUS.length)];
+  const r = http.get(`${target().baseUrl}/api/catalog/products/${sku}`, params("GET /products/:sku"));
+  check(r, { "product 200": (x) => x.status === 200, ...releaseChecks() });
+}
+
+export function listProducts(): void {
+  const r = http.get(`${target().baseUrl}/api/catalog/products`, params("GET /products"));
+  check(r, { "products 200": (x) => x.status === 200, ...releaseChecks() });
+}
+
+export function createOrder(): void {
+  const key = `k6-${__VU}-${__ITER}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+  const sku = SKUS[__ITER % SKUS.length];
+  const body = JSON.stringify({ customerId: `k6-customer-${__VU}`, items: [{ sku, quantity: 1 }] });
+  const r = http.post(
+    `${target().baseUrl}/api/orders/orders`,
+    body,
+    params("POST /orders", { "Idempotency-Key": key }),
+  );
+  const ok = check(r, {
+    "order 201": (x) => x.status === 201,
+    "order has an id": (x) => x.status === 201 && typeof x.json("id") === "string",
+    ...releaseChecks(),
+  });
+  if (ok) created.push(String(r.json("id")));
+  if (created.length > 50) created.shift();
+}
+
+export function getOrder(): void {
+  const id = created[created.length - 1];
+  if (!id) return createOrder();
+  const r = http.get(`${target().baseUrl}/api/orders/orders/${id}`, params("GET /orders/:id"));
+  check(r, {
+    "order 200": (x) => x.status === 200,
+    "order status is known": (x) => x.status === 200 && ORDER_STATUSES.includes(String(x.json("status"))),
+    ...releaseChecks(),
+  });
+}
+
+/** One request per iteration, so the arrival rate is the request rate: 50% product, 10% list, 20% create, 20% read order. */
+export function mixedRequest(): void {
+  const slot = __ITER % 10;
+  if (slot < 5) getProduct();
+  else if (slot === 5) listProducts();
+  else if (slot < 8) createOrder();
+  else getOrder();
+}

@@ -1,0 +1,48 @@
+import type { Options, Scenario } from "k6/options";
+import type { Targets } from "./targets.ts";
+
+export const SUMMARY_TREND_STATS = ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)"];
+
+function vus(rate: number, t: Targets): { preAllocatedVUs: number; maxVUs: number } {
+  // Little's law: VUs busy at the p95 target start allocated, up to the p99 target with headroom on demand.
+  const pre = Math.ceil((rate * t.p95Ms) / 1000) + 2;
+  return { preAllocatedVUs: pre, maxVUs: Math.max(pre, Math.ceil((rate * t.p99Ms) / 1000) * 2) };
+}
+
+/** A short, light run: every route answers, through the live or preview host. */
+export function smoke(t: Targets): Scenario {
+  const rate = Math.max(2, Math.min(10, Math.round(t.requestsPerSecond / 10)));
+  return {
+    executor: "constant-arrival-rate",
+    rate,
+    timeUnit: "1s",
+    duration: `${t.smokeSeconds}s`,
+    ...vus(rate, t),
+  };
+}
+
+/** The capacity gate: the environment's target rate for its whole duration. */
+export function capacity(t: Targets): Scenario {
+  return {
+    executor: "constant-arrival-rate",
+    rate: t.requestsPerSecond,
+    timeUnit: "1s",
+    duration: `${t.durationSeconds}s`,
+    ...vus(t.requestsPerSecond, t),
+  };
+}
+
+/** Constant load for the failover drill; the drill stops a region while this runs. */
+export function failover(t: Targets, rate: number, seconds: number): Scenario {
+  return {
+    executor: "constant-arrival-rate",
+    rate,
+    timeUnit: "1s",
+    duration: `${seconds}s`,
+    ...vus(rate, t),
+  };
+}
+
+export function baseOptions(): Partial<Options> {
+  return { summaryTrendStats: SUMMARY_TREND_STATS, setupTimeout: "30s", noConnectionReuse: false };
+}

@@ -1,0 +1,155 @@
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { REPO_ROOT } from "../../infra/config/stack-file.js";
+import type { GateKind, GateResult, GateVia } from "./target.js";
+
+export const K6_BIN = process.env.K6_BIN ?? join(REPO_ROOT, ".cache", "tools", "bin", "k6");
+export const LOAD_DIR = join(REPO_ROOT, "load");
+
+export interface K6Run {
+  /** Script under load/, e.g. "02-capacity.ts". */
+  script: string;
+  /** Files are written as <reportDir>/<name>.{json,md,html}. */
+  name: string;
+  reportDir: string;
+  baseUrl: string;
+  host?: string;
+  targets: object;
+  env?: Record<string, string>;
+  /** Wraps the k6 command (e.g. `unshare -m ...` for the failover drill); receives k6's argv. */
+  wrap?: (argv: string[]) => string[];
+  onOutput?: (line: string) => void;
+  timeoutMs?: number;
+}
+
+export interface K6Outcome {
+  exitCode: number;
+  figures: Omit<GateResult, "kind" | "via" | "ok" | "exitCode">;
+  stderrTail: string;
+}
+
+/** Runs k6 for real and reads its JSON summary; exit 99 means a threshold failed. */
+export async function runK6(run: K6Run): Promise<K6Outcome> {
+  mkdirSync(run.reportDir, { recursive: true });
+  const targetsFile = join(run.reportDir, `${run.name}.targets.json`);
+  writeFileSync(targetsFile, JSON.stringify(run.targets));
+  const dashboard = join(run.reportDir, `${run.name}.html`);
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    BASE_URL: run.baseUrl,
+    HOST: run.host ?? "",
+    TARGETS_FILE: targetsFile,
+    SUMMARY_DIR: run.reportDir,
+    SUMMARY_NAME: run.name,
+    K6_NO_USAGE_REPORT: "true",
+    // The dashboard is exported as one self-contained HTML file; no port is opened.
+    K6_WEB_DASHBOARD: "true",
+    K6_WEB_DASHBOARD_PORT: "-1",
+    K6_WEB_DASHBOARD_PERIOD: "1s",
+    K6_WEB_DASHBOARD_EXPORT: dashboard,
+    ...run.env,
+  };
+  const k6 = [K6_BIN, "run", "--quiet", join(LOAD_DIR, run.script)];
+  const [command, ...args] = run.wrap ? run.wrap(k6) : k6;
+  const { exitCode, stderr } = await spawnBounded(
+    command!,
+    args,
+    env,
+    run.timeoutMs ?? 15 * 60_000,
+    run.onOutput,
+  );
+  const json = join(run.reportDir, `${run.name}.json`);
+  const figures = existsSync(json)
+    ? { ...readFigures(JSON.parse(readFileSync(json, "utf8"))), files: filesOf(run.reportDir, run.name) }
+    : emptyFigures();
+  return { exitCode, figures, stderrTail: stderr.slice(-2000) };
+}
+
+export async function runGate(kind: GateKind, via: GateVia, run: K6Run): Promise<GateResult> {
+  const { exitCode, figures, stderrTail } = await runK6(run);
+  const failed = [...figures.failedThresholds];
+  // 99 is "thresholds crossed"; any other non-zero exit (setup failure, script error) is explained by k6's log.
+  if (exitCode !== 0 && exitCode !== 99) failed.unshift(`k6 exited ${exitCode}: ${errorLine(stderrTail)}`);
+  return { kind, via, ok: exitCode === 0, exitCode, ...figures, failedThresholds: failed };
+}
+
+interface K6Summary {
+  metrics: Record<string, { values: Record<string, number>; thresholds?: Record<string, { ok: boolean }> }>;
+}
+
+export function readFigures(summary: K6Summary): Omit<K6Outcome["figures"], "files"> {
+  const m = summary.metrics;
+  const failedThresholds: string[] = [];
+  for (const [metric, data] of Object.entries(m)) {
+    for (const [expr, r] of Object.entries(data.thresholds ?? {}))
+      if (!r.ok) failedThresholds.push(`${metric}: ${expr}`);
+  }
+  const duration = m.http_req_duration?.values ?? {};
+  return {
+    requests: m.http_reqs?.values.count ?? 0,
+    requestsPerSecond: m.http_reqs?.values.rate ?? 0,
+    p95Ms: duration["p(95)"] ?? 0,
+    p99Ms: duration["p(99)"] ?? 0,
+    errorRate: m.http_req_failed?.values.rate ?? 0,
+    checksRate: m.checks?.values.rate ?? 0,
+    failedThresholds,
+  };
+}
+
+function filesOf(dir: string, name: string): GateResult["files"] {
+  const files: GateResult["files"] = {};
+  const pick = (ext: string) =>
+    existsSync(join(dir, `${name}.${ext}`)) ? join(dir, `${name}.${ext}`) : undefined;
+  const [json, markdown, dashboard] = [pick("json"), pick("md"), pick("html")];
+  if (json) files.json = json;
+  if (markdown) files.markdown = markdown;
+  if (dashboard) files.dashboard = dashboard;
+  return files;
+}
+
+function emptyFigures(): K6Outcome["figures"] {
+  return {
+    requests: 0,
+    requestsPerSecond: 0,
+    p95Ms: 0,
+    p99Ms: 0,
+    errorRate: 1,
+    checksRate: 0,
+    failedThresholds: [],
+    files: {},
+  };
+}
+
+function errorLine(text: string): string {
+  const lines = text.trim().split("\n");
+  const error = lines.find((l) => l.includes("level=error")) ?? lines.at(-1) ?? "";
+  return error.match(/msg="((?:[^"\\]|\\.)*)"/)?.[1]?.split("\\n")[0] ?? error;
+}
+
+function spawnBounded(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs: number,
+  onOutput?: (line: string) => void,
+): Promise<{ exitCode: number; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    const timer = setTimeout(() => child.kill("SIGTERM"), timeoutMs);
+    child.stdout.on("data", (chunk: Buffer) => onOutput?.(chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-20_000);
+      onOutput?.(chunk.toString());
+    });
+    child.on("error", (err) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot run ${command}: ${err.message} — run \`npm run setup\` to install k6`));
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ exitCode: code ?? (signal ? 128 : 1), stderr });
+    });
+  });
+}

@@ -1,0 +1,46 @@
+import type { Color, RolloutConfig } from "../../infra/model/index.js";
+
+export type GateKind = "capacity" | "smoke";
+/** preview: the idle color through the preview host; live: the public host. */
+export type GateVia = "preview" | "live";
+
+/** Figures of one k6 run, read from its summary JSON. */
+export interface GateResult {
+  kind: GateKind;
+  via: GateVia;
+  ok: boolean;
+  exitCode: number;
+  requests: number;
+  requestsPerSecond: number;
+  p95Ms: number;
+  p99Ms: number;
+  errorRate: number;
+  checksRate: number;
+  failedThresholds: string[];
+  /** k6 JSON summary, markdown and HTML dashboard, when written. */
+  files: { json?: string; markdown?: string; dashboard?: string };
+}
+
+/** Where the live and preview routes answer after the last change. */
+export interface TargetOutputs {
+  liveUrls: string[];
+  previewUrls: string[];
+  rollout: RolloutConfig;
+}
+
+/**
+ * One environment the promotion state machine drives: the local processes or a Pulumi stack.
+ * Every method throws with a reason on failure; the machine turns that into a rollback.
+ */
+export interface PromotionTarget {
+  readonly name: string;
+  /** The rollout as currently applied (the starting point of a promotion and the rollback target). */
+  current(): Promise<RolloutConfig>;
+  deploy(color: Color, version: string, rollout: RolloutConfig): Promise<void>;
+  waitReady(color: Color): Promise<void>;
+  gate(kind: GateKind, via: GateVia, expect: { color: Color; version: string }): Promise<GateResult>;
+  switch(rollout: RolloutConfig): Promise<void>;
+  retire(color: Color, rollout: RolloutConfig): Promise<void>;
+  rollback(previous: RolloutConfig, badColor: Color): Promise<void>;
+  outputs(): Promise<TargetOutputs>;
+}
