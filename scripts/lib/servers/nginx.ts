@@ -27,7 +27,7 @@ interface ListenAddress {
 /** The addresses of every `listen` directive; a bare port or `*` means all interfaces, probed on loopback. */
 export function parseListen(config: string): ListenAddress[] {
   const found: ListenAddress[] = [];
-  for (const match of config.matchAll(/^\s*listen\s+([^\s;]+)/gm)) {
+  for (const match of config.matchAll(/(?:^|[{;])\s*listen\s+([^\s;]+)/gm)) {
     const value = match[1] ?? "";
     const ipv6 = /^\[(.+)\]:(\d+)$/.exec(value);
     const hostPort = /^([^:]+):(\d+)$/.exec(value);
