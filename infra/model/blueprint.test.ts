@@ -269,3 +269,19 @@ describe("rollout transitions used by the pipeline", () => {
     expect(parseBlueprint({ ...base(), rollout: c }, "t").rollout.weights).toEqual({ blue: 90, green: 10 });
   });
 });
+
+describe("a region's podCidr", () => {
+  it("when it is not a CIDR, then the key and the expected form are named", () => {
+    const config = base();
+    config.regions[1].podCidr = "10.0.0.0";
+    expect(problemsOf(config)).toEqual([
+      "blueprint:regions[1].podCidr: must be an IPv4 CIDR such as 10.1.0.0/16",
+    ]);
+  });
+
+  it("when it is a CIDR, then the region carries it", () => {
+    const config = base();
+    config.regions[0].podCidr = "10.1.0.0/16";
+    expect(parseBlueprint(config, "t").regions[0]!.podCidr).toBe("10.1.0.0/16");
+  });
+});

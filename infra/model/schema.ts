@@ -62,6 +62,13 @@ export const regionSchema = z.strictObject({
     .describe(
       "Public address (IPv4 or hostname) of the region's edge; default: the Gateway's status address.",
     ),
+  podCidr: z
+    .string()
+    .regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, "must be an IPv4 CIDR such as 10.1.0.0/16")
+    .optional()
+    .describe(
+      "Pod CIDR of this region's cluster; other regions' Mongo and MirrorMaker peers are allowed from it.",
+    ),
   loopbackAddress: loopback
     .optional()
     .describe("Local environment only: loopback address of this region's edge; default 127.0.<n>.1."),

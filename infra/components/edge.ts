@@ -1,0 +1,168 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { Blueprint, Color } from "../model/index.js";
+import { deployedColors } from "../model/index.js";
+import { createObject } from "./k8s-object.js";
+import { PINS, commonLabels, edgeNamespace, type K8sObject } from "./meta.js";
+
+export const GATEWAY_NAME = "edge";
+export const TLS_SECRET = "edge-tls";
+const GW_API = "gateway.networking.k8s.io/v1";
+
+/** One NGINX Gateway Fabric per stack and cluster: its own GatewayClass and controller name. */
+export function gatewayClassName(bp: Blueprint): string {
+  return `nginx-${bp.namespace}`;
+}
+
+export function ngfValues(bp: Blueprint): Record<string, unknown> {
+  return {
+    nginxGateway: {
+      gatewayClassName: gatewayClassName(bp),
+      gatewayControllerName: `gateway.nginx.org/${bp.namespace}`,
+    },
+    nginx: { service: { type: "LoadBalancer", externalTrafficPolicy: "Local" } },
+  };
+}
+
+/** The Gateway in the edge namespace; routes attach from the app namespace only. */
+export function buildGateway(bp: Blueprint): K8sObject[] {
+  const ns = edgeNamespace(bp.namespace);
+  const labels = commonLabels("edge", "gateway");
+  const allowedRoutes = {
+    namespaces: { from: "Selector", selector: { matchLabels: { "kubernetes.io/metadata.name": bp.namespace } } },
+  };
+  const listeners: Record<string, unknown>[] = [{ name: "http", protocol: "HTTP", port: 80, allowedRoutes }];
+  const out: K8sObject[] = [];
+  if (bp.edge.tls.enabled) {
+    listeners.push({
+      name: "https",
+      protocol: "HTTPS",
+      port: 443,
+      tls: { mode: "Terminate", certificateRefs: [{ kind: "Secret", name: TLS_SECRET }] },
+      allowedRoutes,
+    });
+    out.push({
+      apiVersion: "cert-manager.io/v1",
+      kind: "Certificate",
+      metadata: { name: TLS_SECRET, namespace: ns, labels },
+      spec: {
+        secretName: TLS_SECRET,
+        dnsNames: [bp.edge.hostname, bp.edge.previewHostname],
+        issuerRef: { group: "cert-manager.io", kind: "ClusterIssuer", name: bp.edge.tls.clusterIssuer },
+        privateKey: { algorithm: "ECDSA", size: 256, rotationPolicy: "Always" },
+      },
+    });
+  }
+  out.unshift({
+    apiVersion: GW_API,
+    kind: "Gateway",
+    metadata: {
+      name: GATEWAY_NAME,
+      namespace: ns,
+      labels,
+      // The DNS records need the address, so `pulumi up` waits until the Gateway has one.
+      annotations: { "pulumi.com/waitFor": "jsonpath={.status.addresses[0].value}" },
+    },
+    spec: { gatewayClassName: gatewayClassName(bp), listeners },
+  });
+  return out;
+}
+
+function backends(bp: Blueprint, service: string, colors: Color[], weighted: boolean): Record<string, unknown>[] {
+  const port = bp.services.find((s) => s.name === service)!.port;
+  return colors.map((color) => ({
+    kind: "Service",
+    name: `${service}-${color}`,
+    port,
+    ...(weighted ? { weight: bp.rollout.weights[color] } : {}),
+  }));
+}
+
+/**
+ * Public host → every deployed color with the rollout weights; preview host → the idle color only; the DNS
+ * health path for any Host (health checkers probe the address, not the name) → the live colors.
+ */
+export function buildHttpRoutes(bp: Blueprint): K8sObject[] {
+  const ns = bp.namespace;
+  const labels = commonLabels("edge", "route");
+  const parentRefs = [{ group: "gateway.networking.k8s.io", kind: "Gateway", name: GATEWAY_NAME, namespace: edgeNamespace(ns) }];
+  const live = deployedColors(bp);
+  const idle = bp.rollout.idleColor;
+  const rules = (colors: Color[], weighted: boolean) =>
+    bp.edge.routes.map((r) => ({
+      matches: [{ path: { type: r.match === "exact" ? "Exact" : "PathPrefix", value: r.path } }],
+      backendRefs: backends(bp, r.service, colors, weighted),
+    }));
+  const route = (name: string, spec: Record<string, unknown>): K8sObject => ({
+    apiVersion: GW_API,
+    kind: "HTTPRoute",
+    metadata: { name, namespace: ns, labels },
+    spec: { parentRefs, ...spec },
+  });
+  const out = [route("public", { hostnames: [bp.edge.hostname], rules: rules(live, true) })];
+  if (bp.rollout.versions[idle]) {
+    out.push(route("preview", { hostnames: [bp.edge.previewHostname], rules: rules([idle], false) }));
+  }
+  const healthService = bp.edge.routes.find((r) => r.path === bp.dns.healthCheck.path)?.service ?? bp.edge.routes[0]!.service;
+  out.push(
+    route("health", {
+      rules: [
+        {
+          matches: [{ path: { type: "Exact", value: bp.dns.healthCheck.path } }],
+          backendRefs: backends(bp, healthService, live, true),
+        },
+      ],
+    }),
+  );
+  return out;
+}
+
+export interface EdgeArgs {
+  blueprint: Blueprint;
+  provider: k8s.Provider;
+  /** Address for DNS when known up front (regions[].gatewayAddress); otherwise the Gateway's status address. */
+  address?: string;
+  dependsOn: pulumi.Input<pulumi.Resource>[];
+}
+
+/** Gateway API CRDs, NGINX Gateway Fabric (pinned OCI chart), the Gateway, its certificate and the routes. */
+export class Edge extends pulumi.ComponentResource {
+  readonly address: pulumi.Output<string>;
+
+  constructor(name: string, args: EdgeArgs, opts: pulumi.ComponentResourceOptions) {
+    super("blueprint:edge:Edge", name, {}, opts);
+    const { blueprint: bp, provider } = args;
+    const crds = new k8s.yaml.v2.ConfigFile(`${name}-gateway-api-crds`, { file: PINS.gatewayApiCrds }, { parent: this, provider });
+    const ngf = new k8s.helm.v4.Chart(
+      `${name}-ngf`,
+      {
+        name: "ngf",
+        chart: PINS.ngfChart.chart,
+        version: PINS.ngfChart.version,
+        namespace: edgeNamespace(bp.namespace),
+        values: ngfValues(bp),
+      },
+      { parent: this, provider, dependsOn: [crds, ...args.dependsOn] },
+    );
+    const [gateway, ...rest] = buildGateway(bp);
+    const gw = new k8s.apiextensions.CustomResource(
+      `${name}-gateway`,
+      // `status` is listed so the provider reports it back as an output (the address for DNS).
+      { ...(gateway as k8s.apiextensions.CustomResourceArgs), status: undefined },
+      { parent: this, provider, dependsOn: [ngf] },
+    );
+    for (const obj of rest) createObject(`${name}-certificate`, obj, { parent: this, provider, dependsOn: [crds] });
+    for (const obj of buildHttpRoutes(bp)) {
+      createObject(`${name}-route-${obj.metadata.name}`, obj, { parent: this, provider, dependsOn: [gw] });
+    }
+    const status = (gw as unknown as Record<string, unknown>)["status"] as pulumi.Output<{ addresses?: { value: string }[] } | undefined>;
+    this.address = args.address
+      ? pulumi.output(args.address)
+      : status.apply((s) => {
+          const value = s?.addresses?.[0]?.value;
+          if (!value) throw new Error(`Gateway ${GATEWAY_NAME} has no address yet — set regions[].gatewayAddress or check NGINX Gateway Fabric`);
+          return value;
+        });
+    this.registerOutputs({ address: this.address });
+  }
+}

@@ -1,0 +1,193 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { Blueprint, Region } from "../model/index.js";
+import { createObject } from "./k8s-object.js";
+import {
+  DATA_PORTS,
+  KAFKA_REPLICATION_PORT,
+  PINS,
+  clustersetHost,
+  commonLabels,
+  operatorNamespace,
+  type K8sObject,
+} from "./meta.js";
+
+export const KAFKA_CLUSTER = "kafka";
+const POOL = "pool";
+const STRIMZI_API = "kafka.strimzi.io/v1beta2";
+
+/** Helm values of the Strimzi operator: it watches only this stack's app namespace. */
+export function strimziValues(bp: Blueprint): Record<string, unknown> {
+  return { watchNamespaces: [bp.namespace], watchAnyNamespace: false, replicas: 1 };
+}
+
+/** Hostname a broker advertises on the replication listener, reachable from other regions through MCS. */
+export function replicationHost(bp: Blueprint, brokerId: number): string {
+  return clustersetHost(`${KAFKA_CLUSTER}-${POOL}-${brokerId}.${KAFKA_CLUSTER}-kafka-brokers`, bp.namespace);
+}
+
+/** Kafka in KRaft mode: one node pool with combined controller+broker roles, topics, and MirrorMaker 2. */
+export function buildKafka(bp: Blueprint, region: Region): K8sObject[] {
+  const ns = bp.namespace;
+  const k = bp.data.kafka;
+  const labels = { ...commonLabels("kafka", "broker"), "strimzi.io/cluster": KAFKA_CLUSTER };
+  const rf = Math.min(3, k.brokersPerRegion);
+  const minIsr = Math.max(1, Math.min(2, rf - 1));
+  const brokerIds = Array.from({ length: k.brokersPerRegion }, (_, i) => i);
+  const multiRegion = k.mirrorFromPrimary && bp.regions.length > 1;
+  const nodePool: K8sObject = {
+    apiVersion: STRIMZI_API,
+    kind: "KafkaNodePool",
+    metadata: { name: POOL, namespace: ns, labels },
+    spec: {
+      replicas: k.brokersPerRegion,
+      roles: ["controller", "broker"],
+      storage: {
+        type: "jbod",
+        volumes: [{ id: 0, type: "persistent-claim", size: `${k.storageGb}Gi`, deleteClaim: false, kraftMetadata: "shared" }],
+      },
+      resources: { requests: { cpu: "500m", memory: "2Gi" }, limits: { cpu: "2", memory: "2Gi" } },
+    },
+  };
+  const listeners: Record<string, unknown>[] = [
+    { name: "plain", port: DATA_PORTS.kafka, type: "internal", tls: false },
+  ];
+  if (multiRegion && region.primary) {
+    listeners.push({
+      name: "repl",
+      port: KAFKA_REPLICATION_PORT,
+      type: "internal",
+      tls: true,
+      configuration: { brokers: brokerIds.map((broker) => ({ broker, advertisedHost: replicationHost(bp, broker) })) },
+    });
+  }
+  const kafka: K8sObject = {
+    apiVersion: STRIMZI_API,
+    kind: "Kafka",
+    metadata: {
+      name: KAFKA_CLUSTER,
+      namespace: ns,
+      labels: commonLabels("kafka", "broker"),
+      annotations: { "strimzi.io/node-pools": "enabled", "strimzi.io/kraft": "enabled" },
+    },
+    spec: {
+      kafka: {
+        version: k.version,
+        listeners,
+        config: {
+          "offsets.topic.replication.factor": rf,
+          "transaction.state.log.replication.factor": rf,
+          "transaction.state.log.min.isr": minIsr,
+          "default.replication.factor": rf,
+          "min.insync.replicas": minIsr,
+        },
+      },
+      entityOperator: { topicOperator: {}, userOperator: {} },
+    },
+  };
+  const topics: K8sObject[] = bp.data.kafka.topics.map((t) => ({
+    apiVersion: STRIMZI_API,
+    kind: "KafkaTopic",
+    metadata: { name: t.name.replaceAll("_", "-"), namespace: ns, labels },
+    spec: {
+      topicName: t.name,
+      partitions: t.partitions,
+      replicas: t.replicationFactor,
+      config: { "min.insync.replicas": Math.max(1, Math.min(2, t.replicationFactor! - 1)) },
+    },
+  }));
+  const out = [nodePool, kafka, ...topics];
+  if (multiRegion && !region.primary) out.push(buildMirrorMaker(bp, region));
+  return out;
+}
+
+/** MirrorMaker 2 in a non-primary region: pulls the primary's topics under their own names. */
+export function buildMirrorMaker(bp: Blueprint, region: Region): K8sObject {
+  const source = bp.primaryRegion.name;
+  const target = region.name;
+  const topics = bp.data.kafka.topics.map((t) => t.name.replaceAll(".", "\\.")).join("|");
+  const rf = Math.min(3, bp.data.kafka.brokersPerRegion);
+  // Identity names keep one topic per name in every region, so consumers need no per-region config.
+  const policy = { "replication.policy.class": "org.apache.kafka.connect.mirror.IdentityReplicationPolicy" };
+  return {
+    apiVersion: STRIMZI_API,
+    kind: "KafkaMirrorMaker2",
+    metadata: { name: `mirror-from-${source}`, namespace: bp.namespace, labels: commonLabels("mirrormaker", "replication") },
+    spec: {
+      version: bp.data.kafka.version,
+      replicas: 1,
+      connectCluster: target,
+      clusters: [
+        {
+          alias: source,
+          bootstrapServers: `${clustersetHost(`${KAFKA_CLUSTER}-kafka-bootstrap`, bp.namespace)}:${KAFKA_REPLICATION_PORT}`,
+          tls: { trustedCertificates: [{ secretName: `${KAFKA_CLUSTER}-cluster-ca-cert-${source}`, pattern: "*.crt" }] },
+        },
+        {
+          alias: target,
+          bootstrapServers: `${KAFKA_CLUSTER}-kafka-bootstrap:${DATA_PORTS.kafka}`,
+          config: {
+            "config.storage.replication.factor": rf,
+            "offset.storage.replication.factor": rf,
+            "status.storage.replication.factor": rf,
+          },
+        },
+      ],
+      mirrors: [
+        {
+          sourceCluster: source,
+          targetCluster: target,
+          topicsPattern: topics,
+          groupsPattern: ".*",
+          sourceConnector: {
+            tasksMax: 2,
+            config: { ...policy, "replication.factor": rf, "offset-syncs.topic.replication.factor": rf, "sync.topic.acls.enabled": "false" },
+          },
+          checkpointConnector: {
+            tasksMax: 1,
+            config: { ...policy, "checkpoints.topic.replication.factor": rf, "sync.group.offsets.enabled": "true" },
+          },
+        },
+      ],
+      resources: { requests: { cpu: "250m", memory: "1Gi" }, limits: { cpu: "1", memory: "1Gi" } },
+    },
+  };
+}
+
+export interface KafkaClusterArgs {
+  blueprint: Blueprint;
+  region: Region;
+  provider: k8s.Provider;
+  /** Resources the operator needs first (its namespace, the app namespace). */
+  dependsOn: pulumi.Input<pulumi.Resource>[];
+}
+
+/** Strimzi operator (pinned chart) and the region's Kafka cluster, topics and MirrorMaker 2. */
+export class KafkaCluster extends pulumi.ComponentResource {
+  readonly bootstrap: string;
+
+  constructor(name: string, args: KafkaClusterArgs, opts: pulumi.ComponentResourceOptions) {
+    super("blueprint:data:KafkaCluster", name, {}, opts);
+    const { blueprint: bp, provider } = args;
+    const operator = new k8s.helm.v4.Chart(
+      `${name}-operator`,
+      {
+        chart: PINS.strimziChart.chart,
+        version: PINS.strimziChart.version,
+        repositoryOpts: { repo: PINS.strimziChart.repo },
+        namespace: operatorNamespace(bp.namespace),
+        values: strimziValues(bp),
+      },
+      { parent: this, provider, dependsOn: args.dependsOn },
+    );
+    for (const obj of buildKafka(bp, args.region)) {
+      createObject(`${name}-${obj.kind.toLowerCase()}-${obj.metadata.name}`, obj, {
+        parent: this,
+        provider,
+        dependsOn: [operator],
+      });
+    }
+    this.bootstrap = `${KAFKA_CLUSTER}-kafka-bootstrap.${bp.namespace}.svc.cluster.local:${DATA_PORTS.kafka}`;
+    this.registerOutputs({ bootstrap: this.bootstrap });
+  }
+}

@@ -1,0 +1,154 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { Blueprint, Region } from "../model/index.js";
+import { createObject } from "./k8s-object.js";
+import {
+  DATA_PORTS,
+  PINS,
+  clustersetHost,
+  commonLabels,
+  mongoClusterName,
+  operatorNamespace,
+  type K8sObject,
+} from "./meta.js";
+import { MONGO_APP_SECRET, MONGO_APP_USER } from "./workload.js";
+
+/** System users the Percona operator expects in `secrets.users`; every region gets the same values. */
+export const MONGO_SYSTEM_USERS = ["BACKUP", "DATABASE_ADMIN", "CLUSTER_ADMIN", "CLUSTER_MONITOR", "USER_ADMIN"] as const;
+export type MongoPasswords = Record<(typeof MONGO_SYSTEM_USERS)[number] | "APP", unknown>;
+
+const PRIMARY_PRIORITY = 3;
+const REMOTE_PRIORITY = 1;
+
+export function psmdbValues(bp: Blueprint): Record<string, unknown> {
+  return { watchNamespace: bp.namespace, watchAllNamespaces: false, replicaCount: 1 };
+}
+
+/** Member hostnames of a region's replica set as the other regions see them (MCS clusterset DNS). */
+export function memberHosts(bp: Blueprint, region: Region): string[] {
+  const cluster = mongoClusterName(region.name);
+  return Array.from({ length: bp.data.mongo.membersPerRegion }, (_, i) =>
+    clustersetHost(`${cluster}-rs0-${i}`, bp.namespace),
+  );
+}
+
+/**
+ * One replica set `rs0` spanning the regions (Percona cross-site replication): the primary region's CR is
+ * managed and lists the other regions' members in `replsets[].externalNodes` with a lower priority; the other
+ * regions run `unmanaged: true` members that join it. Members are exposed as ClusterIP Services and reached
+ * across clusters through `multiCluster` (MCS, DNS suffix svc.clusterset.local).
+ */
+export function buildMongo(bp: Blueprint, region: Region, passwords: MongoPasswords): K8sObject[] {
+  const ns = bp.namespace;
+  const name = mongoClusterName(region.name);
+  const labels = commonLabels("mongo", "database");
+  const multiRegion = bp.regions.length > 1;
+  const users: K8sObject = {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "mongo-users", namespace: ns, labels },
+    type: "Opaque",
+    stringData: Object.fromEntries(
+      MONGO_SYSTEM_USERS.flatMap((u) => [
+        [`MONGODB_${u}_USER`, u.toLowerCase().replaceAll("_", "")],
+        [`MONGODB_${u}_PASSWORD`, passwords[u]],
+      ]),
+    ),
+  };
+  const app: K8sObject = {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: MONGO_APP_SECRET.name, namespace: ns, labels },
+    type: "Opaque",
+    stringData: { [MONGO_APP_SECRET.key]: passwords.APP },
+  };
+  const replset: Record<string, unknown> = {
+    name: "rs0",
+    size: bp.data.mongo.membersPerRegion,
+    expose: { enabled: true, type: "ClusterIP" },
+    affinity: { antiAffinityTopologyKey: "kubernetes.io/hostname" },
+    podDisruptionBudget: { maxUnavailable: 1 },
+    resources: { requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: "2", memory: "2Gi" } },
+    volumeSpec: {
+      persistentVolumeClaim: { resources: { requests: { storage: `${bp.data.mongo.storageGb}Gi` } } },
+    },
+  };
+  if (multiRegion && region.primary) {
+    replset.externalNodes = bp.regions
+      .filter((r) => !r.primary)
+      .flatMap((r) => memberHosts(bp, r))
+      .map((host) => ({ host, port: DATA_PORTS.mongo, votes: 1, priority: REMOTE_PRIORITY }));
+    replset.replsetOverrides = Object.fromEntries(
+      Array.from({ length: bp.data.mongo.membersPerRegion }, (_, i) => [`${name}-rs0-${i}`, { priority: PRIMARY_PRIORITY }]),
+    );
+  }
+  const managed = !multiRegion || region.primary;
+  const cr: K8sObject = {
+    apiVersion: "psmdb.percona.com/v1",
+    kind: "PerconaServerMongoDB",
+    metadata: { name, namespace: ns, labels },
+    spec: {
+      crVersion: PINS.psmdbCrVersion,
+      image: `percona/percona-server-mongodb:${bp.data.mongo.version}`,
+      // Replica sites must not elect, generate users or certificates: the primary region owns the set.
+      unmanaged: !managed,
+      updateStrategy: managed ? "SmartUpdate" : "OnDelete",
+      ...(multiRegion ? { multiCluster: { enabled: true, DNSSuffix: "svc.clusterset.local" } } : {}),
+      upgradeOptions: { apply: "disabled" },
+      secrets: { users: "mongo-users", ssl: "mongo-ssl", sslInternal: "mongo-ssl-internal" },
+      users: managed
+        ? [
+            {
+              name: MONGO_APP_USER,
+              db: "admin",
+              passwordSecretRef: { name: MONGO_APP_SECRET.name, key: MONGO_APP_SECRET.key },
+              roles: [
+                { name: "readWrite", db: "catalog" },
+                { name: "readWrite", db: "orders" },
+              ],
+            },
+          ]
+        : [],
+      replsets: [replset],
+      sharding: { enabled: false },
+      backup: { enabled: false },
+    },
+  };
+  return [users, app, cr];
+}
+
+export interface MongoReplicaSetArgs {
+  blueprint: Blueprint;
+  region: Region;
+  provider: k8s.Provider;
+  /** Shared across regions: the members of one replica set authenticate with the same users. */
+  passwords: MongoPasswords;
+  dependsOn: pulumi.Input<pulumi.Resource>[];
+}
+
+/** Percona Operator for MongoDB (pinned chart) and this region's members of the replica set. */
+export class MongoReplicaSet extends pulumi.ComponentResource {
+  readonly host: string;
+
+  constructor(name: string, args: MongoReplicaSetArgs, opts: pulumi.ComponentResourceOptions) {
+    super("blueprint:data:MongoReplicaSet", name, {}, opts);
+    const { blueprint: bp, provider } = args;
+    const operator = new k8s.helm.v4.Chart(
+      `${name}-operator`,
+      {
+        chart: PINS.psmdbChart.chart,
+        version: PINS.psmdbChart.version,
+        repositoryOpts: { repo: PINS.psmdbChart.repo },
+        namespace: operatorNamespace(bp.namespace),
+        values: psmdbValues(bp),
+      },
+      { parent: this, provider, dependsOn: args.dependsOn },
+    );
+    const roles = ["users", "app-user", "cluster"];
+    buildMongo(bp, args.region, args.passwords).forEach((obj, i) =>
+      createObject(`${name}-${roles[i]}`, obj, { parent: this, provider, dependsOn: [operator] }),
+    );
+    this.host = `${mongoClusterName(args.region.name)}-rs0.${bp.namespace}.svc.cluster.local`;
+    this.registerOutputs({ host: this.host });
+  }
+}

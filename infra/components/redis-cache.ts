@@ -1,0 +1,133 @@
+import type * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import type { Blueprint } from "../model/index.js";
+import { createObject } from "./k8s-object.js";
+import { DATA_POD_LABELS, DATA_PORTS, commonLabels, type K8sObject } from "./meta.js";
+import { REDIS_SECRET } from "./workload.js";
+
+/** The official image's redis user; any non-root uid works since /data is an emptyDir. */
+const REDIS_UID = 999;
+/** Headroom over maxmemory for Redis' own buffers and fragmentation. */
+const OVERHEAD_MB = 64;
+
+/** Per-region cache: a one-replica StatefulSet from the official image, auth from a Secret, no persistence. */
+export function buildRedis(bp: Blueprint, password: unknown): K8sObject[] {
+  const ns = bp.namespace;
+  const labels = { ...commonLabels("redis", "cache"), ...DATA_POD_LABELS.redis };
+  const selector = { ...DATA_POD_LABELS.redis };
+  const memory = `${bp.data.redis.memoryMb + OVERHEAD_MB}Mi`;
+  const secret: K8sObject = {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: REDIS_SECRET.name, namespace: ns, labels },
+    type: "Opaque",
+    stringData: { [REDIS_SECRET.key]: password },
+  };
+  const headless: K8sObject = {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: "redis-headless", namespace: ns, labels },
+    spec: { clusterIP: "None", selector, ports: [{ name: "redis", port: DATA_PORTS.redis, targetPort: "redis" }] },
+  };
+  const service: K8sObject = {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: "redis", namespace: ns, labels },
+    spec: { type: "ClusterIP", selector, ports: [{ name: "redis", port: DATA_PORTS.redis, targetPort: "redis" }] },
+  };
+  const auth = { secretKeyRef: { name: REDIS_SECRET.name, key: REDIS_SECRET.key } };
+  const statefulSet: K8sObject = {
+    apiVersion: "apps/v1",
+    kind: "StatefulSet",
+    metadata: { name: "redis", namespace: ns, labels },
+    spec: {
+      serviceName: "redis-headless",
+      replicas: 1,
+      selector: { matchLabels: selector },
+      template: {
+        metadata: { labels },
+        spec: {
+          automountServiceAccountToken: false,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: REDIS_UID,
+            runAsGroup: REDIS_UID,
+            fsGroup: REDIS_UID,
+            seccompProfile: { type: "RuntimeDefault" },
+          },
+          containers: [
+            {
+              name: "redis",
+              image: bp.data.redis.image,
+              imagePullPolicy: "Always",
+              command: ["redis-server"],
+              // A cache: evict least-recently-used keys at maxmemory, never write snapshots or an AOF.
+              args: [
+                "--requirepass", "$(REDIS_PASSWORD)",
+                "--maxmemory", `${bp.data.redis.memoryMb}mb`,
+                "--maxmemory-policy", "allkeys-lru",
+                "--save", "",
+                "--appendonly", "no",
+                "--dir", "/data",
+              ],
+              env: [
+                { name: "REDIS_PASSWORD", valueFrom: auth },
+                { name: "REDISCLI_AUTH", valueFrom: auth },
+              ],
+              ports: [{ name: "redis", containerPort: DATA_PORTS.redis, protocol: "TCP" }],
+              resources: {
+                requests: { cpu: "100m", memory, "ephemeral-storage": "64Mi" },
+                limits: { cpu: "500m", memory, "ephemeral-storage": "256Mi" },
+              },
+              startupProbe: { tcpSocket: { port: "redis" }, periodSeconds: 2, failureThreshold: 30 },
+              livenessProbe: { tcpSocket: { port: "redis" }, periodSeconds: 10, failureThreshold: 3 },
+              readinessProbe: { exec: { command: ["redis-cli", "ping"] }, periodSeconds: 5, failureThreshold: 2 },
+              securityContext: {
+                runAsNonRoot: true,
+                runAsUser: REDIS_UID,
+                runAsGroup: REDIS_UID,
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                privileged: false,
+                capabilities: { drop: ["ALL"] },
+                seccompProfile: { type: "RuntimeDefault" },
+              },
+              volumeMounts: [{ name: "data", mountPath: "/data" }],
+            },
+          ],
+          volumes: [{ name: "data", emptyDir: { sizeLimit: "64Mi" } }],
+        },
+      },
+    },
+  };
+  const pdb: K8sObject = {
+    apiVersion: "policy/v1",
+    kind: "PodDisruptionBudget",
+    metadata: { name: "redis", namespace: ns, labels },
+    spec: { maxUnavailable: 1, selector: { matchLabels: selector } },
+  };
+  return [secret, headless, service, statefulSet, pdb];
+}
+
+export interface RedisCacheArgs {
+  blueprint: Blueprint;
+  /** The region's Kubernetes provider; every object goes through it. */
+  provider: k8s.Provider;
+}
+
+/** Redis per region; its password is generated here and only leaves as a secret output. */
+export class RedisCache extends pulumi.ComponentResource {
+  readonly password: pulumi.Output<string>;
+
+  constructor(name: string, args: RedisCacheArgs, opts: pulumi.ComponentResourceOptions) {
+    super("blueprint:data:RedisCache", name, {}, opts);
+    const password = new random.RandomPassword(`${name}-password`, { length: 32, special: false }, { parent: this });
+    this.password = pulumi.secret(password.result);
+    const roles = ["secret", "headless", "service", "statefulset", "pdb"];
+    buildRedis(args.blueprint, password.result).forEach((obj, i) =>
+      createObject(`${name}-${roles[i]}`, obj, { parent: this, provider: args.provider }),
+    );
+    this.registerOutputs({ password: this.password });
+  }
+}

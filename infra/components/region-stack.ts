@@ -1,0 +1,81 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { Blueprint, Region } from "../model/index.js";
+import { deployedColors } from "../model/index.js";
+import { Edge } from "./edge.js";
+import { KafkaCluster } from "./kafka-cluster.js";
+import { createObject } from "./k8s-object.js";
+import { commonLabels, edgeNamespace, operatorNamespace, type K8sObject } from "./meta.js";
+import { MongoReplicaSet, type MongoPasswords } from "./mongo-replica-set.js";
+import { buildNetworkPolicies } from "./network-policies.js";
+import { RedisCache } from "./redis-cache.js";
+import { ServiceColor } from "./service-color.js";
+
+/** The app namespace, the edge namespace and the operators' namespace. */
+export function buildNamespaces(bp: Blueprint): K8sObject[] {
+  // Our pods meet "restricted"; operator-made pods are only guaranteed "baseline", so that is what is enforced.
+  const enforce = {
+    "pod-security.kubernetes.io/enforce": "baseline",
+    "pod-security.kubernetes.io/warn": "restricted",
+    "pod-security.kubernetes.io/audit": "restricted",
+  };
+  return [
+    { name: bp.namespace, extra: enforce },
+    { name: edgeNamespace(bp.namespace), extra: {} },
+    { name: operatorNamespace(bp.namespace), extra: {} },
+  ].map(({ name, extra }) => ({
+    apiVersion: "v1",
+    kind: "Namespace",
+    metadata: { name, labels: { ...commonLabels(bp.namespace, "namespace"), ...extra } },
+  }));
+}
+
+export interface RegionStackArgs {
+  blueprint: Blueprint;
+  region: Region;
+  provider: k8s.Provider;
+  mongoPasswords: MongoPasswords;
+}
+
+/** Everything one region runs: namespaces, NetworkPolicies, data tier, edge and both release colors. */
+export class RegionStack extends pulumi.ComponentResource {
+  readonly gatewayAddress: pulumi.Output<string>;
+  readonly redisPassword: pulumi.Output<string>;
+
+  constructor(name: string, args: RegionStackArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("blueprint:region:RegionStack", name, {}, opts);
+    const { blueprint: bp, region, provider } = args;
+    const child = { parent: this, provider };
+    const [appNs, edgeNs, opsNs] = buildNamespaces(bp).map((obj, i) =>
+      createObject(`${name}-${["namespace", "edge-namespace", "operators-namespace"][i]}`, obj, child),
+    );
+    const base = [appNs!, opsNs!];
+    for (const obj of buildNetworkPolicies(bp, region)) {
+      createObject(`${name}-netpol-${obj.metadata.name}`, obj, { ...child, dependsOn: [appNs!] });
+    }
+    const redis = new RedisCache(`${name}-redis`, { blueprint: bp, provider }, { parent: this, dependsOn: [appNs!] });
+    const mongo = new MongoReplicaSet(
+      `${name}-mongo`,
+      { blueprint: bp, region, provider, passwords: args.mongoPasswords, dependsOn: base },
+      { parent: this },
+    );
+    const kafka = new KafkaCluster(`${name}-kafka`, { blueprint: bp, region, provider, dependsOn: base }, { parent: this });
+    const edge = new Edge(
+      `${name}-edge`,
+      { blueprint: bp, provider, dependsOn: [edgeNs!, appNs!], ...(region.gatewayAddress ? { address: region.gatewayAddress } : {}) },
+      { parent: this },
+    );
+    for (const color of deployedColors(bp)) {
+      for (const service of bp.services) {
+        new ServiceColor(
+          `${name}-${service.name}-${color}`,
+          { blueprint: bp, region, service, color, provider, dependsOn: [appNs!, redis, mongo, kafka] },
+          { parent: this },
+        );
+      }
+    }
+    this.gatewayAddress = edge.address;
+    this.redisPassword = redis.password;
+    this.registerOutputs({ gatewayAddress: this.gatewayAddress, redisPassword: this.redisPassword });
+  }
+}

@@ -1,0 +1,177 @@
+import type { Blueprint, Color, Region, Service } from "../model/index.js";
+import { imageRef } from "../model/index.js";
+import {
+  DATA_PORTS,
+  colorSelector,
+  commonLabels,
+  mongoClusterName,
+  serviceHost,
+  type K8sObject,
+} from "./meta.js";
+
+/** Seconds the preStop hook waits so endpoints and the edge drop the pod before SIGTERM starts the drain. */
+export const PRESTOP_SLEEP_SECONDS = 3;
+export const APP_UID = 1000;
+export const REDIS_SECRET = { name: "redis-auth", key: "password" };
+export const MONGO_APP_SECRET = { name: "mongo-app", key: "password" };
+export const MONGO_APP_USER = "app";
+const EPHEMERAL = { request: "64Mi", limit: "256Mi" };
+
+type EnvVar = { name: string; value?: string; valueFrom?: Record<string, unknown> };
+
+/** Replicas of a color: the active color autoscales between the service's min and max; the idle one idles. */
+export function colorReplicas(bp: Blueprint, service: Service, color: Color): { min: number; max: number } {
+  if (color === bp.rollout.activeColor || bp.rollout.weights[color] > 0) return service.replicas;
+  return { min: bp.rollout.idleReplicas, max: Math.max(bp.rollout.idleReplicas, service.replicas.max) };
+}
+
+/** Environment per contract B; each color calls its own color, secrets come from Secrets by reference. */
+export function buildEnv(bp: Blueprint, region: Region, service: Service, color: Color): EnvVar[] {
+  const ns = bp.namespace;
+  const env: EnvVar[] = [
+    { name: "PORT", value: String(service.port) },
+    { name: "HOST", value: "0.0.0.0" },
+    { name: "LOG_LEVEL", value: "info" },
+    { name: "DRAIN_SECONDS", value: String(service.drainSeconds) },
+    { name: "REGION", value: region.name },
+    { name: "COLOR", value: color },
+    { name: "SERVICE_VERSION", value: bp.rollout.versions[color]! },
+  ];
+  for (const dep of service.dependsOnServices) {
+    const target = bp.services.find((s) => s.name === dep)!;
+    const name = `${dep.toUpperCase().replaceAll("-", "_")}_URL`;
+    env.push({ name, value: `http://${serviceHost(`${dep}-${color}`, ns)}:${target.port}` });
+  }
+  const secretRef = (s: { name: string; key: string }) => ({ secretKeyRef: { name: s.name, key: s.key } });
+  // $(VAR) expands only variables defined earlier in the list, so each password precedes its URL.
+  if (service.dependsOnData.includes("redis")) {
+    env.push({ name: "REDIS_PASSWORD", valueFrom: secretRef(REDIS_SECRET) });
+    env.push({ name: "REDIS_URL", value: `redis://:$(REDIS_PASSWORD)@${serviceHost("redis", ns)}:${DATA_PORTS.redis}` });
+  }
+  if (service.dependsOnData.includes("mongo")) {
+    const host = serviceHost(`${mongoClusterName(region.name)}-rs0`, ns);
+    env.push({ name: "MONGO_PASSWORD", valueFrom: secretRef(MONGO_APP_SECRET) });
+    env.push({
+      name: "MONGO_URL",
+      value: `mongodb://${MONGO_APP_USER}:$(MONGO_PASSWORD)@${host}:${DATA_PORTS.mongo}/?replicaSet=rs0&authSource=admin`,
+    });
+  }
+  if (service.dependsOnData.includes("kafka")) {
+    env.push({ name: "KAFKA_BROKERS", value: `${serviceHost("kafka-kafka-bootstrap", ns)}:${DATA_PORTS.kafka}` });
+  }
+  for (const [name, value] of Object.entries(service.env)) env.push({ name, value });
+  return env;
+}
+
+/** Deployment, Service, PodDisruptionBudget and (when it runs) HorizontalPodAutoscaler of one color. */
+export function buildServiceColor(bp: Blueprint, region: Region, service: Service, color: Color): K8sObject[] {
+  const ns = bp.namespace;
+  const name = `${service.name}-${color}`;
+  const selector = colorSelector(service.name, color);
+  const labels = { ...commonLabels(service.name, "service"), ...selector, version: bp.rollout.versions[color]! };
+  const replicas = colorReplicas(bp, service, color);
+  const autoscaled = replicas.min > 0;
+  const httpGet = (path: string) => ({ path, port: "http" });
+  const probe = (path: string, p: Service["probes"]["liveness"]) => ({
+    httpGet: httpGet(path),
+    periodSeconds: p.periodSeconds,
+    failureThreshold: p.failureThreshold,
+    timeoutSeconds: p.timeoutSeconds,
+  });
+  const deployment: K8sObject = {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name, namespace: ns, labels },
+    spec: {
+      // With an HPA the replica count is the autoscaler's; setting it here would fight it on every update.
+      ...(autoscaled ? {} : { replicas: 0 }),
+      selector: { matchLabels: selector },
+      strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: "25%" } },
+      template: {
+        metadata: { labels },
+        spec: {
+          automountServiceAccountToken: false,
+          terminationGracePeriodSeconds: service.terminationGracePeriodSeconds,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: APP_UID,
+            runAsGroup: APP_UID,
+            fsGroup: APP_UID,
+            seccompProfile: { type: "RuntimeDefault" },
+          },
+          topologySpreadConstraints: ["topology.kubernetes.io/zone", "kubernetes.io/hostname"].map((key) => ({
+            maxSkew: 1,
+            topologyKey: key,
+            whenUnsatisfiable: "ScheduleAnyway",
+            labelSelector: { matchLabels: selector },
+          })),
+          containers: [
+            {
+              name: service.name,
+              image: imageRef(bp, service, color),
+              imagePullPolicy: "Always",
+              ports: [{ name: "http", containerPort: service.port, protocol: "TCP" }],
+              env: buildEnv(bp, region, service, color),
+              resources: {
+                requests: { ...service.resources.requests, "ephemeral-storage": EPHEMERAL.request },
+                limits: { ...service.resources.limits, "ephemeral-storage": EPHEMERAL.limit },
+              },
+              startupProbe: probe("/livez", service.probes.startup),
+              livenessProbe: probe("/livez", service.probes.liveness),
+              readinessProbe: probe("/readyz", service.probes.readiness),
+              lifecycle: { preStop: { sleep: { seconds: PRESTOP_SLEEP_SECONDS } } },
+              securityContext: {
+                runAsNonRoot: true,
+                runAsUser: APP_UID,
+                runAsGroup: APP_UID,
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                privileged: false,
+                capabilities: { drop: ["ALL"] },
+                seccompProfile: { type: "RuntimeDefault" },
+              },
+              volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+            },
+          ],
+          volumes: [{ name: "tmp", emptyDir: { sizeLimit: EPHEMERAL.request } }],
+        },
+      },
+    },
+  };
+  const svc: K8sObject = {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name, namespace: ns, labels },
+    spec: {
+      type: "ClusterIP",
+      selector,
+      ports: [{ name: "http", port: service.port, targetPort: "http", protocol: "TCP" }],
+    },
+  };
+  const pdb: K8sObject = {
+    apiVersion: "policy/v1",
+    kind: "PodDisruptionBudget",
+    metadata: { name, namespace: ns, labels },
+    spec: { maxUnavailable: 1, selector: { matchLabels: selector } },
+  };
+  const out = [deployment, svc, pdb];
+  if (autoscaled) {
+    out.push({
+      apiVersion: "autoscaling/v2",
+      kind: "HorizontalPodAutoscaler",
+      metadata: { name, namespace: ns, labels },
+      spec: {
+        scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name },
+        minReplicas: replicas.min,
+        maxReplicas: replicas.max,
+        metrics: [
+          {
+            type: "Resource",
+            resource: { name: "cpu", target: { type: "Utilization", averageUtilization: service.targetCpuPercent } },
+          },
+        ],
+      },
+    });
+  }
+  return out;
+}
