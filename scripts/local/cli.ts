@@ -1,0 +1,169 @@
+// `npm run local [-- <command>] [--keep] [--fail-gate] [--base-port N] [--stack S]`: the local environment.
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { setTimeout as sleep } from "node:timers/promises";
+import { REPO_ROOT } from "../../infra/config/stack-file.js";
+import { createLocalEnvironment, type LocalEnvironment } from "./environment.js";
+import { isAlive, readState, stateFile } from "./state.js";
+
+const USAGE = `usage: npm run local [-- <command>] [options]
+commands:
+  run      (default) up → blue-green rehearsal from scripts/pipeline → report → down (--keep: stay up)
+  up       start everything and stay in the foreground until Ctrl-C or 'npm run local -- down'
+  status   table of the recorded processes
+  down     stop every recorded process by PID
+options: --keep  --fail-gate  --base-port <n> (default 18000)  --stack <name> (default local)`;
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    keep: { type: "boolean", default: false },
+    "fail-gate": { type: "boolean", default: false },
+    "base-port": { type: "string" },
+    stack: { type: "string", default: "local" },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+const command = positionals[0] ?? "run";
+const stack = values.stack;
+const stateDir = join(REPO_ROOT, ".local", stack);
+const basePort = values["base-port"] === undefined ? undefined : Number(values["base-port"]);
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+function printStatus(rows: Awaited<ReturnType<LocalEnvironment["status"]>>): void {
+  const width = Math.max(7, ...rows.map((r) => r.name.length));
+  log(`${"process".padEnd(width)}  ${"pid".padStart(7)}  alive  url`);
+  for (const r of rows)
+    log(
+      `${r.name.padEnd(width)}  ${String(r.pid).padStart(7)}  ${(r.alive ? "yes" : "NO").padEnd(5)}  ${r.url}`,
+    );
+}
+
+function printEndpoints(env: LocalEnvironment): void {
+  for (const e of env.endpoints)
+    log(
+      `  ${e.region}: curl -H 'Host: ${e.publicHost}' ${e.edge}/api/catalog/products   (preview: Host ${e.previewHost})`,
+    );
+  log(`  dns: dig @${env.dns.host} -p ${env.dns.port} ${env.dns.name} +short`);
+}
+
+/** Stays in the foreground: the backing servers live as long as this process (Ctrl-C or `down` from another shell ends it). */
+async function holdUntilStopped(): Promise<void> {
+  log(`running — Ctrl-C here or 'npm run local -- down' in another shell stops everything`);
+  for (;;) {
+    await sleep(1_000);
+    const state = readState(stateDir);
+    if (!state || state.ownerPid !== process.pid) return;
+  }
+}
+
+async function runRehearsal(env: LocalEnvironment): Promise<boolean> {
+  const file = join(REPO_ROOT, "scripts", "pipeline", "rehearsal.ts");
+  if (!existsSync(file)) {
+    log(
+      "ℹ the blue-green rehearsal comes from scripts/pipeline/rehearsal.ts (runRehearsal), which is not in this checkout yet: skipped",
+    );
+    return true;
+  }
+  const mod = (await import(pathToFileURL(file).href)) as {
+    runRehearsal: (
+      env: LocalEnvironment,
+      opts: { failGate: boolean; onProgress: (line: string) => void },
+    ) => Promise<unknown>;
+  };
+  const result = await mod.runRehearsal(env, { failGate: values["fail-gate"], onProgress: log });
+  return !(typeof result === "object" && result !== null && (result as { ok?: unknown }).ok === false);
+}
+
+/** `npm run build` (incremental tsc -b) so the services run the code in the checkout; only `run` and `up` need it. */
+function build(): void {
+  const started = performance.now();
+  log("▶ build: npm run build (services/*/dist) …");
+  execFileSync("npm", ["run", "--silent", "build"], { cwd: REPO_ROOT, stdio: "inherit" });
+  log(`✔ build (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+}
+
+async function up(env: LocalEnvironment): Promise<boolean> {
+  const state = readState(stateDir);
+  if (state?.processes.some((p) => isAlive(p.pid))) {
+    log(
+      `✔ the local environment "${stack}" is already running (started ${state.startedAt} by pid ${state.ownerPid}); 'npm run local -- status' lists it`,
+    );
+    return false;
+  }
+  build();
+  const started = performance.now();
+  await env.up(log);
+  log(`✔ up in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  printStatus(await env.status());
+  printEndpoints(env);
+  return true;
+}
+
+async function main(): Promise<number> {
+  if (values.help || !["run", "up", "status", "down"].includes(command)) {
+    log(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const env = createLocalEnvironment({ stack, ...(basePort === undefined ? {} : { basePort }) });
+  if (command === "status") {
+    const rows = await env.status();
+    if (rows.length === 0) {
+      log(`the local environment "${stack}" is not running (no ${stateFile(stateDir)})`);
+      return 0;
+    }
+    printStatus(rows);
+    return rows.every((r) => r.alive) ? 0 : 1;
+  }
+  if (command === "down") {
+    const rows = await env.status();
+    const started = performance.now();
+    await env.down();
+    const left = rows.filter((r) => isAlive(r.pid));
+    if (left.length > 0)
+      throw new Error(`still running after down: ${left.map((r) => `${r.name} (${r.pid})`).join(", ")}`);
+    log(`✔ down: ${rows.length} processes stopped in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    return 0;
+  }
+
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log(`\n⏹ ${signal}: stopping every process of the local environment …`);
+    void env.down().finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  if (!(await up(env))) return 0;
+  if (command === "up") {
+    await holdUntilStopped();
+    await env.down();
+    return 0;
+  }
+  let ok = false;
+  try {
+    ok = await runRehearsal(env);
+  } finally {
+    if (values.keep && !stopping) await holdUntilStopped();
+    stopping = true;
+    const downStarted = performance.now();
+    await env.down();
+    log(
+      `✔ down in ${((performance.now() - downStarted) / 1000).toFixed(1)} s — no process of the local environment is left`,
+    );
+  }
+  return ok ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`✖ ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,301 @@
+import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { loadBlueprint, REPO_ROOT } from "../../infra/config/stack-file.js";
+import { COLORS, type Blueprint, type Color } from "../../infra/model/index.js";
+import type { RunningNginx } from "../lib/servers/index.js";
+import { failoverOrder } from "./dns-config.js";
+import { DNS_HOST } from "./dns-server.js";
+import { reloadEdgeByPid } from "./edge.js";
+import * as launch from "./launchers.js";
+import { effectiveWeights, renderNginxConfig, type RoutingState } from "./nginx-config.js";
+import { DEFAULT_BASE_PORT, localPorts, type LocalPorts } from "./ports.js";
+import { httpStatus, pollUntil, settleAll, stopPid } from "./processes.js";
+import { activeVersion, runUpPlan } from "./up-plan.js";
+import type { Faults } from "./service-env.js";
+import { isAlive, readState, removeState, stateFile, writeState, type ProcessRecord } from "./state.js";
+import type { LocalEndpoints, LocalEnvironment, LocalEnvironmentOptions, ProcessStatus } from "./types.js";
+
+export type { LocalEndpoints, LocalEnvironment, LocalEnvironmentOptions, ProcessStatus } from "./types.js";
+export type { RoutingState } from "./nginx-config.js";
+
+/** Clients stop before their servers, so nothing logs errors about a vanished dependency. */
+const STOP_ORDER: ProcessRecord["role"][] = ["dns", "edge", "service", "kafka", "mongo", "redis"];
+
+class Environment implements LocalEnvironment {
+  readonly endpoints: LocalEndpoints[];
+  readonly dns: { host: string; port: number; name: string };
+  private readonly ports: LocalPorts;
+  private readonly ctx: launch.LaunchContext;
+  private readonly handles = new Map<string, launch.Stoppable>();
+  private readonly edges = new Map<string, RunningNginx>();
+  private progress: (line: string) => void = () => {};
+  private aborted = false;
+
+  constructor(
+    private readonly stack: string,
+    private readonly stateDir: string,
+    basePort: number,
+    readonly blueprint: Blueprint,
+    private readonly serviceEntry: (service: string) => string,
+  ) {
+    this.ports = localPorts(blueprint, basePort);
+    this.ctx = { bp: blueprint, ports: this.ports, stateDir };
+    this.endpoints = failoverOrder(blueprint).map((r) => ({
+      region: r.name,
+      edge: `http://${r.loopbackAddress}:${this.ports.edge}`,
+      publicHost: blueprint.edge.hostname,
+      previewHost: blueprint.edge.previewHostname,
+    }));
+    this.dns = { host: DNS_HOST, port: this.ports.dns, name: blueprint.edge.hostname };
+  }
+
+  private state() {
+    const state = readState(this.stateDir);
+    if (!state) {
+      throw new Error(
+        `the local environment "${this.stack}" is not running (no ${stateFile(this.stateDir)}) — run 'npm run local -- up' first`,
+      );
+    }
+    return state;
+  }
+
+  async record({ rec, handle }: launch.Launched): Promise<void> {
+    // A Ctrl-C or failure that arrived while this process was starting must not leave it behind.
+    if (this.aborted) {
+      await handle.stop();
+      throw new Error(`interrupted: stopped ${rec.name} right after it started`);
+    }
+    const state = this.state();
+    state.processes = [...state.processes.filter((p) => p.name !== rec.name), rec];
+    writeState(this.stateDir, state);
+    this.handles.set(rec.name, handle);
+  }
+
+  private forget(names: string[]): void {
+    const state = readState(this.stateDir);
+    if (!state) return;
+    state.processes = state.processes.filter((p) => !names.includes(p.name));
+    writeState(this.stateDir, state);
+  }
+
+  async step(label: string, fn: () => Promise<unknown>): Promise<void> {
+    if (this.aborted) throw new Error(`interrupted before: ${label}`);
+    const started = performance.now();
+    const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
+    this.progress(`▶ ${label} …`);
+    try {
+      await fn();
+      this.progress(`✔ ${label} (${seconds()} s)`);
+    } catch (error) {
+      this.progress(`✖ ${label} (${seconds()} s)`);
+      throw error;
+    }
+  }
+
+  private region(name: string) {
+    const region = this.blueprint.regions.find((r) => r.name === name);
+    if (!region)
+      throw new Error(
+        `unknown region "${name}" — the model has ${this.blueprint.regions.map((r) => r.name).join(", ")}`,
+      );
+    return region;
+  }
+
+  async up(onProgress: (line: string) => void = () => {}): Promise<void> {
+    this.progress = onProgress;
+    const existing = readState(this.stateDir);
+    if (existing?.processes.some((p) => isAlive(p.pid))) {
+      throw new Error(
+        `the local environment "${this.stack}" is already running (${stateFile(this.stateDir)}) — run 'npm run local -- down' first`,
+      );
+    }
+    if (existing) await this.down();
+    this.aborted = false;
+    rmSync(this.stateDir, { recursive: true, force: true });
+    mkdirSync(this.stateDir, { recursive: true });
+    const active = this.blueprint.rollout.activeColor;
+    const routing: RoutingState = {
+      activeColor: active,
+      versions: { [active]: activeVersion(this.blueprint) },
+    };
+    writeState(this.stateDir, {
+      stack: this.stack,
+      basePort: this.ports.basePort,
+      ownerPid: process.pid,
+      startedAt: new Date().toISOString(),
+      routing,
+      processes: [],
+    });
+    try {
+      await runUpPlan(this.ctx, this);
+    } catch (error) {
+      await this.down();
+      throw error;
+    }
+  }
+
+  async deployColor(color: Color, version: string, opts: { faults?: Faults } = {}): Promise<void> {
+    const state = this.state();
+    const url = (role: ProcessRecord["role"], region?: string) => {
+      const rec = state.processes.find(
+        (p) => p.role === role && (region === undefined || p.region === region),
+      );
+      if (!rec)
+        throw new Error(
+          `${role}${region ? ` of ${region}` : ""} is not running — run 'npm run local -- up' first`,
+        );
+      return rec.url;
+    };
+    await this.stopColor(color);
+    const started: ProcessRecord[] = [];
+    try {
+      await settleAll(
+        this.blueprint.regions.flatMap((region) =>
+          this.blueprint.services.map(async (service) => {
+            const entry = this.serviceEntry(service.name);
+            if (!existsSync(entry)) throw new Error(`${entry} is missing — run 'npm run build' first`);
+            const data = {
+              redis: url("redis", region.name),
+              mongo: url("mongo"),
+              kafkaBrokers: [url("kafka")],
+            };
+            const spawned = launch.spawnService(this.ctx, {
+              service,
+              region,
+              color,
+              version,
+              entry,
+              data,
+              ...opts,
+            });
+            started.push(spawned.rec);
+            await this.record(spawned);
+            await spawned.listening;
+          }),
+        ),
+      );
+    } catch (error) {
+      await Promise.all(started.map((rec) => this.stopOne(rec)));
+      this.forget(started.map((r) => r.name));
+      throw error;
+    }
+  }
+
+  async waitReady(color: Color, timeoutMs = 60_000): Promise<void> {
+    const services = this.state().processes.filter((p) => p.role === "service" && p.color === color);
+    if (services.length === 0)
+      throw new Error(
+        `color "${color}" has no running services — call deployColor("${color}", version) first`,
+      );
+    await Promise.all(
+      services.map((rec) =>
+        pollUntil(
+          `${rec.name} /readyz 200`,
+          async () => {
+            if (!isAlive(rec.pid)) throw new Error(`${rec.name} (pid ${rec.pid}) exited — see ${rec.log}`);
+            const status = await httpStatus(`${rec.url}/readyz`);
+            return status === 200 || `last status ${status || "no answer"}, log ${rec.log}`;
+          },
+          timeoutMs,
+          200,
+        ),
+      ),
+    );
+  }
+
+  private edgeConfig(regionName: string, routing: RoutingState): string {
+    const dir = launch.edgeDir(this.stateDir, regionName);
+    return renderNginxConfig(this.blueprint, this.region(regionName), this.ports, routing, { dir });
+  }
+
+  async applyRouting(rollout: RoutingState): Promise<void> {
+    const weights = effectiveWeights(rollout);
+    const state = this.state();
+    for (const color of COLORS) {
+      if (weights[color] > 0 && !state.processes.some((p) => p.role === "service" && p.color === color)) {
+        throw new Error(
+          `routing ${weights[color]}% to "${color}" but it has no running services — deployColor("${color}", version) first`,
+        );
+      }
+    }
+    const routing: RoutingState = {
+      activeColor: rollout.activeColor,
+      versions: { ...rollout.versions },
+      ...(rollout.weights ? { weights: rollout.weights } : {}),
+    };
+    for (const rec of state.processes.filter((p) => p.role === "edge")) {
+      const region = rec.region!;
+      const config = this.edgeConfig(region, routing);
+      const edge = this.edges.get(region);
+      if (edge) await edge.reload(config);
+      else await reloadEdgeByPid(rec.pid, launch.edgeDir(this.stateDir, region), config, rec.url);
+    }
+    writeState(this.stateDir, { ...this.state(), routing });
+  }
+
+  async stopColor(color: Color): Promise<void> {
+    const recs = (readState(this.stateDir)?.processes ?? []).filter(
+      (p) => p.role === "service" && p.color === color,
+    );
+    await Promise.all(recs.map((rec) => this.stopOne(rec)));
+    this.forget(recs.map((r) => r.name));
+  }
+
+  async stopEdge(regionName: string): Promise<void> {
+    this.region(regionName);
+    const rec = this.state().processes.find((p) => p.role === "edge" && p.region === regionName);
+    if (!rec) return;
+    await this.stopOne(rec);
+    this.edges.delete(regionName);
+    this.forget([rec.name]);
+  }
+
+  async startEdge(regionName: string): Promise<void> {
+    const region = this.region(regionName);
+    const state = this.state();
+    if (state.processes.some((p) => p.role === "edge" && p.region === regionName && isAlive(p.pid))) return;
+    const launched = await launch.launchEdge(this.ctx, region, this.edgeConfig(regionName, state.routing));
+    await this.record(launched);
+    this.edges.set(regionName, launched.edge);
+  }
+
+  async status(): Promise<ProcessStatus[]> {
+    return (readState(this.stateDir)?.processes ?? []).map((p) => ({
+      name: p.name,
+      pid: p.pid,
+      alive: isAlive(p.pid),
+      role: p.role,
+      url: p.url,
+      log: p.log,
+    }));
+  }
+
+  private async stopOne(rec: ProcessRecord): Promise<void> {
+    const handle = this.handles.get(rec.name);
+    this.handles.delete(rec.name);
+    const drainSeconds = this.blueprint.services.find((s) => s.name === rec.service)?.drainSeconds ?? 10;
+    await (handle ? handle.stop() : stopPid(rec.pid, (drainSeconds + 5) * 1000));
+    // A PID recorded by another shell, or a handle whose group outlived it, is checked here too.
+    if (isAlive(rec.pid)) await stopPid(rec.pid, 2_000);
+  }
+
+  async down(): Promise<void> {
+    this.aborted = true;
+    const state = readState(this.stateDir);
+    if (!state) return;
+    for (const role of STOP_ORDER) {
+      await Promise.all(state.processes.filter((p) => p.role === role).map((rec) => this.stopOne(rec)));
+    }
+    this.edges.clear();
+    removeState(this.stateDir);
+  }
+}
+
+export function createLocalEnvironment(opts: LocalEnvironmentOptions = {}): LocalEnvironment {
+  const stack = opts.stack ?? "local";
+  const stateDir = opts.stateDir ?? join(REPO_ROOT, ".local", stack);
+  const basePort = opts.basePort ?? readState(stateDir)?.basePort ?? DEFAULT_BASE_PORT;
+  const entry =
+    opts.serviceEntry ?? ((service: string) => join(REPO_ROOT, "services", service, "dist", "main.js"));
+  return new Environment(stack, stateDir, basePort, opts.blueprint ?? loadBlueprint(stack), entry);
+}

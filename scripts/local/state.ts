@@ -1,0 +1,69 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import type { Color } from "../../infra/model/index.js";
+import type { RoutingState } from "./nginx-config.js";
+
+export type ProcessRole = "redis" | "kafka" | "mongo" | "service" | "edge" | "dns";
+
+/** One process of the environment, enough to find, probe and stop it from another shell. */
+export interface ProcessRecord {
+  name: string;
+  role: ProcessRole;
+  pid: number;
+  host: string;
+  port: number;
+  url: string;
+  log: string;
+  region?: string;
+  color?: Color;
+  service?: string;
+  version?: string;
+  /** nginx only: the config file a reload re-reads. */
+  config?: string;
+}
+
+export interface LocalState {
+  stack: string;
+  basePort: number;
+  /** The process that ran `up`; the backing servers die with it, so `status` reports it too. */
+  ownerPid: number;
+  startedAt: string;
+  routing: RoutingState;
+  processes: ProcessRecord[];
+}
+
+export const stateFile = (stateDir: string) => join(stateDir, "state.json");
+
+export function readState(stateDir: string): LocalState | undefined {
+  const file = stateFile(stateDir);
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as LocalState;
+  } catch (error) {
+    throw new Error(
+      `${file} is not valid JSON (${(error as Error).message}) — stop leftovers with 'ps' and delete it`,
+    );
+  }
+}
+
+/** Written atomically (temp file + rename) so a reader in another shell never sees half a file. */
+export function writeState(stateDir: string, state: LocalState): void {
+  const file = stateFile(stateDir);
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`);
+  renameSync(`${file}.tmp`, file);
+}
+
+export function removeState(stateDir: string): void {
+  rmSync(stateFile(stateDir), { force: true });
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
