@@ -1,0 +1,28 @@
+import { createRedis, createServiceKit, type Logger, type RunningService } from "@blueprint/service-kit";
+import { createGatewayApp } from "./app.js";
+import type { GatewayConfig } from "./config.js";
+import { registerCircuitGauge, Upstream } from "./upstream/upstream.js";
+
+/** Starts the gateway (contract B): proxy routes, shared rate limit, breakers; stop() drains gracefully. */
+export async function start(config: GatewayConfig, opts: { logger?: Logger } = {}): Promise<RunningService> {
+  const kit = createServiceKit("gateway", config, opts);
+  // Readiness is Redis and draining only, never the upstreams: if catalog were down in a region, every gateway
+  // there would turn unready, DNS would drop the whole region, and the outage would cascade to the other one.
+  // A down upstream is answered per request (503 from the open circuit) while the rest keeps working.
+  const redis = createRedis(kit, config.redisUrl);
+  const upstreamOptions = {
+    retryBudgetPercent: config.retryBudgetPercent,
+    circuitErrorPercent: config.circuitErrorPercent,
+    circuitVolume: config.circuitVolume,
+    circuitResetMs: config.circuitResetMs,
+  };
+  const upstreams = {
+    catalog: new Upstream("catalog", config.catalogUrl, upstreamOptions),
+    orders: new Upstream("orders", config.ordersUrl, upstreamOptions),
+  };
+  registerCircuitGauge(kit.metrics.registry, Object.values(upstreams));
+  kit.lifecycle.onClose("upstreams", async () => {
+    for (const upstream of Object.values(upstreams)) upstream.close();
+  });
+  return kit.listen(createGatewayApp(kit, config, redis, upstreams));
+}
