@@ -1,0 +1,103 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { loadBlueprint } from "../../infra/config/stack-file.js";
+import { deployToIdle, switchColors } from "../../infra/model/index.js";
+import { CloudTarget, rolloutConfigJson } from "./cloud-target.js";
+import { installFakePulumi, type FakePulumi } from "./testing/fake-pulumi.js";
+
+// The Pulumi CLI cannot be installed here: these tests run the real Automation API against a recording
+// stand-in (testing/fake-pulumi.mjs) and assert the commands it issues.
+let fake: FakePulumi;
+const initial = { activeColor: "blue" as const, versions: { blue: "1.0.0" }, rollbackWindowSeconds: 60 };
+// `pulumi stack output --json` prints plain values; the Automation API wraps them as {value, secret}.
+const outputs = {
+  regions: {
+    "eu-west": {
+      liveUrl: "https://dev.shop.example.com",
+      previewUrl: "https://preview.dev.shop.example.com",
+    },
+  },
+};
+
+beforeEach(() => {
+  fake = installFakePulumi(["dev"]);
+  fake.setState({ config: { "blueprint:rollout": JSON.stringify(initial) }, outputs });
+});
+afterEach(() => fake.restore());
+
+const target = () =>
+  CloudTarget.select("dev", { blueprint: loadBlueprint("dev"), reportDir: "/tmp" }, fake.workDir);
+const withoutNoise = (cmds: string[][]) =>
+  cmds.filter((c) => c[0] !== "version" && !(c[0] === "stack" && c[1] === "history"));
+
+describe("cloud target (Automation API against the pulumi stand-in)", () => {
+  it("when a color is deployed, then blueprint:rollout is set as structured config and `pulumi up` runs on that stack", async () => {
+    const t = await target();
+    const next = deployToIdle(await t.current(), "1.1.0");
+    await t.deploy("green", "1.1.0", next);
+
+    const cmds = withoutNoise(fake.commands());
+    expect(cmds[0]?.slice(0, 4)).toEqual(["stack", "select", "--stack", "dev"]);
+    const setAll = cmds.find((c) => c[0] === "config" && c[1] === "set-all")!;
+    expect(setAll.slice(0, 5)).toEqual(["config", "set-all", "--stack", "dev", "--json"]);
+    expect(JSON.parse(setAll[5]!)).toEqual({
+      "blueprint:rollout": {
+        value: JSON.stringify({
+          activeColor: "blue",
+          versions: { blue: "1.0.0", green: "1.1.0" },
+          rollbackWindowSeconds: 60,
+        }),
+        objectValue: {
+          activeColor: "blue",
+          versions: { blue: "1.0.0", green: "1.1.0" },
+          rollbackWindowSeconds: 60,
+        },
+        secret: false,
+      },
+    });
+    const up = cmds.find((c) => c[0] === "up")!;
+    expect(up).toEqual(expect.arrayContaining(["--yes", "--skip-preview", "--stack", "dev"]));
+    expect(cmds.indexOf(up)).toBeGreaterThan(cmds.indexOf(setAll));
+  });
+
+  it("when a promotion rolls back, then the previous rollout is written back before `pulumi up`", async () => {
+    const t = await target();
+    await t.switch(switchColors(deployToIdle(initial, "1.1.0")));
+    await t.rollback(initial, "green");
+
+    expect(JSON.parse(fake.state().config["blueprint:rollout"]!)).toEqual(initial);
+    expect(await t.current()).toEqual(initial);
+    expect(withoutNoise(fake.commands()).filter((c) => c[0] === "up")).toHaveLength(2);
+  });
+
+  it("when outputs are read, then live and preview URLs come from the stack's regions output", async () => {
+    const t = await target();
+    expect(await t.outputs()).toEqual({
+      liveUrls: ["https://dev.shop.example.com"],
+      previewUrls: ["https://preview.dev.shop.example.com"],
+      rollout: initial,
+    });
+  });
+
+  it("when `pulumi up` fails, then the step fails with the CLI's message", async () => {
+    fake.setState({ config: { "blueprint:rollout": JSON.stringify(initial) }, outputs, failUp: true });
+    const t = await target();
+    await expect(t.switch(switchColors(deployToIdle(initial, "1.1.0")))).rejects.toThrow(
+      /update failed \(injected by the stand-in\)/,
+    );
+  });
+
+  it("when the stack does not exist, then selecting it fails naming the stack", async () => {
+    fake.setState({ config: {}, outputs, missingStacks: ["dev"] });
+    await expect(target()).rejects.toThrow(/no stack named 'dev'/);
+  });
+
+  it("when the rollout has undefined fields, then they are dropped from the structured value", () => {
+    const json = JSON.parse(
+      rolloutConfigJson({ activeColor: "green", versions: { green: "2.0.0" }, weights: undefined }),
+    );
+    expect(json["blueprint:rollout"].objectValue).toEqual({
+      activeColor: "green",
+      versions: { green: "2.0.0" },
+    });
+  });
+});

@@ -1,0 +1,138 @@
+import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation/index.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { REPO_ROOT } from "../../infra/config/stack-file.js";
+import type { Blueprint, Color, RolloutConfig } from "../../infra/model/index.js";
+import { targetsOf } from "../../load/lib/export-targets.js";
+import { runGate } from "./k6.js";
+import type { GateKind, GateResult, GateVia, PromotionTarget, TargetOutputs } from "./target.js";
+
+/** The part of an Automation API stack the cloud target uses (a real `Stack` in production). */
+export type StackHandle = Pick<Stack, "name" | "getConfig" | "setAllConfigJson" | "up" | "outputs">;
+
+export const ROLLOUT_KEY = "blueprint:rollout";
+
+/** `pulumi config --json` shape: objectValue makes the CLI write a YAML map, not a JSON string. */
+export function rolloutConfigJson(rollout: RolloutConfig): string {
+  const clean = JSON.parse(JSON.stringify(rollout)) as RolloutConfig;
+  return JSON.stringify({
+    [ROLLOUT_KEY]: { value: JSON.stringify(clean), objectValue: clean, secret: false },
+  });
+}
+
+interface RegionOutput {
+  gatewayAddress?: string;
+  liveUrl: string;
+  previewUrl?: string;
+}
+
+export interface CloudTargetOptions {
+  blueprint: Blueprint;
+  reportDir: string;
+  log?: (line: string) => void;
+  readyTimeoutMs?: number;
+}
+
+/** The promotion target of a Pulumi stack: every change is `blueprint:rollout` + `pulumi up`. */
+export class CloudTarget implements PromotionTarget {
+  readonly name: string;
+
+  constructor(
+    private readonly stack: StackHandle,
+    private readonly opts: CloudTargetOptions,
+  ) {
+    this.name = `pulumi/${stack.name}`;
+  }
+
+  static async select(
+    stackName: string,
+    opts: CloudTargetOptions,
+    workDir = REPO_ROOT,
+  ): Promise<CloudTarget> {
+    return new CloudTarget(await LocalWorkspace.selectStack({ stackName, workDir }), opts);
+  }
+
+  async current(): Promise<RolloutConfig> {
+    const { value } = await this.stack.getConfig(ROLLOUT_KEY);
+    try {
+      return JSON.parse(value) as RolloutConfig;
+    } catch {
+      throw new Error(
+        `${ROLLOUT_KEY} of stack ${this.stack.name} is not an object (got ${value}) — set it in Pulumi.${this.stack.name}.yaml`,
+      );
+    }
+  }
+
+  private async apply(rollout: RolloutConfig, why: string): Promise<void> {
+    await this.stack.setAllConfigJson(rolloutConfigJson(rollout));
+    this.opts.log?.(`  pulumi up (${why}) on ${this.stack.name}`);
+    await this.stack.up({ onOutput: (out) => this.opts.log?.(`  ${out.trimEnd()}`) });
+  }
+
+  async deploy(color: Color, version: string, rollout: RolloutConfig): Promise<void> {
+    await this.apply(rollout, `deploy ${version} to ${color}`);
+  }
+
+  /** `pulumi up` already waited for the Deployments; this waits until the preview host answers through the edge. */
+  async waitReady(color: Color): Promise<void> {
+    const urls = (await this.regionOutputs()).map((r) => r.previewUrl);
+    const deadline = Date.now() + (this.opts.readyTimeoutMs ?? 300_000);
+    for (const url of urls) {
+      if (!url) throw new Error(`the stack output regions.*.previewUrl is empty — is ${color} deployed?`);
+      let last = "no answer";
+      for (;;) {
+        const status = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(5_000) }).then(
+          (r) => r.status,
+          (e: Error) => e.message,
+        );
+        if (status === 200) break;
+        last = String(status);
+        if (Date.now() > deadline)
+          throw new Error(`${url}/readyz did not answer 200 in time (last: ${last})`);
+        await sleep(2_000);
+      }
+    }
+  }
+
+  async gate(kind: GateKind, via: GateVia, expect: { color: Color; version: string }): Promise<GateResult> {
+    const [first] = await this.regionOutputs();
+    const url = via === "preview" ? first?.previewUrl : first?.liveUrl;
+    if (!url) throw new Error(`the stack has no ${via} URL (output regions.*.${via}Url)`);
+    return runGate(kind, via, {
+      script: kind === "capacity" ? "02-capacity.ts" : "01-smoke.ts",
+      name: `${this.stack.name}-${kind}-${via}-${expect.version}`,
+      reportDir: this.opts.reportDir,
+      baseUrl: url,
+      targets: targetsOf(this.opts.blueprint),
+      env: { EXPECT_COLOR: expect.color, EXPECT_VERSION: expect.version },
+    });
+  }
+
+  async switch(rollout: RolloutConfig): Promise<void> {
+    await this.apply(rollout, `switch live traffic to ${rollout.activeColor}`);
+  }
+
+  async retire(color: Color, rollout: RolloutConfig): Promise<void> {
+    await this.apply(rollout, `retire ${color}`);
+  }
+
+  async rollback(previous: RolloutConfig, badColor: Color): Promise<void> {
+    await this.apply(previous, `roll back, remove ${badColor}`);
+  }
+
+  async outputs(): Promise<TargetOutputs> {
+    const regions = await this.regionOutputs();
+    return {
+      liveUrls: regions.map((r) => r.liveUrl),
+      previewUrls: regions.flatMap((r) => (r.previewUrl ? [r.previewUrl] : [])),
+      rollout: await this.current(),
+    };
+  }
+
+  private async regionOutputs(): Promise<RegionOutput[]> {
+    const out = await this.stack.outputs();
+    const regions = out.regions?.value as Record<string, RegionOutput> | undefined;
+    if (!regions)
+      throw new Error(`stack ${this.stack.name} has no "regions" output — run a first \`pulumi up\``);
+    return Object.values(regions);
+  }
+}

@@ -1,0 +1,116 @@
+import type { Color, RolloutConfig } from "../../infra/model/index.js";
+import type { LocalEnvironment } from "../local/environment.js";
+import type { Faults } from "../local/service-env.js";
+import { targetsOf } from "../../load/lib/export-targets.js";
+import { runGate } from "./k6.js";
+import { probeLiveDuring, sampleLive, type ProbeCounts } from "./live-probe.js";
+import type { GateKind, GateResult, GateVia, PromotionTarget, TargetOutputs } from "./target.js";
+
+export interface LocalTargetOptions {
+  reportDir: string;
+  /** Faults for every color this target deploys (the deliberately bad release of the rollback drill). */
+  faults?: Faults;
+  log?: (line: string) => void;
+}
+
+/** The promotion target of the local environment (contract C): processes, nginx edges and k6 on loopback. */
+export class LocalTarget implements PromotionTarget {
+  readonly name: string;
+  /** Requests and errors seen on the live host while the edges switched colors. */
+  switchProbe: ProbeCounts | undefined;
+  private rollout: RolloutConfig | undefined;
+
+  constructor(
+    private readonly env: LocalEnvironment,
+    private readonly opts: LocalTargetOptions,
+  ) {
+    this.name = `local/${env.blueprint.stack}`;
+  }
+
+  /** The live color and version as the edges really answer them, with the model's rollback window. */
+  async current(): Promise<RolloutConfig> {
+    if (this.rollout) return structuredClone(this.rollout);
+    const [primary] = await sampleLive(this.env);
+    if (!primary?.color || !primary.version) {
+      throw new Error(
+        `the primary edge does not answer live traffic (status ${primary?.status ?? "none"}) — is the local environment up?`,
+      );
+    }
+    const { rollbackWindowSeconds, idleReplicas } = this.env.blueprint.rollout;
+    this.rollout = {
+      activeColor: primary.color,
+      versions: { [primary.color]: primary.version },
+      rollbackWindowSeconds,
+      idleReplicas,
+    };
+    return structuredClone(this.rollout);
+  }
+
+  async deploy(color: Color, version: string, rollout: RolloutConfig): Promise<void> {
+    await this.env.deployColor(color, version, this.opts.faults ? { faults: this.opts.faults } : {});
+    // The preview host follows the idle color's version: regenerate the edges so it routes to the new color.
+    await this.env.applyRouting(routing(rollout));
+    this.rollout = structuredClone(rollout);
+  }
+
+  async waitReady(color: Color): Promise<void> {
+    await this.env.waitReady(color, 60_000);
+  }
+
+  async gate(kind: GateKind, via: GateVia, expect: { color: Color; version: string }): Promise<GateResult> {
+    const primary = this.env.endpoints[0]!;
+    const name = `${kind}-${via}-${expect.version}`;
+    return runGate(kind, via, {
+      script: kind === "capacity" ? "02-capacity.ts" : "01-smoke.ts",
+      name,
+      reportDir: this.opts.reportDir,
+      baseUrl: primary.edge,
+      host: via === "preview" ? primary.previewHost : primary.publicHost,
+      targets: targetsOf(this.env.blueprint),
+      env: { EXPECT_COLOR: expect.color, EXPECT_VERSION: expect.version },
+      onOutput: (text) => logLines(this.opts.log, `k6 ${name}`, text),
+    });
+  }
+
+  async switch(rollout: RolloutConfig): Promise<void> {
+    const { counts } = await probeLiveDuring(this.env, () => this.env.applyRouting(routing(rollout)));
+    this.switchProbe = counts;
+    this.rollout = structuredClone(rollout);
+  }
+
+  async retire(color: Color, rollout: RolloutConfig): Promise<void> {
+    await this.env.applyRouting(routing(rollout));
+    await this.env.stopColor(color);
+    this.rollout = structuredClone(rollout);
+  }
+
+  async rollback(previous: RolloutConfig, badColor: Color): Promise<void> {
+    const restored = previous.versions?.[badColor];
+    if (restored) await this.env.deployColor(badColor, restored);
+    await this.env.applyRouting(routing(previous));
+    if (!restored) await this.env.stopColor(badColor);
+    this.rollout = structuredClone(previous);
+  }
+
+  async outputs(): Promise<TargetOutputs> {
+    return {
+      liveUrls: this.env.endpoints.map((e) => `${e.edge} (Host: ${e.publicHost})`),
+      previewUrls: this.env.endpoints.map((e) => `${e.edge} (Host: ${e.previewHost})`),
+      rollout: await this.current(),
+    };
+  }
+}
+
+function routing(rollout: RolloutConfig) {
+  const activeColor = rollout.activeColor ?? "blue";
+  return {
+    activeColor,
+    versions: { ...rollout.versions },
+    ...(rollout.weights ? { weights: rollout.weights } : {}),
+  };
+}
+
+function logLines(log: ((line: string) => void) | undefined, prefix: string, text: string): void {
+  if (!log) return;
+  for (const line of text.split("\n")) if (line.includes("level=error")) log(`  ${prefix}: ${line.trim()}`);
+}

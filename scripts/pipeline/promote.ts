@@ -1,0 +1,82 @@
+// `npm run promote -- --version 1.2.0 --from dev --to prod`: the blue-green promotion on each Pulumi stack in
+// order (dev → staging → prod), each with its own capacity gate; the first failure rolls that stack back and stops.
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { pathToFileURL } from "node:url";
+import { loadBlueprint, REPO_ROOT } from "../../infra/config/stack-file.js";
+import { CloudTarget } from "./cloud-target.js";
+import { promote, type PromotionResult } from "./machine.js";
+import type { PromotionTarget } from "./target.js";
+
+export const PROMOTION_ORDER = ["dev", "staging", "prod"] as const;
+
+/** The stacks a version passes through, `from` and `to` included. */
+export function promotionPath(
+  from: string,
+  to: string,
+  order: readonly string[] = PROMOTION_ORDER,
+): string[] {
+  const [i, j] = [order.indexOf(from), order.indexOf(to)];
+  if (i < 0) throw new Error(`--from "${from}" is not a promotion stage — use one of ${order.join(", ")}`);
+  if (j < 0) throw new Error(`--to "${to}" is not a promotion stage — use one of ${order.join(", ")}`);
+  if (j < i)
+    throw new Error(`--to "${to}" comes before --from "${from}" — promotions go ${order.join(" → ")}`);
+  return order.slice(i, j + 1);
+}
+
+/** Promotes `version` through the stacks in order; stops at the first stack whose promotion fails. */
+export async function promoteAcross(
+  version: string,
+  stacks: string[],
+  targetFor: (stack: string) => Promise<PromotionTarget>,
+  log: (line: string) => void,
+): Promise<{ ok: boolean; results: PromotionResult[]; failedStack?: string }> {
+  const results: PromotionResult[] = [];
+  for (const stack of stacks) {
+    log(`== ${stack}: promoting ${version}`);
+    const result = await promote(await targetFor(stack), { version, log });
+    results.push(result);
+    if (!result.ok) {
+      log(`✖ ${stack}: ${result.reason}${result.rolledBack ? " (rolled back)" : ""}; later stages skipped`);
+      return { ok: false, results, failedStack: stack };
+    }
+    log(`✔ ${stack}: ${version} is live on ${result.after.activeColor}`);
+  }
+  return { ok: true, results };
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      version: { type: "string" },
+      from: { type: "string", default: "dev" },
+      to: { type: "string", default: "prod" },
+    },
+  });
+  if (!values.version) {
+    process.stderr.write("usage: npm run promote -- --version <tag> [--from dev] [--to prod]\n");
+    return 2;
+  }
+  const log = (line: string) => process.stdout.write(`${line}\n`);
+  const reportDir = join(REPO_ROOT, "reports", `promote-${values.version}-${Date.now()}`);
+  const stacks = promotionPath(values.from, values.to);
+  // Every stage's config is validated by the model before anything changes.
+  const blueprints = new Map(stacks.map((s) => [s, loadBlueprint(s)]));
+  const { ok } = await promoteAcross(
+    values.version,
+    stacks,
+    (stack) => CloudTarget.select(stack, { blueprint: blueprints.get(stack)!, reportDir, log }),
+    log,
+  );
+  return ok ? 0 : 1;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`✖ ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

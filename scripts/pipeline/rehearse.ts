@@ -1,0 +1,43 @@
+// `npm run rehearse [-- --fail-gate] [--failover] [--base-port N] [--stack local]`: up → rehearsal → report → down.
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { REPO_ROOT } from "../../infra/config/stack-file.js";
+import { createLocalEnvironment } from "../local/environment.js";
+import { runRehearsal } from "./rehearsal.js";
+
+const { values } = parseArgs({
+  options: {
+    "fail-gate": { type: "boolean", default: false },
+    failover: { type: "boolean", default: false },
+    "base-port": { type: "string" },
+    stack: { type: "string", default: "local" },
+    "report-dir": { type: "string" },
+  },
+});
+const log = (line: string) => process.stdout.write(`${line}\n`);
+const basePort = values["base-port"] === undefined ? undefined : Number(values["base-port"]);
+const env = createLocalEnvironment({
+  stack: values.stack,
+  stateDir: join(REPO_ROOT, ".local", `${values.stack}-rehearsal`),
+  ...(basePort === undefined ? {} : { basePort }),
+});
+const stop = () => void env.down().finally(() => process.exit(130));
+process.once("SIGINT", stop);
+process.once("SIGTERM", stop);
+
+let ok = false;
+try {
+  await env.up(log);
+  const result = await runRehearsal(env, {
+    failGate: values["fail-gate"],
+    failoverDrill: values.failover,
+    onProgress: log,
+    ...(values["report-dir"] ? { reportDir: values["report-dir"] } : {}),
+  });
+  ok = result.ok;
+} catch (err) {
+  log(`✖ ${err instanceof Error ? err.message : String(err)}`);
+} finally {
+  await env.down();
+}
+process.exit(ok ? 0 : 1);

@@ -1,0 +1,100 @@
+import type { FailoverResult } from "./failover.js";
+import type { ProbeCounts, LiveSample } from "./live-probe.js";
+import type { PromotionResult } from "./machine.js";
+import type { GateResult } from "./target.js";
+
+export interface RehearsalReport {
+  startedAt: string;
+  wallMs: number;
+  stack: string;
+  failGate: boolean;
+  ok: boolean;
+  verdict: string;
+  promotion: PromotionResult;
+  liveBefore: LiveSample[];
+  liveAfter: LiveSample[];
+  switchProbe: ProbeCounts | undefined;
+  failover: FailoverResult | undefined;
+}
+
+const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const pct = (rate: number) => `${(rate * 100).toFixed(2)}%`;
+const rel = (file: string | undefined) =>
+  file ? `[${file.split("/").at(-1)}](${file.split("/").at(-1)})` : "-";
+
+function gateRow(g: GateResult): string {
+  return `| ${g.kind} via ${g.via} | ${g.ok ? "pass" : "**FAIL**"} | ${g.requests} | ${g.requestsPerSecond.toFixed(1)} | ${g.p95Ms.toFixed(1)} | ${g.p99Ms.toFixed(1)} | ${pct(g.errorRate)} | ${pct(g.checksRate)} | ${rel(g.files.dashboard)} |`;
+}
+
+function liveRows(samples: LiveSample[]): string[] {
+  return samples.map((l) => `| ${l.region} | ${l.status} | ${l.color ?? "-"} | ${l.version ?? "-"} |`);
+}
+
+/** The rehearsal report as markdown: steps, durations, gate figures, switch errors, failover, rollback evidence. */
+export function renderReport(r: RehearsalReport): string {
+  const p = r.promotion;
+  const out = [
+    `# Blue-green rehearsal — ${r.stack}, ${r.startedAt}`,
+    "",
+    `**${r.verdict}** · version ${p.version} · wall time ${s(r.wallMs)}${r.failGate ? " · deliberately bad release (--fail-gate)" : ""}`,
+    "",
+    p.reason ? `Promotion stopped: ${p.reason}\n` : "",
+    "## Steps",
+    "",
+    "| # | step | result | duration |",
+    "| --- | --- | --- | --- |",
+    ...p.steps.map(
+      (st, i) =>
+        `| ${i + 1} | ${st.name} | ${st.ok ? "ok" : `**failed**: ${st.error ?? ""}`} | ${s(st.durationMs)} |`,
+    ),
+    "",
+    "## k6 gates",
+    "",
+    "| gate | result | requests | req/s | p95 ms | p99 ms | errors | checks | dashboard |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ...p.gates.map(gateRow),
+    ...p.gates.flatMap((g) =>
+      g.failedThresholds.length
+        ? [`\nFailed thresholds (${g.kind}): ${g.failedThresholds.map((t) => `\`${t}\``).join(", ")}`]
+        : [],
+    ),
+    "",
+    "## Switch",
+    "",
+    r.switchProbe
+      ? `Live requests during the edge switch: ${r.switchProbe.requests}, 5xx: ${r.switchProbe.failures}, connection errors (resets, refused, timeouts): ${r.switchProbe.connectionErrors}.`
+      : "The switch step did not run.",
+    "",
+    "## Live color and version (edge headers `x-color`, `x-service-version`)",
+    "",
+    "| region | status | color | version |",
+    "| --- | --- | --- | --- |",
+    "| **before** | | | |",
+    ...liveRows(r.liveBefore),
+    "| **after** | | | |",
+    ...liveRows(r.liveAfter),
+    "",
+    p.rolledBack
+      ? `Rolled back: live traffic stayed on ${p.before.activeColor} ${p.before.versions?.[p.before.activeColor ?? "blue"] ?? ""}.`
+      : "",
+  ];
+  if (r.failover) out.push(...failoverSection(r.failover));
+  return `${out.filter((line, i, all) => !(line === "" && all[i - 1] === "")).join("\n")}\n`;
+}
+
+function failoverSection(f: FailoverResult): string[] {
+  return [
+    "",
+    "## Failover drill",
+    "",
+    `Stopped the edge of ${f.stoppedRegion}. DNS answered ${f.toRegion} after **${f.failoverMs ?? "—"} ms** (bound: three health-check intervals, ${f.boundMs} ms); back to ${f.stoppedRegion} ${f.failbackMs ?? "—"} ms after the restart.${f.error ? ` Error: ${f.error}` : ""}`,
+    "",
+    f.load
+      ? `Constant load through the DNS name: ${f.load.requests} requests at ${f.load.requestsPerSecond.toFixed(1)} req/s, failed ${Math.round(f.load.errorRate * f.load.requests)} (${pct(f.load.errorRate)}), p95 ${f.load.p95Ms.toFixed(1)} ms — ${rel(f.load.files.dashboard)}.`
+      : `k6 load through the DNS name did not run: ${f.k6Skipped ?? "unknown reason"}.`,
+    "",
+    "| phase | ms after the edge stopped / started | DNS answer |",
+    "| --- | --- | --- |",
+    ...f.dnsTimeline.map((t) => `| ${t.phase} | ${t.atMs} | ${t.answer.join(", ") || "(none)"} |`),
+  ];
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// STAND-IN for the Pulumi CLI (not installable here): records every command the Automation API issues to
+// $FAKE_PULUMI_LOG (one JSON argv per line) and answers the few it needs from $FAKE_PULUMI_STATE. No engine runs.
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+
+const args = process.argv.slice(2);
+appendFileSync(process.env.FAKE_PULUMI_LOG, `${JSON.stringify(args)}\n`);
+const stateFile = process.env.FAKE_PULUMI_STATE;
+const state = existsSync(stateFile)
+  ? JSON.parse(readFileSync(stateFile, "utf8"))
+  : { config: {}, outputs: {} };
+const save = () => writeFileSync(stateFile, JSON.stringify(state));
+const [a, b] = args;
+const flag = (name) => args[args.indexOf(name) + 1];
+
+if (a === "version") {
+  process.stdout.write("v3.248.0\n");
+} else if (a === "stack" && b === "select") {
+  if (state.missingStacks?.includes(flag("--stack"))) {
+    process.stderr.write(`error: no stack named '${flag("--stack")}' found\n`);
+    process.exit(255);
+  }
+} else if (a === "config" && b === "set-all" && args.includes("--json")) {
+  for (const [key, v] of Object.entries(JSON.parse(flag("--json")))) state.config[key] = v.value;
+  save();
+} else if (a === "config" && b === "get") {
+  const value = state.config[args[2]];
+  if (value === undefined) {
+    process.stderr.write(`error: configuration key '${args[2]}' not found for stack\n`);
+    process.exit(255);
+  }
+  process.stdout.write(JSON.stringify({ value, secret: false }));
+} else if (a === "up") {
+  if (state.failUp) {
+    process.stderr.write("error: update failed (injected by the stand-in)\n");
+    process.exit(255);
+  }
+  process.stdout.write("Updating (stand-in)\nResources:\n    0 changes\n");
+} else if (a === "stack" && b === "output") {
+  process.stdout.write(JSON.stringify(state.outputs));
+} else if (a === "stack" && b === "history") {
+  process.stdout.write(
+    JSON.stringify([
+      {
+        version: 1,
+        kind: "update",
+        startTime: new Date().toISOString(),
+        message: "",
+        environment: {},
+        config: {},
+        result: "succeeded",
+      },
+    ]),
+  );
+} else if (a === "stack" && b === "rm") {
+  state.removed = [...(state.removed ?? []), flag("--stack") ?? args[2]];
+  save();
+}
