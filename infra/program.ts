@@ -29,7 +29,10 @@ function mongoPasswords(): MongoPasswords {
   return Object.fromEntries(
     names.map((n) => [
       n,
-      new random.RandomPassword(`mongo-${n.toLowerCase().replaceAll("_", "-")}-password`, { length: 32, special: false }).result,
+      new random.RandomPassword(`mongo-${n.toLowerCase().replaceAll("_", "-")}-password`, {
+        length: 32,
+        special: false,
+      }).result,
     ]),
   ) as MongoPasswords;
 }
@@ -37,7 +40,9 @@ function mongoPasswords(): MongoPasswords {
 /** The whole program for a validated blueprint; `infra/index.ts` calls it, tests call it under the mock engine. */
 export function createBlueprint(bp: Blueprint): BlueprintOutputs {
   if (bp.environment === "local") {
-    throw new Error('the "local" environment runs as processes on loopback — use `npm run local`, not `pulumi up`');
+    throw new Error(
+      'the "local" environment runs as processes on loopback — use `npm run local`, not `pulumi up`',
+    );
   }
   const passwords = mongoPasswords();
   const regions: Record<string, RegionOutputs> = {};
@@ -46,16 +51,25 @@ export function createBlueprint(bp: Blueprint): BlueprintOutputs {
   const scheme = bp.edge.tls.enabled ? "https" : "http";
   for (const region of bp.regions) {
     if (bp.regions.length > 1 && !region.podCidr) {
-      pulumi.log.warn(`regions[${region.index}].podCidr is not set: other regions cannot replicate from "${region.name}" through its NetworkPolicies`);
+      pulumi.log.warn(
+        `regions[${region.index}].podCidr is not set: other regions cannot replicate from "${region.name}" through its NetworkPolicies`,
+      );
     }
     const provider = createClusterProvider(region);
-    const stack = new RegionStack(region.name, { blueprint: bp, region, provider, mongoPasswords: passwords });
+    const stack = new RegionStack(region.name, {
+      blueprint: bp,
+      region,
+      provider,
+      mongoPasswords: passwords,
+    });
     addresses[region.name] = stack.gatewayAddress;
     redis[region.name] = stack.redisPassword;
     regions[region.name] = {
       gatewayAddress: stack.gatewayAddress,
       liveUrl: `${scheme}://${bp.edge.hostname}`,
-      previewUrl: bp.rollout.versions[bp.rollout.idleColor] ? `${scheme}://${bp.edge.previewHostname}` : undefined,
+      previewUrl: bp.rollout.versions[bp.rollout.idleColor]
+        ? `${scheme}://${bp.edge.previewHostname}`
+        : undefined,
     };
   }
   const dnsArgs = { blueprint: bp, addresses };
@@ -70,7 +84,10 @@ export function createBlueprint(bp: Blueprint): BlueprintOutputs {
     weights: bp.rollout.weights,
     dnsRecords: dns.recordNames,
     credentials: pulumi.secret(
-      pulumi.all({ mongo: pulumi.all(passwords as Record<string, pulumi.Output<string>>), redis: pulumi.all(redis) }),
+      pulumi.all({
+        mongo: pulumi.all(passwords as Record<string, pulumi.Output<string>>),
+        redis: pulumi.all(redis),
+      }),
     ) as unknown as BlueprintOutputs["credentials"],
   };
 }

@@ -37,7 +37,11 @@ export class CloudflareLoadBalancer extends pulumi.ComponentResource {
       child,
     );
     const accountId = zone.account.apply((a) => a.id!);
-    const monitor = new cloudflare.LoadBalancerMonitor(`${name}-monitor`, { accountId, ...monitorArgs(bp) }, child);
+    const monitor = new cloudflare.LoadBalancerMonitor(
+      `${name}-monitor`,
+      { accountId, ...monitorArgs(bp) },
+      child,
+    );
     const pools = poolOrder(bp).map(
       (region) =>
         new cloudflare.LoadBalancerPool(
@@ -76,7 +80,14 @@ export class CloudflareLoadBalancer extends pulumi.ComponentResource {
     );
     new cloudflare.DnsRecord(
       `${name}-preview`,
-      { zoneId: zone.id, name: bp.edge.previewHostname, type: "CNAME", content: bp.edge.hostname, ttl: bp.dns.ttlSeconds, proxied: false },
+      {
+        zoneId: zone.id,
+        name: bp.edge.previewHostname,
+        type: "CNAME",
+        content: bp.edge.hostname,
+        ttl: bp.dns.ttlSeconds,
+        proxied: false,
+      },
       child,
     );
     this.recordNames = [bp.edge.hostname, bp.edge.previewHostname];

@@ -3,9 +3,15 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Region } from "../model/index.js";
 
 /** The kubeconfig source of a region, resolved the way the model describes it. */
-export function kubeconfigFor(region: Region, opts?: pulumi.CustomResourceOptions): { kubeconfig?: pulumi.Output<string>; context?: string } {
+export function kubeconfigFor(
+  region: Region,
+  opts?: pulumi.CustomResourceOptions,
+): { kubeconfig?: pulumi.Output<string>; context?: string } {
   const source = region.kubeconfig;
-  if (!source) throw new Error(`regions[${region.index}] "${region.name}" has no kubeconfig — set regions[${region.index}].kubeconfig`);
+  if (!source)
+    throw new Error(
+      `regions[${region.index}] "${region.name}" has no kubeconfig — set regions[${region.index}].kubeconfig`,
+    );
   if ("secretConfigKey" in source) {
     return { kubeconfig: new pulumi.Config("secrets").requireSecret(source.secretConfigKey) };
   }

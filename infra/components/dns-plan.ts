@@ -45,11 +45,20 @@ export function planRoute53(bp: Blueprint): PlannedRecord[] {
     if (others.length === 1) out.push(regional(others[0]!, host, { failover: "SECONDARY" }));
     if (others.length > 1) {
       const name = secondaryName(bp);
-      out.push({ role: "secondary", name: host, setIdentifier: "secondary", aliasTo: name, failover: "SECONDARY" });
+      out.push({
+        role: "secondary",
+        name: host,
+        setIdentifier: "secondary",
+        aliasTo: name,
+        failover: "SECONDARY",
+      });
       const latency = others.every((r) => r.cloudRegion);
       out.push(
         ...others.map((r) =>
-          regional(r, name, { role: `secondary-${r.name}`, ...(latency ? { latencyRegion: r.cloudRegion! } : { weight: 1 }) }),
+          regional(r, name, {
+            role: `secondary-${r.name}`,
+            ...(latency ? { latencyRegion: r.cloudRegion! } : { weight: 1 }),
+          }),
         ),
       );
     }

@@ -29,7 +29,10 @@ export function buildGateway(bp: Blueprint): K8sObject[] {
   const ns = edgeNamespace(bp.namespace);
   const labels = commonLabels("edge", "gateway");
   const allowedRoutes = {
-    namespaces: { from: "Selector", selector: { matchLabels: { "kubernetes.io/metadata.name": bp.namespace } } },
+    namespaces: {
+      from: "Selector",
+      selector: { matchLabels: { "kubernetes.io/metadata.name": bp.namespace } },
+    },
   };
   const listeners: Record<string, unknown>[] = [{ name: "http", protocol: "HTTP", port: 80, allowedRoutes }];
   const out: K8sObject[] = [];
@@ -68,7 +71,12 @@ export function buildGateway(bp: Blueprint): K8sObject[] {
   return out;
 }
 
-function backends(bp: Blueprint, service: string, colors: Color[], weighted: boolean): Record<string, unknown>[] {
+function backends(
+  bp: Blueprint,
+  service: string,
+  colors: Color[],
+  weighted: boolean,
+): Record<string, unknown>[] {
   const port = bp.services.find((s) => s.name === service)!.port;
   return colors.map((color) => ({
     kind: "Service",
@@ -85,7 +93,9 @@ function backends(bp: Blueprint, service: string, colors: Color[], weighted: boo
 export function buildHttpRoutes(bp: Blueprint): K8sObject[] {
   const ns = bp.namespace;
   const labels = commonLabels("edge", "route");
-  const parentRefs = [{ group: "gateway.networking.k8s.io", kind: "Gateway", name: GATEWAY_NAME, namespace: edgeNamespace(ns) }];
+  const parentRefs = [
+    { group: "gateway.networking.k8s.io", kind: "Gateway", name: GATEWAY_NAME, namespace: edgeNamespace(ns) },
+  ];
   const live = deployedColors(bp);
   const idle = bp.rollout.idleColor;
   const rules = (colors: Color[], weighted: boolean) =>
@@ -103,7 +113,8 @@ export function buildHttpRoutes(bp: Blueprint): K8sObject[] {
   if (bp.rollout.versions[idle]) {
     out.push(route("preview", { hostnames: [bp.edge.previewHostname], rules: rules([idle], false) }));
   }
-  const healthService = bp.edge.routes.find((r) => r.path === bp.dns.healthCheck.path)?.service ?? bp.edge.routes[0]!.service;
+  const healthService =
+    bp.edge.routes.find((r) => r.path === bp.dns.healthCheck.path)?.service ?? bp.edge.routes[0]!.service;
   out.push(
     route("health", {
       rules: [
@@ -132,7 +143,11 @@ export class Edge extends pulumi.ComponentResource {
   constructor(name: string, args: EdgeArgs, opts: pulumi.ComponentResourceOptions) {
     super("blueprint:edge:Edge", name, {}, opts);
     const { blueprint: bp, provider } = args;
-    const crds = new k8s.yaml.v2.ConfigFile(`${name}-gateway-api-crds`, { file: PINS.gatewayApiCrds }, { parent: this, provider });
+    const crds = new k8s.yaml.v2.ConfigFile(
+      `${name}-gateway-api-crds`,
+      { file: PINS.gatewayApiCrds },
+      { parent: this, provider },
+    );
     const ngf = new k8s.helm.v4.Chart(
       `${name}-ngf`,
       {
@@ -151,16 +166,22 @@ export class Edge extends pulumi.ComponentResource {
       { ...(gateway as k8s.apiextensions.CustomResourceArgs), status: undefined },
       { parent: this, provider, dependsOn: [ngf] },
     );
-    for (const obj of rest) createObject(`${name}-certificate`, obj, { parent: this, provider, dependsOn: [crds] });
+    for (const obj of rest)
+      createObject(`${name}-certificate`, obj, { parent: this, provider, dependsOn: [crds] });
     for (const obj of buildHttpRoutes(bp)) {
       createObject(`${name}-route-${obj.metadata.name}`, obj, { parent: this, provider, dependsOn: [gw] });
     }
-    const status = (gw as unknown as Record<string, unknown>)["status"] as pulumi.Output<{ addresses?: { value: string }[] } | undefined>;
+    const status = (gw as unknown as Record<string, unknown>)["status"] as pulumi.Output<
+      { addresses?: { value: string }[] } | undefined
+    >;
     this.address = args.address
       ? pulumi.output(args.address)
       : status.apply((s) => {
           const value = s?.addresses?.[0]?.value;
-          if (!value) throw new Error(`Gateway ${GATEWAY_NAME} has no address yet — set regions[].gatewayAddress or check NGINX Gateway Fabric`);
+          if (!value)
+            throw new Error(
+              `Gateway ${GATEWAY_NAME} has no address yet — set regions[].gatewayAddress or check NGINX Gateway Fabric`,
+            );
           return value;
         });
     this.registerOutputs({ address: this.address });

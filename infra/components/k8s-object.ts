@@ -6,7 +6,11 @@ import type { K8sObject } from "./meta.js";
  * Creates the typed Pulumi resource for a plain object spec: core kinds through their typed classes (so the
  * provider applies its await logic), everything else as a CustomResource.
  */
-export function createObject(name: string, obj: K8sObject, opts: pulumi.CustomResourceOptions): pulumi.CustomResource {
+export function createObject(
+  name: string,
+  obj: K8sObject,
+  opts: pulumi.CustomResourceOptions,
+): pulumi.CustomResource {
   const args = obj as never;
   switch (`${obj.apiVersion}/${obj.kind}`) {
     case "v1/Namespace":

@@ -44,7 +44,15 @@ export function buildKafka(bp: Blueprint, region: Region): K8sObject[] {
       roles: ["controller", "broker"],
       storage: {
         type: "jbod",
-        volumes: [{ id: 0, type: "persistent-claim", size: `${k.storageGb}Gi`, deleteClaim: false, kraftMetadata: "shared" }],
+        volumes: [
+          {
+            id: 0,
+            type: "persistent-claim",
+            size: `${k.storageGb}Gi`,
+            deleteClaim: false,
+            kraftMetadata: "shared",
+          },
+        ],
       },
       resources: { requests: { cpu: "500m", memory: "2Gi" }, limits: { cpu: "2", memory: "2Gi" } },
     },
@@ -58,7 +66,9 @@ export function buildKafka(bp: Blueprint, region: Region): K8sObject[] {
       port: KAFKA_REPLICATION_PORT,
       type: "internal",
       tls: true,
-      configuration: { brokers: brokerIds.map((broker) => ({ broker, advertisedHost: replicationHost(bp, broker) })) },
+      configuration: {
+        brokers: brokerIds.map((broker) => ({ broker, advertisedHost: replicationHost(bp, broker) })),
+      },
     });
   }
   const kafka: K8sObject = {
@@ -112,7 +122,11 @@ export function buildMirrorMaker(bp: Blueprint, region: Region): K8sObject {
   return {
     apiVersion: STRIMZI_API,
     kind: "KafkaMirrorMaker2",
-    metadata: { name: `mirror-from-${source}`, namespace: bp.namespace, labels: commonLabels("mirrormaker", "replication") },
+    metadata: {
+      name: `mirror-from-${source}`,
+      namespace: bp.namespace,
+      labels: commonLabels("mirrormaker", "replication"),
+    },
     spec: {
       version: bp.data.kafka.version,
       replicas: 1,
@@ -121,7 +135,11 @@ export function buildMirrorMaker(bp: Blueprint, region: Region): K8sObject {
         {
           alias: source,
           bootstrapServers: `${clustersetHost(`${KAFKA_CLUSTER}-kafka-bootstrap`, bp.namespace)}:${KAFKA_REPLICATION_PORT}`,
-          tls: { trustedCertificates: [{ secretName: `${KAFKA_CLUSTER}-cluster-ca-cert-${source}`, pattern: "*.crt" }] },
+          tls: {
+            trustedCertificates: [
+              { secretName: `${KAFKA_CLUSTER}-cluster-ca-cert-${source}`, pattern: "*.crt" },
+            ],
+          },
         },
         {
           alias: target,
@@ -141,11 +159,20 @@ export function buildMirrorMaker(bp: Blueprint, region: Region): K8sObject {
           groupsPattern: ".*",
           sourceConnector: {
             tasksMax: 2,
-            config: { ...policy, "replication.factor": rf, "offset-syncs.topic.replication.factor": rf, "sync.topic.acls.enabled": "false" },
+            config: {
+              ...policy,
+              "replication.factor": rf,
+              "offset-syncs.topic.replication.factor": rf,
+              "sync.topic.acls.enabled": "false",
+            },
           },
           checkpointConnector: {
             tasksMax: 1,
-            config: { ...policy, "checkpoints.topic.replication.factor": rf, "sync.group.offsets.enabled": "true" },
+            config: {
+              ...policy,
+              "checkpoints.topic.replication.factor": rf,
+              "sync.group.offsets.enabled": "true",
+            },
           },
         },
       ],

@@ -17,10 +17,15 @@ export const PART_OF = "blueprint";
 
 /** Pinned upstream artifacts; bump deliberately, one at a time. */
 export const PINS = {
-  gatewayApiCrds: "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.3.0/standard-install.yaml",
+  gatewayApiCrds:
+    "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.3.0/standard-install.yaml",
   ngfChart: { chart: "oci://ghcr.io/nginx/charts/nginx-gateway-fabric", version: "2.2.0" },
   strimziChart: { chart: "strimzi-kafka-operator", repo: "https://strimzi.io/charts/", version: "0.48.0" },
-  psmdbChart: { chart: "psmdb-operator", repo: "https://percona.github.io/percona-helm-charts/", version: "1.21.0" },
+  psmdbChart: {
+    chart: "psmdb-operator",
+    repo: "https://percona.github.io/percona-helm-charts/",
+    version: "1.21.0",
+  },
   psmdbCrVersion: "1.21.0",
 } as const;
 

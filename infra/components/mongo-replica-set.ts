@@ -14,7 +14,13 @@ import {
 import { MONGO_APP_SECRET, MONGO_APP_USER } from "./workload.js";
 
 /** System users the Percona operator expects in `secrets.users`; every region gets the same values. */
-export const MONGO_SYSTEM_USERS = ["BACKUP", "DATABASE_ADMIN", "CLUSTER_ADMIN", "CLUSTER_MONITOR", "USER_ADMIN"] as const;
+export const MONGO_SYSTEM_USERS = [
+  "BACKUP",
+  "DATABASE_ADMIN",
+  "CLUSTER_ADMIN",
+  "CLUSTER_MONITOR",
+  "USER_ADMIN",
+] as const;
 export type MongoPasswords = Record<(typeof MONGO_SYSTEM_USERS)[number] | "APP", unknown>;
 
 const PRIMARY_PRIORITY = 3;
@@ -79,7 +85,10 @@ export function buildMongo(bp: Blueprint, region: Region, passwords: MongoPasswo
       .flatMap((r) => memberHosts(bp, r))
       .map((host) => ({ host, port: DATA_PORTS.mongo, votes: 1, priority: REMOTE_PRIORITY }));
     replset.replsetOverrides = Object.fromEntries(
-      Array.from({ length: bp.data.mongo.membersPerRegion }, (_, i) => [`${name}-rs0-${i}`, { priority: PRIMARY_PRIORITY }]),
+      Array.from({ length: bp.data.mongo.membersPerRegion }, (_, i) => [
+        `${name}-rs0-${i}`,
+        { priority: PRIMARY_PRIORITY },
+      ]),
     );
   }
   const managed = !multiRegion || region.primary;

@@ -54,17 +54,22 @@ export function buildNetworkPolicies(bp: Blueprint, region: Region): K8sObject[]
   const routed = new Set(bp.edge.routes.map((r) => r.service));
   const out: K8sObject[] = [
     policy(ns, "default-deny", {}, { ingress: [], egress: [] }),
-    policy(ns, "allow-dns", {}, {
-      egress: [
-        {
-          to: [{ ...nsPeer("kube-system"), podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
-          ports: [
-            { port: 53, protocol: "UDP" },
-            { port: 53, protocol: "TCP" },
-          ],
-        },
-      ],
-    }),
+    policy(
+      ns,
+      "allow-dns",
+      {},
+      {
+        egress: [
+          {
+            to: [{ ...nsPeer("kube-system"), podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
+            ports: [
+              { port: 53, protocol: "UDP" },
+              { port: 53, protocol: "TCP" },
+            ],
+          },
+        ],
+      },
+    ),
   ];
   for (const color of colors) {
     for (const svc of bp.services) {
@@ -89,7 +94,8 @@ export function buildNetworkPolicies(bp: Blueprint, region: Region): K8sObject[]
       if (egress.length > 0) out.push(policy(ns, `${svc.name}-${color}-egress`, selector, { egress }));
     }
   }
-  for (const store of ["redis", "mongo", "kafka"] as DataStore[]) out.push(...dataPolicies(bp, region, store));
+  for (const store of ["redis", "mongo", "kafka"] as DataStore[])
+    out.push(...dataPolicies(bp, region, store));
   return out;
 }
 
@@ -143,22 +149,32 @@ function kafkaSupportPolicies(bp: Blueprint, region: Region): K8sObject[] {
   const brokers = { podSelector: { matchLabels: { ...DATA_POD_LABELS.kafka } } };
   // The entity operator (topic operator) reconciles KafkaTopics through the API server and the brokers.
   out.push(
-    policy(ns, "kafka-entity-operator", { matchLabels: { "strimzi.io/name": "kafka-entity-operator" } }, {
-      egress: [
-        { to: [brokers], ports: tcp(...STRIMZI_ADMIN_PORTS) },
-        { to: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: tcp(443, 6443) },
-      ],
-    }),
+    policy(
+      ns,
+      "kafka-entity-operator",
+      { matchLabels: { "strimzi.io/name": "kafka-entity-operator" } },
+      {
+        egress: [
+          { to: [brokers], ports: tcp(...STRIMZI_ADMIN_PORTS) },
+          { to: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: tcp(443, 6443) },
+        ],
+      },
+    ),
   );
   out.push(
-    policy(ns, "kafka-from-entity-operator", { matchLabels: { ...DATA_POD_LABELS.kafka } }, {
-      ingress: [
-        {
-          from: [{ podSelector: { matchLabels: { "strimzi.io/name": "kafka-entity-operator" } } }],
-          ports: tcp(...STRIMZI_ADMIN_PORTS),
-        },
-      ],
-    }),
+    policy(
+      ns,
+      "kafka-from-entity-operator",
+      { matchLabels: { ...DATA_POD_LABELS.kafka } },
+      {
+        ingress: [
+          {
+            from: [{ podSelector: { matchLabels: { "strimzi.io/name": "kafka-entity-operator" } } }],
+            ports: tcp(...STRIMZI_ADMIN_PORTS),
+          },
+        ],
+      },
+    ),
   );
   const mirrored = bp.data.kafka.mirrorFromPrimary && bp.regions.length > 1;
   if (!mirrored) return out;
@@ -166,9 +182,14 @@ function kafkaSupportPolicies(bp: Blueprint, region: Region): K8sObject[] {
     const peers = peerCidrs(bp, region);
     if (peers.length > 0) {
       out.push(
-        policy(ns, "kafka-replication-from-regions", { matchLabels: { ...DATA_POD_LABELS.kafka } }, {
-          ingress: [{ from: peers, ports: tcp(KAFKA_REPLICATION_PORT) }],
-        }),
+        policy(
+          ns,
+          "kafka-replication-from-regions",
+          { matchLabels: { ...DATA_POD_LABELS.kafka } },
+          {
+            ingress: [{ from: peers, ports: tcp(KAFKA_REPLICATION_PORT) }],
+          },
+        ),
       );
     }
   } else {
@@ -184,9 +205,14 @@ function kafkaSupportPolicies(bp: Blueprint, region: Region): K8sObject[] {
       }),
     );
     out.push(
-      policy(ns, "kafka-from-mirrormaker", { matchLabels: { ...DATA_POD_LABELS.kafka } }, {
-        ingress: [{ from: [{ podSelector: mm2 }], ports: tcp(DATA_PORTS.kafka) }],
-      }),
+      policy(
+        ns,
+        "kafka-from-mirrormaker",
+        { matchLabels: { ...DATA_POD_LABELS.kafka } },
+        {
+          ingress: [{ from: [{ podSelector: mm2 }], ports: tcp(DATA_PORTS.kafka) }],
+        },
+      ),
     );
   }
   return out;

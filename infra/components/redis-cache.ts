@@ -28,13 +28,21 @@ export function buildRedis(bp: Blueprint, password: unknown): K8sObject[] {
     apiVersion: "v1",
     kind: "Service",
     metadata: { name: "redis-headless", namespace: ns, labels },
-    spec: { clusterIP: "None", selector, ports: [{ name: "redis", port: DATA_PORTS.redis, targetPort: "redis" }] },
+    spec: {
+      clusterIP: "None",
+      selector,
+      ports: [{ name: "redis", port: DATA_PORTS.redis, targetPort: "redis" }],
+    },
   };
   const service: K8sObject = {
     apiVersion: "v1",
     kind: "Service",
     metadata: { name: "redis", namespace: ns, labels },
-    spec: { type: "ClusterIP", selector, ports: [{ name: "redis", port: DATA_PORTS.redis, targetPort: "redis" }] },
+    spec: {
+      type: "ClusterIP",
+      selector,
+      ports: [{ name: "redis", port: DATA_PORTS.redis, targetPort: "redis" }],
+    },
   };
   const auth = { secretKeyRef: { name: REDIS_SECRET.name, key: REDIS_SECRET.key } };
   const statefulSet: K8sObject = {
@@ -64,12 +72,18 @@ export function buildRedis(bp: Blueprint, password: unknown): K8sObject[] {
               command: ["redis-server"],
               // A cache: evict least-recently-used keys at maxmemory, never write snapshots or an AOF.
               args: [
-                "--requirepass", "$(REDIS_PASSWORD)",
-                "--maxmemory", `${bp.data.redis.memoryMb}mb`,
-                "--maxmemory-policy", "allkeys-lru",
-                "--save", "",
-                "--appendonly", "no",
-                "--dir", "/data",
+                "--requirepass",
+                "$(REDIS_PASSWORD)",
+                "--maxmemory",
+                `${bp.data.redis.memoryMb}mb`,
+                "--maxmemory-policy",
+                "allkeys-lru",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                "/data",
               ],
               env: [
                 { name: "REDIS_PASSWORD", valueFrom: auth },
@@ -82,7 +96,11 @@ export function buildRedis(bp: Blueprint, password: unknown): K8sObject[] {
               },
               startupProbe: { tcpSocket: { port: "redis" }, periodSeconds: 2, failureThreshold: 30 },
               livenessProbe: { tcpSocket: { port: "redis" }, periodSeconds: 10, failureThreshold: 3 },
-              readinessProbe: { exec: { command: ["redis-cli", "ping"] }, periodSeconds: 5, failureThreshold: 2 },
+              readinessProbe: {
+                exec: { command: ["redis-cli", "ping"] },
+                periodSeconds: 5,
+                failureThreshold: 2,
+              },
               securityContext: {
                 runAsNonRoot: true,
                 runAsUser: REDIS_UID,
@@ -122,7 +140,11 @@ export class RedisCache extends pulumi.ComponentResource {
 
   constructor(name: string, args: RedisCacheArgs, opts: pulumi.ComponentResourceOptions) {
     super("blueprint:data:RedisCache", name, {}, opts);
-    const password = new random.RandomPassword(`${name}-password`, { length: 32, special: false }, { parent: this });
+    const password = new random.RandomPassword(
+      `${name}-password`,
+      { length: 32, special: false },
+      { parent: this },
+    );
     this.password = pulumi.secret(password.result);
     const roles = ["secret", "headless", "service", "statefulset", "pdb"];
     buildRedis(args.blueprint, password.result).forEach((obj, i) =>

@@ -53,16 +53,29 @@ export class RegionStack extends pulumi.ComponentResource {
     for (const obj of buildNetworkPolicies(bp, region)) {
       createObject(`${name}-netpol-${obj.metadata.name}`, obj, { ...child, dependsOn: [appNs!] });
     }
-    const redis = new RedisCache(`${name}-redis`, { blueprint: bp, provider }, { parent: this, dependsOn: [appNs!] });
+    const redis = new RedisCache(
+      `${name}-redis`,
+      { blueprint: bp, provider },
+      { parent: this, dependsOn: [appNs!] },
+    );
     const mongo = new MongoReplicaSet(
       `${name}-mongo`,
       { blueprint: bp, region, provider, passwords: args.mongoPasswords, dependsOn: base },
       { parent: this },
     );
-    const kafka = new KafkaCluster(`${name}-kafka`, { blueprint: bp, region, provider, dependsOn: base }, { parent: this });
+    const kafka = new KafkaCluster(
+      `${name}-kafka`,
+      { blueprint: bp, region, provider, dependsOn: base },
+      { parent: this },
+    );
     const edge = new Edge(
       `${name}-edge`,
-      { blueprint: bp, provider, dependsOn: [edgeNs!, appNs!], ...(region.gatewayAddress ? { address: region.gatewayAddress } : {}) },
+      {
+        blueprint: bp,
+        provider,
+        dependsOn: [edgeNs!, appNs!],
+        ...(region.gatewayAddress ? { address: region.gatewayAddress } : {}),
+      },
       { parent: this },
     );
     for (const color of deployedColors(bp)) {

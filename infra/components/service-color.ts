@@ -22,7 +22,9 @@ export class ServiceColor extends pulumi.ComponentResource {
     super("blueprint:app:ServiceColor", name, {}, opts);
     const { blueprint: bp, color } = args;
     if (!bp.rollout.versions[color]) {
-      throw new Error(`ServiceColor ${name}: color "${color}" has no version — set rollout.versions.${color}`);
+      throw new Error(
+        `ServiceColor ${name}: color "${color}" has no version — set rollout.versions.${color}`,
+      );
     }
     for (const obj of buildServiceColor(bp, args.region, args.service, color)) {
       createObject(`${name}-${obj.kind.toLowerCase()}`, obj, {

@@ -46,7 +46,10 @@ export function buildEnv(bp: Blueprint, region: Region, service: Service, color:
   // $(VAR) expands only variables defined earlier in the list, so each password precedes its URL.
   if (service.dependsOnData.includes("redis")) {
     env.push({ name: "REDIS_PASSWORD", valueFrom: secretRef(REDIS_SECRET) });
-    env.push({ name: "REDIS_URL", value: `redis://:$(REDIS_PASSWORD)@${serviceHost("redis", ns)}:${DATA_PORTS.redis}` });
+    env.push({
+      name: "REDIS_URL",
+      value: `redis://:$(REDIS_PASSWORD)@${serviceHost("redis", ns)}:${DATA_PORTS.redis}`,
+    });
   }
   if (service.dependsOnData.includes("mongo")) {
     const host = serviceHost(`${mongoClusterName(region.name)}-rs0`, ns);
@@ -57,18 +60,30 @@ export function buildEnv(bp: Blueprint, region: Region, service: Service, color:
     });
   }
   if (service.dependsOnData.includes("kafka")) {
-    env.push({ name: "KAFKA_BROKERS", value: `${serviceHost("kafka-kafka-bootstrap", ns)}:${DATA_PORTS.kafka}` });
+    env.push({
+      name: "KAFKA_BROKERS",
+      value: `${serviceHost("kafka-kafka-bootstrap", ns)}:${DATA_PORTS.kafka}`,
+    });
   }
   for (const [name, value] of Object.entries(service.env)) env.push({ name, value });
   return env;
 }
 
 /** Deployment, Service, PodDisruptionBudget and (when it runs) HorizontalPodAutoscaler of one color. */
-export function buildServiceColor(bp: Blueprint, region: Region, service: Service, color: Color): K8sObject[] {
+export function buildServiceColor(
+  bp: Blueprint,
+  region: Region,
+  service: Service,
+  color: Color,
+): K8sObject[] {
   const ns = bp.namespace;
   const name = `${service.name}-${color}`;
   const selector = colorSelector(service.name, color);
-  const labels = { ...commonLabels(service.name, "service"), ...selector, version: bp.rollout.versions[color]! };
+  const labels = {
+    ...commonLabels(service.name, "service"),
+    ...selector,
+    version: bp.rollout.versions[color]!,
+  };
   const replicas = colorReplicas(bp, service, color);
   const autoscaled = replicas.min > 0;
   const httpGet = (path: string) => ({ path, port: "http" });
@@ -98,6 +113,19 @@ export function buildServiceColor(bp: Blueprint, region: Region, service: Servic
             runAsGroup: APP_UID,
             fsGroup: APP_UID,
             seccompProfile: { type: "RuntimeDefault" },
+          },
+          affinity: {
+            podAntiAffinity: {
+              preferredDuringSchedulingIgnoredDuringExecution: [
+                {
+                  weight: 100,
+                  podAffinityTerm: {
+                    topologyKey: "kubernetes.io/hostname",
+                    labelSelector: { matchLabels: selector },
+                  },
+                },
+              ],
+            },
           },
           topologySpreadConstraints: ["topology.kubernetes.io/zone", "kubernetes.io/hostname"].map((key) => ({
             maxSkew: 1,
@@ -167,7 +195,10 @@ export function buildServiceColor(bp: Blueprint, region: Region, service: Servic
         metrics: [
           {
             type: "Resource",
-            resource: { name: "cpu", target: { type: "Utilization", averageUtilization: service.targetCpuPercent } },
+            resource: {
+              name: "cpu",
+              target: { type: "Utilization", averageUtilization: service.targetCpuPercent },
+            },
           },
         ],
       },

@@ -28,7 +28,9 @@ export function mockGatewayAddress(index: number): string {
 function regionOf(bp: Blueprint, name: string, provider: string | undefined): string | undefined {
   const byProvider = provider?.split("::")[3]?.replace(/^k8s-/, "");
   if (byProvider && bp.regions.some((r) => r.name === byProvider)) return byProvider;
-  const matches = bp.regions.filter((r) => name === r.name || name.startsWith(`${r.name}-`) || name === `k8s-${r.name}`);
+  const matches = bp.regions.filter(
+    (r) => name === r.name || name.startsWith(`${r.name}-`) || name === `k8s-${r.name}`,
+  );
   return matches.sort((a, b) => b.name.length - a.name.length)[0]?.name;
 }
 
@@ -50,10 +52,13 @@ export async function runUnderMockEngine(bp: Blueprint): Promise<MockRun> {
           region: regionOf(bp, args.name, args.provider),
         });
         const state: Record<string, unknown> = { ...args.inputs };
-        if (args.type === "random:index/randomPassword:RandomPassword") state.result = `${MOCK_SECRET_PREFIX}${args.name}`;
+        if (args.type === "random:index/randomPassword:RandomPassword")
+          state.result = `${MOCK_SECRET_PREFIX}${args.name}`;
         if (args.type === "pulumi:pulumi:StackReference") {
           const names = bp.regions.flatMap((r) =>
-            r.kubeconfig && "stackReference" in r.kubeconfig && r.kubeconfig.stackReference === args.inputs.name
+            r.kubeconfig &&
+            "stackReference" in r.kubeconfig &&
+            r.kubeconfig.stackReference === args.inputs.name
               ? [r.kubeconfig.output]
               : [],
           );
@@ -62,13 +67,17 @@ export async function runUnderMockEngine(bp: Blueprint): Promise<MockRun> {
         }
         if (args.type === "kubernetes:gateway.networking.k8s.io/v1:Gateway") {
           const region = bp.regions.find((r) => r.name === regionOf(bp, args.name, args.provider));
-          state.status = { addresses: [{ type: "IPAddress", value: mockGatewayAddress(region?.index ?? 0) }] };
+          state.status = {
+            addresses: [{ type: "IPAddress", value: mockGatewayAddress(region?.index ?? 0) }],
+          };
         }
         return { id: `${args.name}-id`, state };
       },
       call(args) {
-        if (args.token === "aws:route53/getZone:getZone") return { zoneId: "ZMOCKZONE", id: "ZMOCKZONE", name: args.inputs.name };
-        if (args.token === "cloudflare:index/getZone:getZone") return { id: "mock-zone-id", account: { id: "mock-account-id", name: "mock" } };
+        if (args.token === "aws:route53/getZone:getZone")
+          return { zoneId: "ZMOCKZONE", id: "ZMOCKZONE", name: args.inputs.name };
+        if (args.token === "cloudflare:index/getZone:getZone")
+          return { id: "mock-zone-id", account: { id: "mock-account-id", name: "mock" } };
         return args.inputs;
       },
     },
