@@ -1,0 +1,235 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from "node:fs";
+import { Agent, request } from "node:http";
+import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REPO_ROOT } from "../../infra/config/stack-file.js";
+import { resolveA } from "./dns-server.js";
+import { createLocalEnvironment, type LocalEnvironment } from "./environment.js";
+import { httpGet } from "./processes.js";
+import { isAlive, stateFile } from "./state.js";
+
+// The whole local environment on loopback, on its own ports and state dir so a running `npm run local` is untouched.
+const PATH = "/api/catalog/products";
+
+function ensureBuilt(): void {
+  const missing = ["gateway", "catalog", "orders"].some(
+    (s) => !existsSync(join(REPO_ROOT, "services", s, "dist", "main.js")),
+  );
+  if (missing) execFileSync("npm", ["run", "--silent", "build"], { cwd: REPO_ROOT, stdio: "inherit" });
+}
+
+/** PIDs of processes whose command line or working directory lies in dir: what `down` must leave at zero. */
+function processesIn(dir: string): number[] {
+  const pids = new Set<number>();
+  try {
+    for (const pid of execFileSync("pgrep", ["-f", dir], { encoding: "utf8" }).split(/\s+/).filter(Boolean))
+      pids.add(Number(pid));
+  } catch {
+    // pgrep exits 1 when nothing matches.
+  }
+  for (const entry of readdirSync("/proc").filter((e) => /^\d+$/.test(e))) {
+    try {
+      if (readlinkSync(`/proc/${entry}/cwd`).startsWith(dir)) pids.add(Number(entry));
+    } catch {
+      // Gone meanwhile, or not ours to read.
+    }
+  }
+  pids.delete(process.pid);
+  return [...pids];
+}
+
+interface Outcome {
+  status: number;
+  color?: string;
+  error?: string;
+}
+
+function getOnce(agent: Agent, url: string, host: string): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const req = request(`${url}${PATH}`, { agent, headers: { host }, timeout: 5_000 }, (res) => {
+      res.resume();
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, color: String(res.headers["x-color"]) }));
+      res.on("error", (e) => resolve({ status: 0, error: (e as NodeJS.ErrnoException).code ?? e.message }));
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", (e) => resolve({ status: 0, error: (e as NodeJS.ErrnoException).code ?? e.message }));
+    req.end();
+  });
+}
+
+/** Keep-alive clients sending GETs until stopped: raw failures, and failures left after one retry (GET is idempotent). */
+async function constantLoad(url: string, host: string, done: { stop: boolean }, clients = 4) {
+  const agent = new Agent({ keepAlive: true, maxSockets: clients });
+  const counts = {
+    requests: 0,
+    rawFailures: 0,
+    resets: 0,
+    failedAfterRetry: 0,
+    colors: new Map<string, number>(),
+  };
+  const deadline = Date.now() + 30_000;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (!done.stop && Date.now() < deadline) {
+        counts.requests++;
+        let outcome = await getOnce(agent, url, host);
+        if (outcome.status !== 200) {
+          counts.rawFailures++;
+          if (outcome.error === "ECONNRESET" || outcome.error === "EPIPE") counts.resets++;
+          outcome = await getOnce(agent, url, host);
+          if (outcome.status !== 200) counts.failedAfterRetry++;
+        }
+        if (outcome.color) counts.colors.set(outcome.color, (counts.colors.get(outcome.color) ?? 0) + 1);
+        await sleep(25);
+      }
+    }),
+  );
+  agent.destroy();
+  return counts;
+}
+
+describe("local environment (real processes on loopback)", () => {
+  const stateDir = mkdtempSync(join(tmpdir(), "blueprint-local-e2e-"));
+  let env: LocalEnvironment;
+  let recordedPids: number[] = [];
+  let upSeconds = 0;
+
+  beforeAll(async () => {
+    ensureBuilt();
+    env = createLocalEnvironment({ stateDir, basePort: 28000 });
+    const started = performance.now();
+    await env.up((line) => console.log(line));
+    upSeconds = (performance.now() - started) / 1000;
+    console.log(`up took ${upSeconds.toFixed(1)} s`);
+    recordedPids = (await env.status()).map((p) => p.pid);
+  });
+
+  afterAll(async () => {
+    await env?.down();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it("when up, then every recorded process is alive and state.json lists them", async () => {
+    const status = await env.status();
+    expect(status.filter((p) => !p.alive)).toEqual([]);
+    expect(status.map((p) => p.role).sort()).toEqual(
+      [...Array(6).fill("service"), "dns", "edge", "edge", "kafka", "mongo", "redis", "redis"].sort(),
+    );
+    expect(existsSync(stateFile(stateDir))).toBe(true);
+  });
+
+  it("each region's edge answers the public host with the active color", async () => {
+    for (const e of env.endpoints) {
+      const answer = await httpGet(`${e.edge}${PATH}`, { host: e.publicHost, timeoutMs: 5_000 });
+      expect({ region: e.region, status: answer.status, color: answer.headers["x-color"] }).toEqual({
+        region: e.region,
+        status: 200,
+        color: "blue",
+      });
+      expect(answer.headers["x-edge-region"]).toBe(e.region);
+    }
+  });
+
+  it("when green is deployed, then the preview host reaches green while the public host stays blue", async () => {
+    await env.deployColor("green", "2.0.0");
+    await env.waitReady("green");
+    await env.applyRouting({ activeColor: "blue", versions: { blue: "1.0.0", green: "2.0.0" } });
+    for (const e of env.endpoints) {
+      const preview = await httpGet(`${e.edge}${PATH}`, { host: e.previewHost, timeoutMs: 5_000 });
+      const live = await httpGet(`${e.edge}${PATH}`, { host: e.publicHost, timeoutMs: 5_000 });
+      expect([preview.status, preview.headers["x-color"], preview.headers["x-service-version"]]).toEqual([
+        200,
+        "green",
+        "2.0.0",
+      ]);
+      expect([live.status, live.headers["x-color"]]).toEqual([200, "blue"]);
+    }
+  });
+
+  it("when routing switches to green under constant keep-alive load, then no request fails after one retry", async () => {
+    const [primary] = env.endpoints;
+    const done = { stop: false };
+    const load = constantLoad(primary!.edge, primary!.publicHost, done);
+    await sleep(1_500);
+    await env.applyRouting({ activeColor: "green", versions: { blue: "1.0.0", green: "2.0.0" } });
+    await sleep(1_500);
+    done.stop = true;
+    const counts = await load;
+    console.log(
+      `switch under load: ${counts.requests} requests, ${counts.rawFailures} raw failures (${counts.resets} connection resets), ` +
+        `${counts.failedAfterRetry} failed after one retry, colors ${JSON.stringify(Object.fromEntries(counts.colors))}`,
+    );
+    expect(counts.requests).toBeGreaterThan(50);
+    expect(counts.failedAfterRetry).toBe(0);
+    expect(counts.colors.get("green") ?? 0).toBeGreaterThan(0);
+    for (const e of env.endpoints) {
+      const live = await httpGet(`${e.edge}${PATH}`, { host: e.publicHost, timeoutMs: 5_000 });
+      expect([live.status, live.headers["x-color"]]).toEqual([200, "green"]);
+    }
+  });
+
+  it("when region-a's edge stops, then DNS answers region-b within three health-check intervals, and region-a again once it is back", async () => {
+    const [a, b] = env.blueprint.regions.map((r) => r.loopbackAddress);
+    const intervalMs = env.blueprint.dns.healthCheck.intervalSeconds * 1000;
+    expect(await resolveA(env.dns.name, env.dns.port)).toEqual([a]);
+    const stopped = performance.now();
+    await env.stopEdge("region-a");
+    let flipMs = -1;
+    while (performance.now() - stopped < 10 * intervalMs) {
+      if ((await resolveA(env.dns.name, env.dns.port)).includes(b!)) {
+        flipMs = performance.now() - stopped;
+        break;
+      }
+      await sleep(50);
+    }
+    console.log(
+      `DNS flip to region-b after region-a's edge stopped: ${flipMs.toFixed(0)} ms (interval ${intervalMs} ms)`,
+    );
+    expect(flipMs).toBeGreaterThanOrEqual(0);
+    expect(flipMs).toBeLessThanOrEqual(3 * intervalMs);
+    await env.startEdge("region-a");
+    const back = performance.now();
+    while (
+      performance.now() - back < 10 * intervalMs &&
+      !(await resolveA(env.dns.name, env.dns.port)).includes(a!)
+    )
+      await sleep(50);
+    expect(await resolveA(env.dns.name, env.dns.port)).toEqual([a]);
+  });
+
+  it("when down, then no process of the environment remains and a second down is a no-op", async () => {
+    await env.stopColor("blue");
+    const all = [...new Set([...recordedPids, ...(await env.status()).map((p) => p.pid)])];
+    const started = performance.now();
+    await env.down();
+    console.log(`down took ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    expect(all.filter(isAlive)).toEqual([]);
+    expect(processesIn(stateDir)).toEqual([]);
+    expect(existsSync(stateFile(stateDir))).toBe(false);
+    await expect(env.down()).resolves.toBeUndefined();
+  });
+});
+
+describe("local environment start-up failure", () => {
+  it("when a port is already taken, then up fails naming it and stops everything it had started", async () => {
+    ensureBuilt();
+    const stateDir = mkdtempSync(join(tmpdir(), "blueprint-local-fail-"));
+    const env = createLocalEnvironment({ stateDir, basePort: 29000 });
+    const regionB = env.blueprint.regions[1]!.loopbackAddress;
+    const blocker: Server = createServer();
+    await new Promise<void>((resolve) => blocker.listen(29079, regionB, resolve));
+    try {
+      await expect(env.up()).rejects.toThrow(`redis: ${regionB}:29079 is already in use`);
+      expect(processesIn(stateDir)).toEqual([]);
+      expect(await env.status()).toEqual([]);
+    } finally {
+      blocker.close();
+      await env.down();
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+});
