@@ -5,6 +5,7 @@ import {
   key,
   loadConfig,
   mongoConfig,
+  outboxConfig,
   redisConfig,
   z,
   type ConfigOf,
@@ -15,6 +16,7 @@ const spec = {
   ...mongoConfig("catalog"),
   ...redisConfig(),
   ...kafkaConfig(),
+  ...outboxConfig(),
   cacheTtlSeconds: key("CACHE_TTL_SECONDS", z.coerce.number().int().min(1).max(86_400), {
     doc: "the Redis cache TTL for products in seconds (1-86400)",
     default: "60",
@@ -22,10 +24,6 @@ const spec = {
   l1TtlMs: key("CACHE_L1_TTL_MS", z.coerce.number().int().min(0).max(60_000), {
     doc: "the in-process cache TTL in milliseconds (0 disables it; pub/sub evicts entries early)",
     default: "2000",
-  }),
-  outboxPollMs: key("OUTBOX_POLL_MS", z.coerce.number().int().min(10).max(60_000), {
-    doc: "how often the outbox relay polls for unpublished saga replies, in milliseconds",
-    default: "200",
   }),
 };
 

@@ -1,13 +1,10 @@
-import { randomUUID } from "node:crypto";
 import {
   connectMongo,
   createKafka,
   createRedis,
   createServiceKit,
-  OutboxRelay,
-  startConsumer,
+  startSagaParticipant,
   topics,
-  topicSpecs,
   type Logger,
   type RunningService,
 } from "@blueprint/service-kit";
@@ -41,13 +38,12 @@ export async function start(config: CatalogConfig, opts: { logger?: Logger } = {
   const catalog = new CatalogService(products, cache);
   const saga = new StockSaga(products, reservations, cache, kit.logger);
 
-  const owner = `catalog-${config.color}-${process.pid}-${randomUUID().slice(0, 8)}`;
-  new OutboxRelay(kit, kafka, reservations.collection, { pollMs: config.outboxPollMs, owner }).start();
-  startConsumer(kit, kafka, {
+  startSagaParticipant(kit, kafka, {
+    outbox: reservations.collection,
+    pollMs: config.outboxPollMs,
     groupId: "catalog-saga",
-    topics: [topics.orders],
-    ensureTopics: topicSpecs,
-    handle: ({ message }) => saga.handle(message.value),
+    consumes: topics.orders,
+    handle: (value) => saga.handle(value),
   });
 
   const app = kit.createApp((app) => app.use(productRoutes(catalog)));

@@ -98,3 +98,48 @@ describe("catalog cache-aside across two instances", () => {
     expect((await fetch(`${b.url}/products/${sku}`)).status).toBe(200);
   });
 });
+
+describe("catalog: bad input gets 4xx with a reason", () => {
+  test.each([
+    { what: "an operator in the query", path: "/products?after[$gt]=", status: 400, code: "FORBIDDEN_KEY" },
+    { what: "an unknown query field", path: "/products?sort=name", status: 400, code: "VALIDATION_FAILED" },
+    { what: "a limit out of range", path: "/products?limit=5000", status: 400, code: "VALIDATION_FAILED" },
+    { what: "an invalid sku", path: "/products/a%20b", status: 400, code: "VALIDATION_FAILED" },
+  ])("when GET has $what, then $status $code", async ({ path, status, code }) => {
+    const res = await fetch(`${a.url}${path}`);
+    expect(res.status).toBe(status);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe(code);
+  });
+
+  test.each([
+    {
+      what: "an operator injection",
+      body: '{"name":{"$gt":""},"priceCents":1,"stock":1}',
+      status: 400,
+      code: "FORBIDDEN_KEY",
+    },
+    {
+      what: "a negative stock",
+      body: '{"name":"a","priceCents":1,"stock":-1}',
+      status: 400,
+      code: "VALIDATION_FAILED",
+    },
+    { what: "malformed JSON", body: '{"name":', status: 400, code: "MALFORMED_JSON" },
+  ])("when PUT has $what, then $status $code", async ({ body, status, code }) => {
+    const res = await fetch(`${a.url}/products/sku-bad`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body,
+    });
+    expect(res.status).toBe(status);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe(code);
+  });
+
+  test("when products are listed with a limit, then a page and a cursor come back", async () => {
+    const res = await fetch(`${a.url}/products?limit=2`);
+    const page = (await res.json()) as { items: { sku: string }[]; next?: string };
+    expect(res.status).toBe(200);
+    expect(page.items).toHaveLength(2);
+    expect(page.next).toBe(page.items[1]!.sku);
+  });
+});

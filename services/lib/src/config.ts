@@ -164,3 +164,10 @@ export const kafkaConfig = () => ({
     { doc: "comma-separated Kafka brokers host:port", example: "127.0.0.1:9092" },
   ),
 });
+
+export const outboxConfig = () => ({
+  outboxPollMs: key("OUTBOX_POLL_MS", z.coerce.number().int().min(10).max(60_000), {
+    doc: "how often the outbox relay polls for unpublished events, in milliseconds (10-60000)",
+    default: "200",
+  }),
+});

@@ -18,6 +18,7 @@ export {
   key,
   loadConfig,
   mongoConfig,
+  outboxConfig,
   redisConfig,
   type CommonConfig,
   type ConfigKey,
@@ -56,6 +57,7 @@ export {
   type OutboxFields,
 } from "./outbox/outbox.js";
 export { OutboxRelay, type RelayOptions } from "./outbox/relay.js";
+export { startSagaParticipant } from "./outbox/participant.js";
 export {
   catalogEvent,
   orderEvent,

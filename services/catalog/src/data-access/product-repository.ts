@@ -66,7 +66,7 @@ export class ProductRepository {
 
   /**
    * Adds `delta` to stock at most once per `opId`; a decrement only applies while enough stock remains.
-   * One conditional findOneAndUpdate on one document, so it is atomic without transactions.
+   * One conditional update of one document, so it is atomic without transactions.
    */
   async adjustOnce(sku: string, opId: string, delta: number): Promise<AdjustResult> {
     const marker = `ops.${opId}`;
@@ -75,12 +75,11 @@ export class ProductRepository {
       [marker]: { $exists: false },
       ...(delta < 0 ? { stock: { $gte: -delta } } : {}),
     };
-    const updated = await this.products.findOneAndUpdate(
-      filter,
-      { $inc: { stock: delta }, $set: { [marker]: delta, updatedAt: new Date() } },
-      { projection: { _id: 1 } },
-    );
-    if (updated) return "applied";
+    const res = await this.products.updateOne(filter, {
+      $inc: { stock: delta },
+      $set: { [marker]: delta, updatedAt: new Date() },
+    });
+    if (res.modifiedCount === 1) return "applied";
     const current = await this.products.findOne({ _id: sku }, { projection: { _id: 1, [marker]: 1 } });
     if (!current) return "unknown_sku";
     return current.ops?.[opId] !== undefined ? "already" : "insufficient_stock";

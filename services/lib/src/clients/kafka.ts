@@ -1,6 +1,7 @@
 import {
   Kafka,
   logLevel,
+  Partitioners,
   type Consumer,
   type EachMessagePayload,
   type LogEntry,
@@ -38,7 +39,12 @@ export function createKafka(kit: ServiceKit, brokers: string[]): Kafka {
 
 /** Idempotent producer (one request in flight, so broker-side dedup makes retries neither reorder nor duplicate). */
 export function idempotentProducer(kafka: Kafka): Producer {
-  return kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
 }
 
 export interface ConsumerOptions {

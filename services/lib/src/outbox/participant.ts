@@ -1,0 +1,32 @@
+import { randomUUID } from "node:crypto";
+import type { Collection } from "mongodb";
+import { startConsumer, type EachMessagePayload, type Kafka } from "../clients/kafka.js";
+import { topicSpecs } from "../events.js";
+import type { ServiceKit } from "../kit.js";
+import type { OutboxFields } from "./outbox.js";
+import { OutboxRelay } from "./relay.js";
+
+/**
+ * Wires one saga participant: the outbox relay for `outbox` and the consumer group for `consumes`. The group is
+ * shared by blue and green (Kafka splits partitions between them); handlers must be idempotent.
+ */
+export function startSagaParticipant<T extends OutboxFields & { _id: string }>(
+  kit: ServiceKit,
+  kafka: Kafka,
+  opts: {
+    outbox: Collection<T>;
+    pollMs: number;
+    groupId: string;
+    consumes: string;
+    handle: (value: Buffer | null, payload: EachMessagePayload) => Promise<void>;
+  },
+): void {
+  const owner = `${kit.service}-${kit.config.color}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  new OutboxRelay(kit, kafka, opts.outbox, { pollMs: opts.pollMs, owner }).start();
+  startConsumer(kit, kafka, {
+    groupId: opts.groupId,
+    topics: [opts.consumes],
+    ensureTopics: topicSpecs,
+    handle: (payload) => opts.handle(payload.message.value, payload),
+  });
+}

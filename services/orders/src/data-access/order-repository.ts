@@ -1,0 +1,110 @@
+import {
+  appendToOutbox,
+  newOutbox,
+  outboxIndex,
+  type Collection,
+  type Db,
+  type OrderItem,
+  type OutboxEvent,
+  type OutboxFields,
+} from "@blueprint/service-kit";
+
+export type OrderStatus = "PENDING" | "CONFIRMED" | "CANCELLED";
+
+export interface Order {
+  id: string;
+  status: OrderStatus;
+  customerId: string;
+  items: OrderItem[];
+  reason?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** The order and its outbox in one document: one insert is the atomic "state + event" write. */
+export interface OrderDoc extends OutboxFields {
+  _id: string;
+  idempotencyKey: string;
+  fingerprint: string;
+  status: OrderStatus;
+  customerId: string;
+  items: OrderItem[];
+  reason?: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const toOrder = (d: OrderDoc): Order => ({
+  id: d._id,
+  status: d.status,
+  customerId: d.customerId,
+  items: d.items,
+  ...(d.reason === undefined ? {} : { reason: d.reason }),
+  createdAt: d.createdAt.toISOString(),
+  updatedAt: d.updatedAt.toISOString(),
+});
+
+export class OrderRepository {
+  readonly collection: Collection<OrderDoc>;
+
+  constructor(db: Db) {
+    this.collection = db.collection<OrderDoc>("orders");
+  }
+
+  async init(): Promise<void> {
+    await this.collection.createIndex(outboxIndex.key, { name: outboxIndex.name });
+    // Durable backstop for idempotency if Redis lost the key: a second order with the same key cannot exist.
+    await this.collection.createIndex({ idempotencyKey: 1 }, { name: "idempotency_key", unique: true });
+  }
+
+  /** Inserts the order with its OrderCreated event; on a duplicate (same id or key) returns the stored order. */
+  async insert(
+    fields: Omit<OrderDoc, keyof OutboxFields | "createdAt" | "updatedAt" | "status">,
+    event: OutboxEvent,
+  ): Promise<{ doc: OrderDoc; created: boolean }> {
+    const now = new Date();
+    const doc: OrderDoc = {
+      ...fields,
+      status: "PENDING",
+      createdAt: now,
+      updatedAt: now,
+      ...newOutbox([event]),
+    };
+    try {
+      await this.collection.insertOne(doc);
+      return { doc, created: true };
+    } catch (err) {
+      if ((err as { code?: number }).code !== 11000) throw err;
+      const existing = await this.collection.findOne({ idempotencyKey: fields.idempotencyKey });
+      if (!existing) throw err;
+      return { doc: existing, created: false };
+    }
+  }
+
+  async findById(id: string): Promise<Order | null> {
+    const doc = await this.collection.findOne({ _id: id }, { projection: { outbox: 0 } });
+    return doc ? toOrder(doc) : null;
+  }
+
+  async findDocByKey(idempotencyKey: string): Promise<OrderDoc | null> {
+    return this.collection.findOne({ idempotencyKey });
+  }
+
+  /** PENDING → final, at most once; `event` (if any) is stored in the same write for the relay. */
+  async finish(
+    id: string,
+    status: Exclude<OrderStatus, "PENDING">,
+    reason?: string,
+    event?: OutboxEvent,
+  ): Promise<boolean> {
+    const set: Record<string, unknown> = { status, updatedAt: new Date() };
+    if (reason !== undefined) set.reason = reason;
+    const update = event ? appendToOutbox(event, set) : { $set: set };
+    const res = await this.collection.updateOne({ _id: id, status: "PENDING" }, update);
+    return res.modifiedCount === 1;
+  }
+
+  static view(doc: OrderDoc): Order {
+    return toOrder(doc);
+  }
+}
