@@ -1,0 +1,252 @@
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it } from "vitest";
+import { readStackConfig } from "./config/stack-file.js";
+import { DATA_POD_LABELS, edgeNamespace, operatorNamespace, type K8sObject } from "./components/meta.js";
+import { deployedColors, parseBlueprint, type Blueprint } from "./model/index.js";
+import { MOCK_SECRET_PREFIX, runUnderMockEngine } from "./render/mock-engine.js";
+import { renderBlueprint, type StackRender } from "./render/render.js";
+
+// Policies over what the program would create, run under the mock engine (the test double for Pulumi's engine).
+
+function blueprint(stack: string, rollout?: Record<string, unknown>): Blueprint {
+  const config = readStackConfig(stack);
+  if (rollout) config.rollout = { ...(config.rollout as object), ...rollout };
+  return parseBlueprint(config, stack);
+}
+
+const TWO_COLORS = { activeColor: "blue", versions: { blue: "1.0.0", green: "1.1.0" } };
+const renders: Record<string, { bp: Blueprint; render: StackRender }> = {};
+const objects = (name: string) => renders[name]!.render.regions.flatMap((r) => r.objects);
+const ofKind = (name: string, kind: string) => objects(name).filter((o) => o.kind === kind);
+type Spec = Record<string, any>;
+const spec = (o: K8sObject) => o.spec as Spec;
+
+beforeAll(async () => {
+  for (const [name, bp] of [
+    ["dev", blueprint("dev")],
+    ["staging", blueprint("staging", TWO_COLORS)],
+    ["prod", blueprint("prod", TWO_COLORS)],
+  ] as const) {
+    renders[name] = { bp, render: await renderBlueprint(bp) };
+  }
+});
+
+const STACKS = ["dev", "staging", "prod"];
+
+describe.each(STACKS)("stack %s", (name) => {
+  it("every Deployment has startup, liveness and readiness probes, requests and limits", () => {
+    const deployments = ofKind(name, "Deployment");
+    expect(deployments.length).toBeGreaterThan(0);
+    for (const d of deployments) {
+      for (const c of spec(d).template.spec.containers) {
+        expect(c.startupProbe?.httpGet?.path, d.metadata.name).toBe("/livez");
+        expect(c.livenessProbe?.httpGet?.path, d.metadata.name).toBe("/livez");
+        expect(c.readinessProbe?.httpGet?.path, d.metadata.name).toBe("/readyz");
+        expect(Object.keys(c.resources.limits)).toEqual(expect.arrayContaining(["cpu", "memory"]));
+        expect(Object.keys(c.resources.requests)).toEqual(expect.arrayContaining(["cpu", "memory"]));
+      }
+      expect(spec(d).template.spec.terminationGracePeriodSeconds).toBeGreaterThan(0);
+    }
+  });
+
+  it("every pod we run is hardened (non-root, read-only root, no privilege escalation, drop ALL, seccomp)", () => {
+    const workloads = [...ofKind(name, "Deployment"), ...ofKind(name, "StatefulSet")];
+    for (const w of workloads) {
+      const pod = spec(w).template.spec;
+      expect(pod.securityContext.runAsNonRoot, w.metadata.name).toBe(true);
+      expect(pod.securityContext.seccompProfile.type).toBe("RuntimeDefault");
+      for (const c of pod.containers) {
+        expect(c.securityContext, w.metadata.name).toMatchObject({
+          runAsNonRoot: true,
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          capabilities: { drop: ["ALL"] },
+        });
+      }
+    }
+  });
+
+  it("no data store is reachable from outside its namespace", () => {
+    const { bp } = renders[name]!;
+    const peerCidrs = new Set(bp.regions.flatMap((r) => (r.podCidr ? [r.podCidr] : [])));
+    const dataSelectors = Object.values(DATA_POD_LABELS);
+    const selectsData = (p: K8sObject) =>
+      dataSelectors.some(
+        (labels) =>
+          Object.entries(spec(p).podSelector.matchLabels ?? {}).every(
+            ([k, v]) => (labels as Record<string, string>)[k] === v,
+          ) && Object.keys(spec(p).podSelector.matchLabels ?? {}).length > 0,
+      );
+    const dataPolicies = ofKind(name, "NetworkPolicy").filter(selectsData);
+    expect(dataPolicies.length).toBeGreaterThan(0);
+    for (const p of dataPolicies) {
+      for (const rule of spec(p).ingress ?? []) {
+        for (const peer of rule.from ?? []) {
+          const ns = peer.namespaceSelector?.matchLabels?.["kubernetes.io/metadata.name"];
+          const allowed =
+            (peer.podSelector && !peer.namespaceSelector && !peer.ipBlock) ||
+            ns === operatorNamespace(bp.namespace) ||
+            (peer.ipBlock && peerCidrs.has(peer.ipBlock.cidr) && !peer.ipBlock.cidr.startsWith("0.0.0.0"));
+          expect(allowed, `${p.metadata.name}: ${JSON.stringify(peer)}`).toBeTruthy();
+        }
+      }
+    }
+    for (const s of ofKind(name, "Service")) expect(["ClusterIP", undefined]).toContain(spec(s).type);
+    const dataPolicyNames = ofKind(name, "NetworkPolicy").map((p) => p.metadata.name);
+    expect(dataPolicyNames).toContain("default-deny");
+  });
+
+  it("the active color gets weight 100 and the preview host only the idle color", () => {
+    const { bp } = renders[name]!;
+    const routes = ofKind(name, "HTTPRoute");
+    for (const route of routes.filter((r) => r.metadata.name === "public")) {
+      for (const rule of spec(route).rules) {
+        const weights = Object.fromEntries(
+          rule.backendRefs.map((b: Spec) => [b.name.split("-").pop(), b.weight]),
+        );
+        expect(weights[bp.rollout.activeColor]).toBe(100);
+        expect(Object.values(weights).reduce((a: number, b) => a + (b as number), 0)).toBe(100);
+      }
+    }
+    const previews = routes.filter((r) => r.metadata.name === "preview");
+    expect(previews.length).toBe(bp.rollout.versions[bp.rollout.idleColor] ? bp.regions.length : 0);
+    for (const p of previews) {
+      for (const rule of spec(p).rules)
+        expect(rule.backendRefs.map((b: Spec) => b.name.split("-").pop())).toEqual([bp.rollout.idleColor]);
+    }
+  });
+
+  it("NetworkPolicies exist for each allowed path: edge → routed service, service → service (same color), service → data", () => {
+    const { bp } = renders[name]!;
+    const policies = new Map(
+      renders[name]!.render.regions[0]!.objects.filter((o) => o.kind === "NetworkPolicy").map((p) => [
+        p.metadata.name,
+        spec(p),
+      ]),
+    );
+    const peers = (policy: string, dir: "ingress" | "egress") =>
+      ((policies.get(policy)?.[dir] ?? []) as Spec[]).flatMap(
+        (rule) => (rule[dir === "ingress" ? "from" : "to"] ?? []) as Spec[],
+      );
+    const hasPod = (list: Spec[], labels: object) =>
+      list.some(
+        (p) =>
+          expect.objectContaining({ matchLabels: labels }).asymmetricMatch(p.podSelector) &&
+          !p.namespaceSelector,
+      );
+    const routed = new Set(bp.edge.routes.map((r) => r.service));
+    for (const color of deployedColors(bp)) {
+      for (const svc of bp.services) {
+        const ingress = peers(`${svc.name}-${color}-ingress`, "ingress");
+        const egress = peers(`${svc.name}-${color}-egress`, "egress");
+        if (routed.has(svc.name)) {
+          expect(
+            ingress.map((p) => p.namespaceSelector?.matchLabels?.["kubernetes.io/metadata.name"]),
+          ).toContain(edgeNamespace(bp.namespace));
+        }
+        for (const caller of bp.services.filter((s) => s.dependsOnServices.includes(svc.name))) {
+          expect(
+            hasPod(ingress, { app: caller.name, color }),
+            `${caller.name}-${color} → ${svc.name}-${color}`,
+          ).toBe(true);
+        }
+        for (const dep of svc.dependsOnServices) expect(hasPod(egress, { app: dep, color })).toBe(true);
+        for (const store of svc.dependsOnData) {
+          expect(hasPod(egress, DATA_POD_LABELS[store]), `${svc.name}-${color} → ${store}`).toBe(true);
+          const users = peers(`${store}-from-services`, "ingress").flatMap(
+            (p) => p.podSelector.matchExpressions[0].values,
+          );
+          expect(users).toContain(svc.name);
+        }
+      }
+    }
+    expect(policies.get("allow-dns")!.podSelector).toEqual({});
+    expect(policies.get("default-deny")).toMatchObject({
+      podSelector: {},
+      policyTypes: ["Ingress", "Egress"],
+      ingress: [],
+      egress: [],
+    });
+  });
+
+  it("every region has its DNS health check and its record (route53) or pool (cloudflare)", () => {
+    const { bp, render } = renders[name]!;
+    const named = (type: string) => render.dns.filter((d) => d.type === type).map((d) => d.name);
+    for (const region of bp.regions) {
+      if (bp.dns.provider === "route53") {
+        expect(named("aws:route53/healthCheck:HealthCheck")).toContain(`dns-health-${region.name}`);
+        const records = render.dns.filter(
+          (d) => d.type === "aws:route53/record:Record" && d.inputs.setIdentifier === region.name,
+        );
+        expect(records).toHaveLength(1);
+        expect(records[0]!.inputs.healthCheckId).toBeTruthy();
+      } else {
+        expect(named("cloudflare:index/loadBalancerPool:LoadBalancerPool")).toContain(
+          `dns-pool-${region.name}`,
+        );
+      }
+    }
+  });
+});
+
+describe("blue-green", () => {
+  it("switching the active color changes only routing and idle replica counts", async () => {
+    const before = await renderBlueprint(blueprint("staging", TWO_COLORS));
+    const after = await renderBlueprint(blueprint("staging", { ...TWO_COLORS, activeColor: "green" }));
+    const index = (r: StackRender) =>
+      new Map(
+        r.regions.flatMap((g) =>
+          g.objects.map((o) => [`${g.region}/${o.kind}/${o.metadata.name}`, o] as const),
+        ),
+      );
+    const a = index(before);
+    const b = index(after);
+    expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
+    const changed = [...a.keys()].filter((k) => JSON.stringify(a.get(k)) !== JSON.stringify(b.get(k)));
+    expect(changed.length).toBeGreaterThan(0);
+    for (const key of changed) {
+      const [x, y] = [a.get(key)!, b.get(key)!];
+      if (x.kind === "HTTPRoute") continue;
+      expect(x.kind, key).toBe("HorizontalPodAutoscaler");
+      expect({ ...spec(x), minReplicas: 0, maxReplicas: 0 }, key).toEqual({
+        ...spec(y),
+        minReplicas: 0,
+        maxReplicas: 0,
+      });
+    }
+    expect(changed.some((k) => k.includes("/HTTPRoute/public"))).toBe(true);
+  });
+});
+
+describe("secrets", () => {
+  it("never appear in plaintext: outputs carry them only as secrets, Secrets are redacted, pods use secretKeyRef", async () => {
+    const run = await runUnderMockEngine(blueprint("staging"));
+    for (const [key, value] of Object.entries(run.outputs)) {
+      const output = pulumi.output(value as pulumi.Input<unknown>);
+      const [plain, secret] = await Promise.all([
+        new Promise<unknown>((resolve) => output.apply(resolve)),
+        (output as unknown as { isSecret: Promise<boolean> }).isSecret,
+      ]);
+      if (JSON.stringify(plain).includes(MOCK_SECRET_PREFIX)) expect(secret, key).toBe(true);
+    }
+    expect(JSON.stringify(await new Promise((r) => run.outputs.credentials.apply(r)))).toContain(
+      MOCK_SECRET_PREFIX,
+    );
+    const render = renders.staging!.render;
+    expect(JSON.stringify(render)).not.toContain(MOCK_SECRET_PREFIX);
+    const env = ofKind("staging", "Deployment").flatMap((d) => spec(d).template.spec.containers[0].env);
+    expect(
+      env.filter((e: Spec) => /PASSWORD/.test(e.name)).every((e: Spec) => e.valueFrom?.secretKeyRef),
+    ).toBe(true);
+  });
+});
+
+describe("the program", () => {
+  it("when the environment is local, then it refuses before creating any resource", async () => {
+    const config = readStackConfig("local");
+    const bp = parseBlueprint(config, "local");
+    await expect(runUnderMockEngine(bp)).rejects.toThrow(
+      'the "local" environment runs as processes on loopback — use `npm run local`, not `pulumi up`',
+    );
+  });
+});

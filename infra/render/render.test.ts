@@ -1,0 +1,59 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { KUBE_SCORE } from "./kube-score.js";
+import { renderStack } from "./render-stack.js";
+import { createValidator } from "./validate.js";
+import { existsSync } from "node:fs";
+
+const root = mkdtempSync(join(tmpdir(), "blueprint-render-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+const kubeScoreInstalled = existsSync(KUBE_SCORE);
+if (!kubeScoreInstalled)
+  console.warn(
+    `kube-score is not installed at ${KUBE_SCORE}: its checks are skipped (run \`npm run setup\`)`,
+  );
+
+describe.each(["dev", "staging", "prod"])("the %s render", (stack) => {
+  it("when validated, then every object matches its schema", async () => {
+    const report = await renderStack(stack, { root });
+    expect(report.objects).toBeGreaterThan(40);
+    expect(report.errors).toEqual([]);
+    if (kubeScoreInstalled) expect(report.kubeScore.critical).toEqual([]);
+  });
+});
+
+describe("the validator", () => {
+  it("when an object breaks its schema or misspells a custom resource field, then it reports it", async () => {
+    const validator = await createValidator();
+    const errors = validator.validate([
+      {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name: "bad" },
+        spec: { replicas: "two", selector: {}, template: {} },
+      },
+      {
+        apiVersion: "kafka.strimzi.io/v1beta2",
+        kind: "KafkaTopic",
+        metadata: { name: "t" },
+        spec: { partitons: 3 },
+      },
+      {
+        apiVersion: "psmdb.percona.com/v1",
+        kind: "PerconaServerMongoDB",
+        metadata: { name: "m" },
+        spec: { image: "x", replsets: [{ name: "rs0", size: 1, externalNodes: [{ host: "h", votes: 2 }] }] },
+      },
+      { apiVersion: "example.com/v1", kind: "Unknown", metadata: { name: "u" } },
+    ]);
+    expect(errors.map((e) => e.object)).toEqual([
+      "apps/v1/Deployment /bad",
+      "kafka.strimzi.io/v1beta2/KafkaTopic /t",
+      "psmdb.percona.com/v1/PerconaServerMongoDB /m",
+      "example.com/v1/Unknown /u",
+    ]);
+    expect(errors[3]!.message).toBe("no schema to validate this kind — add one to infra/render/validate.ts");
+  });
+});
