@@ -1,6 +1,9 @@
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { once } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
@@ -44,9 +47,16 @@ describe("server start failures", () => {
   it("when nginx cannot parse its config, then the error names nginx, the log file and the offending line", async () => {
     const port = await freePort();
     const config = `events {}\nhttp { server { listen 127.0.0.1:${port}; no_such_directive on; } }\n`;
-    const failure = startNginx({ config });
-    await expect(failure).rejects.toThrow(/^nginx failed to start: process exited .*Log: \/.*nginx\.log/s);
-    await expect(failure).rejects.toThrow(/unknown directive "no_such_directive"/);
+    const dir = mkdtempSync(join(tmpdir(), "blueprint-nginx-failure-"));
+    try {
+      const failure = startNginx({ config, dir });
+      await expect(failure).rejects.toThrow(
+        `nginx failed to start: process exited (exit code 1) before it answered. Log: ${dir}/nginx.log`,
+      );
+      await expect(failure).rejects.toThrow(/unknown directive "no_such_directive"/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("when the config has no listen directive, then startNginx says the harness needs one", async () => {
