@@ -1,0 +1,119 @@
+import type { RunningService } from "@blueprint/service-kit";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { startRedis, type RunningServer } from "../../../scripts/lib/servers/index.js";
+import { useRedis } from "../../../test/harness.js";
+import { eventually } from "../../lib/test/env.js";
+import { gatewayEnv, startGateway, type ErrorBody } from "./gateway-env.js";
+import { startStubUpstream, type StubUpstream } from "./stub-upstream.js";
+
+const redis = useRedis();
+const limit = 5;
+let upstream: StubUpstream;
+let a: RunningService;
+let b: RunningService;
+let untrusting: RunningService;
+
+beforeAll(async () => {
+  upstream = await startStubUpstream();
+  const env = gatewayEnv(
+    redis().url,
+    { catalog: upstream.url, orders: upstream.url },
+    {
+      RATE_LIMIT_PER_SECOND: String(limit),
+    },
+  );
+  [a, b, untrusting] = await Promise.all([
+    startGateway(env),
+    startGateway(env),
+    startGateway({ ...env, TRUST_PROXY: "false" }),
+  ]);
+  // Traffic arrives once the edge sees /readyz 200, which is when the shared Redis store answers.
+  for (const gateway of [a, b, untrusting]) expect(await waitReady(gateway.url)).toBe(true);
+});
+afterAll(async () => {
+  await Promise.all([a?.stop(), b?.stop(), untrusting?.stop()]);
+  await upstream?.stop();
+});
+
+let clients = 0;
+/** A fresh documentation-range address per use, set as the trusted edge would, so tests never share a window. */
+const client = () => `203.0.113.${++clients}`;
+const waitReady = (base: string) =>
+  eventually(async () => (await fetch(`${base}/readyz`)).status === 200, 5000, 20);
+const get = (base: string, forwardedFor: string, path = "/api/catalog/products") =>
+  fetch(base + path, { headers: { "x-forwarded-for": forwardedFor } });
+
+describe("rate limiting per client", () => {
+  test("when a client sends N+1 requests in one second, then the last gets 429 with Retry-After and a reason", async () => {
+    const ip = client();
+    for (let i = 0; i < limit; i++) expect((await get(a.url, ip)).status).toBe(200);
+    const seenBefore = upstream.seen.length;
+
+    const res = await get(a.url, ip);
+    expect(res.status).toBe(429);
+    expect(Number(res.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect(((await res.json()) as ErrorBody).error).toMatchObject({
+      code: "RATE_LIMITED",
+      details: { reason: "rate limit", limitPerSecond: limit },
+    });
+    expect(upstream.seen.length).toBe(seenBefore);
+    expect((await get(a.url, client())).status).toBe(200);
+  });
+
+  test("when a client spreads requests over two gateway instances, then they share one limit through Redis", async () => {
+    const ip = client();
+    const statuses: number[] = [];
+    for (let i = 0; i < limit + 1; i++) statuses.push((await get(i % 2 === 0 ? a.url : b.url, ip)).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+  });
+
+  test("when the window passes, then the client is served again", async () => {
+    const ip = client();
+    for (let i = 0; i <= limit; i++) await get(a.url, ip);
+    expect((await get(a.url, ip)).status).toBe(429);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect((await get(b.url, ip)).status).toBe(200);
+  });
+
+  test("when the peer is not a trusted proxy, then a forged X-Forwarded-For does not buy a fresh limit", async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < limit + 1; i++) statuses.push((await get(untrusting.url, client())).status);
+    expect(statuses.at(-1)).toBe(429);
+  });
+
+  test("when probes and metrics are scraped beyond the limit, then they are never limited", async () => {
+    const ip = client();
+    for (let i = 0; i < limit + 3; i++) expect((await get(a.url, ip, "/livez")).status).toBe(200);
+    expect((await get(a.url, ip, "/readyz")).status).toBe(200);
+  });
+});
+
+describe("rate limiting without Redis", () => {
+  let ownRedis: RunningServer | undefined;
+  let gateway: RunningService | undefined;
+  afterAll(async () => {
+    await gateway?.stop();
+    await ownRedis?.stop();
+  });
+
+  test("when Redis is down, then the in-memory insurance limiter still limits and the gateway reports unready", async () => {
+    ownRedis = await startRedis();
+    gateway = await startGateway(
+      gatewayEnv(
+        ownRedis.url,
+        { catalog: upstream.url, orders: upstream.url },
+        { RATE_LIMIT_PER_SECOND: String(limit) },
+      ),
+    );
+    expect(await waitReady(gateway.url)).toBe(true);
+    await ownRedis.stop();
+
+    const ip = client();
+    const statuses: number[] = [];
+    for (let i = 0; i < limit + 1; i++) statuses.push((await get(gateway.url, ip)).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+    const ready = await fetch(`${gateway.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(((await ready.json()) as { reason: string }).reason).toMatch(/^redis: /);
+  });
+});
