@@ -222,7 +222,7 @@ describe("secrets", () => {
   it("never appear in plaintext: outputs carry them only as secrets, Secrets are redacted, pods use secretKeyRef", async () => {
     const run = await runUnderMockEngine(blueprint("staging"));
     for (const [key, value] of Object.entries(run.outputs)) {
-      const output = pulumi.output(value as pulumi.Input<unknown>);
+      const output = pulumi.output(value as pulumi.Input<object>) as pulumi.Output<unknown>;
       const [plain, secret] = await Promise.all([
         new Promise<unknown>((resolve) => output.apply(resolve)),
         (output as unknown as { isSecret: Promise<boolean> }).isSecret,
