@@ -1,6 +1,7 @@
 // Failover drill load: constant requests to the DNS name (BASE_URL=http://<edge.hostname>:<port>) while a region
 // is stopped. k6 resolves with the system resolver, so the drill runs it in a mount namespace whose resolv.conf
 // points at the local DNS (see scripts/pipeline/failover.ts); dns.ttl makes k6 re-resolve every second.
+import { Counter } from "k6/metrics";
 import type { Options } from "k6/options";
 import { loadTargets } from "./lib/targets.ts";
 import { baseOptions, failover } from "./lib/presets.ts";
@@ -10,6 +11,13 @@ import { summaryFiles } from "./lib/summary.ts";
 const targets = loadTargets();
 const rate = Number(__ENV.FAILOVER_RPS || 20);
 const seconds = Number(__ENV.FAILOVER_SECONDS || 30);
+// One counter per region (REGIONS=region-a,region-b), from the edge's x-edge-region header: where traffic went.
+const byRegion = new Map(
+  (__ENV.REGIONS || "")
+    .split(",")
+    .filter(Boolean)
+    .map((r) => [r, new Counter(`edge_${r.replace(/-/g, "_")}`)]),
+);
 
 export const options: Options = {
   ...baseOptions(),
@@ -24,7 +32,8 @@ export function setup(): void {
 }
 
 export default function (): void {
-  getProduct();
+  const region = getProduct().headers["X-Edge-Region"];
+  if (region) byRegion.get(region)?.add(1);
 }
 
 export function handleSummary(data: Parameters<typeof summaryFiles>[1]): Record<string, string> {

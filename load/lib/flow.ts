@@ -46,10 +46,11 @@ export function prepare(): void {
 // Per-VU memory of the orders it created, so GET order reads a real id.
 const created: string[] = [];
 
-export function getProduct(): void {
+export function getProduct(): Res {
   const sku = SKUS[Math.floor(Math.random() * SKUS.length)];
   const r = http.get(`${target().baseUrl}/api/catalog/products/${sku}`, params("GET /products/:sku"));
   check(r, { "product 200": (x) => x.status === 200, ...releaseChecks() });
+  return r;
 }
 
 export function listProducts(): void {
@@ -77,7 +78,7 @@ export function createOrder(): void {
 
 export function getOrder(): void {
   const id = created[created.length - 1];
-  if (!id) return createOrder();
+  if (!id) return void createOrder();
   const r = http.get(`${target().baseUrl}/api/orders/orders/${id}`, params("GET /orders/:id"));
   check(r, {
     "order 200": (x) => x.status === 200,
@@ -89,7 +90,7 @@ export function getOrder(): void {
 /** One request per iteration, so the arrival rate is the request rate: 50% product, 10% list, 20% create, 20% read order. */
 export function mixedRequest(): void {
   const slot = __ITER % 10;
-  if (slot < 5) getProduct();
+  if (slot < 5) void getProduct();
   else if (slot === 5) listProducts();
   else if (slot < 8) createOrder();
   else getOrder();

@@ -22,10 +22,17 @@ export function markdown(name: string, data: SummaryData): string {
     `| --- | --- | --- | --- | --- | --- |`,
     `| ${m.http_reqs?.values.count ?? 0} | ${n(m.http_reqs?.values.rate)} | ${n(d["p(95)"])} | ${n(d["p(99)"])} | ${n((m.http_req_failed?.values.rate ?? 0) * 100, 2)}% | ${n((m.checks?.values.rate ?? 0) * 100, 2)}% |`,
     "",
+    `| route | p95 ms | p99 ms |`,
+    `| --- | --- | --- |`,
+    ...Object.entries(m)
+      .filter(([k]) => k.startsWith("http_req_duration{name:"))
+      .map(([k, v]) => `| ${k.slice(23, -1)} | ${n(v.values["p(95)"])} | ${n(v.values["p(99)"])} |`),
+    "",
     `| threshold | result |`,
     `| --- | --- |`,
   ];
   for (const [metric, data] of Object.entries(m)) {
+    if (metric.startsWith("http_req_duration{name:")) continue;
     for (const [expr, res] of Object.entries(data.thresholds ?? {})) {
       lines.push(`| \`${metric}: ${expr}\` | ${res.ok ? "pass" : "**FAIL**"} |`);
     }

@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { targetsOf } from "../../load/lib/export-targets.js";
@@ -22,6 +22,10 @@ export interface FailoverResult {
   dnsTimeline: { phase: "failover" | "failback"; atMs: number; answer: string[] }[];
   /** Constant k6 load through the DNS name during the drill; undefined when it could not run (see k6Skipped). */
   load: GateResult | undefined;
+  /** k6 responses per answering edge (x-edge-region): evidence that the load followed DNS. */
+  responsesByRegion: Record<string, number>;
+  /** Queries k6 sent through the DNS relay. */
+  dnsQueries: number;
   k6Skipped?: string;
   error?: string;
 }
@@ -60,6 +64,8 @@ export async function runFailoverDrill(
     boundMs: 3 * intervalSeconds * 1000,
     dnsTimeline: [],
     load: undefined,
+    responsesByRegion: {},
+    dnsQueries: 0,
   };
 
   let relay: DnsRelay | undefined;
@@ -103,6 +109,8 @@ export async function runFailoverDrill(
   } finally {
     if (edgeStopped) await env.startEdge(from.region);
     result.load = load ? await load : undefined;
+    result.responsesByRegion = regionCounts(result.load, env);
+    result.dnsQueries = relay?.queries ?? 0;
     await relay?.close();
   }
   result.ok =
@@ -133,6 +141,7 @@ async function until(
 }
 
 function startLoad(env: LocalEnvironment, relay: DnsRelay, opts: FailoverOptions): Promise<GateResult> {
+  mkdirSync(opts.reportDir, { recursive: true });
   const resolvConf = join(opts.reportDir, "failover.resolv.conf");
   writeFileSync(resolvConf, `nameserver ${relay.host}\noptions timeout:1 attempts:1\n`);
   const edgePort = new URL(env.endpoints[0]!.edge).port;
@@ -143,7 +152,11 @@ function startLoad(env: LocalEnvironment, relay: DnsRelay, opts: FailoverOptions
     baseUrl: `http://${env.dns.name}:${edgePort}`,
     host: env.endpoints[0]!.publicHost,
     targets: targetsOf(env.blueprint),
-    env: { FAILOVER_RPS: String(opts.requestsPerSecond ?? 20), FAILOVER_SECONDS: String(LOAD_SECONDS) },
+    env: {
+      FAILOVER_RPS: String(opts.requestsPerSecond ?? 20),
+      FAILOVER_SECONDS: String(LOAD_SECONDS),
+      REGIONS: env.endpoints.map((e) => e.region).join(","),
+    },
     // A private mount namespace, so only this k6 process sees the resolv.conf that points at the relay.
     wrap: (argv) => [
       "unshare",
@@ -156,4 +169,14 @@ function startLoad(env: LocalEnvironment, relay: DnsRelay, opts: FailoverOptions
       ...argv,
     ],
   });
+}
+
+function regionCounts(load: GateResult | undefined, env: LocalEnvironment): Record<string, number> {
+  if (!load?.files.json) return {};
+  const { metrics } = JSON.parse(readFileSync(load.files.json, "utf8")) as {
+    metrics: Record<string, { values: { count?: number } }>;
+  };
+  return Object.fromEntries(
+    env.endpoints.map((e) => [e.region, metrics[`edge_${e.region.replace(/-/g, "_")}`]?.values.count ?? 0]),
+  );
 }

@@ -93,6 +93,12 @@ function failoverSection(f: FailoverResult): string[] {
       ? `Constant load through the DNS name: ${f.load.requests} requests at ${f.load.requestsPerSecond.toFixed(1)} req/s, failed ${Math.round(f.load.errorRate * f.load.requests)} (${pct(f.load.errorRate)}), p95 ${f.load.p95Ms.toFixed(1)} ms — ${rel(f.load.files.dashboard)}.`
       : `k6 load through the DNS name did not run: ${f.k6Skipped ?? "unknown reason"}.`,
     "",
+    `Responses per edge (x-edge-region): ${
+      Object.entries(f.responsesByRegion)
+        .map(([r, n]) => `${r} ${n}`)
+        .join(", ") || "-"
+    }; DNS queries from k6 through the relay: ${f.dnsQueries}.`,
+    "",
     "| phase | ms after the edge stopped / started | DNS answer |",
     "| --- | --- | --- |",
     ...f.dnsTimeline.map((t) => `| ${t.phase} | ${t.atMs} | ${t.answer.join(", ") || "(none)"} |`),

@@ -1,0 +1,94 @@
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLocalEnvironment, type LocalEnvironment } from "../local/environment.js";
+import { runFailoverDrill } from "./failover.js";
+import { sampleLive } from "./live-probe.js";
+import { runRehearsal } from "./rehearsal.js";
+
+// The real local environment (Redis, Kafka, FerretDB, nginx, PowerDNS, the built services) and real k6, on
+// loopback ports away from `npm run local` (18000) so both can run at once.
+const dir = mkdtempSync(join(tmpdir(), "rehearsal-e2e-"));
+let env: LocalEnvironment;
+
+beforeAll(async () => {
+  env = createLocalEnvironment({ stateDir: join(dir, "state"), basePort: 26000 });
+  await env.up();
+}, 180_000);
+
+afterAll(async () => {
+  await env?.down();
+}, 120_000);
+
+describe.sequential("blue-green rehearsal on the local environment", () => {
+  it("when a good release is promoted, then it passes the gates, goes live everywhere, and the report has the figures", async () => {
+    const reportDir = join(dir, "good");
+    const result = await runRehearsal(env, { reportDir, version: "1.1.0" });
+    const target = env.blueprint.capacity;
+
+    expect(result.promotion.reason).toBeUndefined();
+    expect(result.ok).toBe(true);
+    expect(result.promotion.steps.map((s) => s.name)).toEqual([
+      "read current rollout",
+      "deploy 1.1.0 to green",
+      "wait until green is ready",
+      "capacity gate via preview",
+      "switch live traffic to green",
+      "smoke gate on live",
+      `keep blue for the rollback window (${env.blueprint.rollout.rollbackWindowSeconds} s)`,
+      "retire blue",
+    ]);
+    const capacity = result.promotion.gates.find((g) => g.kind === "capacity")!;
+    expect(capacity.requestsPerSecond).toBeGreaterThanOrEqual(0.95 * target.requestsPerSecond);
+    expect(capacity.p95Ms).toBeLessThan(target.p95Ms);
+    expect(capacity.p99Ms).toBeLessThan(target.p99Ms);
+    expect(capacity.errorRate).toBeLessThanOrEqual(target.maxErrorRate);
+    expect(capacity.checksRate).toBeGreaterThanOrEqual(target.minChecksRate);
+    expect(result.liveAfter.map((l) => [l.status, l.color, l.version])).toEqual(
+      env.endpoints.map(() => [200, "green", "1.1.0"]),
+    );
+    expect(result.switchProbe!.requests).toBeGreaterThan(10);
+
+    const md = readFileSync(result.reportFile, "utf8");
+    expect(md).toContain(
+      `| capacity via preview | pass | ${capacity.requests} | ${capacity.requestsPerSecond.toFixed(1)} | ${capacity.p95Ms.toFixed(1)} |`,
+    );
+    expect(md).toMatch(/\| smoke via live \| pass \|/);
+    expect(existsSync(capacity.files.dashboard!)).toBe(true);
+  });
+
+  it("when a bad release fails its capacity gate, then it is rolled back and the edges still answer the old color and version", async () => {
+    const before = await sampleLive(env);
+    const result = await runRehearsal(env, { reportDir: join(dir, "bad"), failGate: true });
+    const after = await sampleLive(env);
+
+    expect(result.ok).toBe(true);
+    expect(result.promotion).toMatchObject({ ok: false, rolledBack: true });
+    expect(result.promotion.reason).toMatch(/^capacity gate via preview failed \(k6 exit 99\)/);
+    const gate = result.promotion.gates[0]!;
+    expect(gate.errorRate).toBeGreaterThan(0.15);
+    expect(result.promotion.steps.map((s) => s.name)).not.toContain("switch live traffic to blue");
+    expect(after).toEqual(before);
+    expect(after.every((l) => l.color === "green" && l.version === "1.1.0")).toBe(true);
+    const blue = (await env.status()).filter((p) => p.name.includes("-blue-") && p.alive);
+    expect(blue).toEqual([]);
+    expect(readFileSync(result.reportFile, "utf8")).toContain(
+      "Rolled back: live traffic stayed on green 1.1.0.",
+    );
+  });
+
+  it("when region A's edge stops under load through the DNS name, then DNS answers region B within three health-check intervals", async () => {
+    const drill = await runFailoverDrill(env, { reportDir: join(dir, "failover") });
+    const interval = env.blueprint.dns.healthCheck.intervalSeconds;
+
+    expect(drill.error).toBeUndefined();
+    expect(drill.failoverMs).toBeLessThanOrEqual(3 * interval * 1000);
+    expect(drill.failbackMs).toBeDefined();
+    expect(drill.load, drill.k6Skipped).toBeDefined();
+    expect(drill.dnsQueries).toBeGreaterThan(0);
+    const [a, b] = env.endpoints.map((e) => drill.responsesByRegion[e.region] ?? 0);
+    expect(a).toBeGreaterThan(0);
+    expect(b).toBeGreaterThan(0);
+  });
+});
