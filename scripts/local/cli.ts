@@ -1,11 +1,10 @@
 // `npm run local [-- <command>] [--keep] [--fail-gate] [--base-port N] [--stack S]`: the local environment.
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
 import { REPO_ROOT } from "../../infra/config/stack-file.js";
+import { runRehearsal } from "../pipeline/rehearsal.js";
 import { createLocalEnvironment, type LocalEnvironment } from "./environment.js";
 import { isAlive, readState, stateFile } from "./state.js";
 
@@ -15,13 +14,16 @@ commands:
   up       start everything and stay in the foreground until Ctrl-C or 'npm run local -- down'
   status   table of the recorded processes
   down     stop every recorded process by PID
-options: --keep  --fail-gate  --base-port <n> (default 18000)  --stack <name> (default local)`;
+options: --keep  --fail-gate (ship a bad release, expect the rollback)  --no-failover (skip the DNS failover drill)
+         --base-port <n> (default 18000)  --stack <name> (default local)`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
+  allowNegative: true,
   options: {
     keep: { type: "boolean", default: false },
     "fail-gate": { type: "boolean", default: false },
+    failover: { type: "boolean", default: true },
     "base-port": { type: "string" },
     stack: { type: "string", default: "local" },
     help: { type: "boolean", short: "h", default: false },
@@ -56,26 +58,22 @@ async function holdUntilStopped(): Promise<void> {
   for (;;) {
     await sleep(1_000);
     const state = readState(stateDir);
-    if (!state || state.ownerPid !== process.pid) return;
+    if (!state || state.ownerPid !== process.pid) {
+      log("⏹ the environment was stopped from another shell");
+      return;
+    }
   }
 }
 
-async function runRehearsal(env: LocalEnvironment): Promise<boolean> {
-  const file = join(REPO_ROOT, "scripts", "pipeline", "rehearsal.ts");
-  if (!existsSync(file)) {
-    log(
-      "ℹ the blue-green rehearsal comes from scripts/pipeline/rehearsal.ts (runRehearsal), which is not in this checkout yet: skipped",
-    );
-    return true;
-  }
-  const mod = (await import(pathToFileURL(file).href)) as {
-    runRehearsal: (
-      env: LocalEnvironment,
-      opts: { failGate: boolean; onProgress: (line: string) => void },
-    ) => Promise<unknown>;
-  };
-  const result = await mod.runRehearsal(env, { failGate: values["fail-gate"], onProgress: log });
-  return !(typeof result === "object" && result !== null && (result as { ok?: unknown }).ok === false);
+/** The blue-green promotion (and the failover drill) of scripts/pipeline against this environment; writes the report. */
+async function rehearse(env: LocalEnvironment): Promise<boolean> {
+  const result = await runRehearsal(env, {
+    failGate: values["fail-gate"],
+    failoverDrill: values.failover,
+    onProgress: log,
+  });
+  log(`report: ${result.reportFile}`);
+  return result.ok;
 }
 
 /** `npm run build` (incremental tsc -b) so the services run the code in the checkout; only `run` and `up` need it. */
@@ -147,7 +145,7 @@ async function main(): Promise<number> {
   }
   let ok = false;
   try {
-    ok = await runRehearsal(env);
+    ok = await rehearse(env);
   } finally {
     if (values.keep && !stopping) await holdUntilStopped();
     stopping = true;

@@ -9,10 +9,21 @@ import { reloadEdgeByPid } from "./edge.js";
 import * as launch from "./launchers.js";
 import { effectiveWeights, renderNginxConfig, type RoutingState } from "./nginx-config.js";
 import { DEFAULT_BASE_PORT, localPorts, type LocalPorts } from "./ports.js";
-import { httpStatus, pollUntil, settleAll, stopPid } from "./processes.js";
+import { settleAll, stopPid } from "./processes.js";
 import { activeVersion, runUpPlan } from "./up-plan.js";
 import type { Faults } from "./service-env.js";
-import { isAlive, readState, removeState, stateFile, writeState, type ProcessRecord } from "./state.js";
+import {
+  dataUrls,
+  forgetProcesses,
+  isAlive,
+  readState,
+  removeState,
+  requireState,
+  stateFile,
+  upsertProcess,
+  writeState,
+  type ProcessRecord,
+} from "./state.js";
 import type { LocalEndpoints, LocalEnvironment, LocalEnvironmentOptions, ProcessStatus } from "./types.js";
 
 export type { LocalEndpoints, LocalEnvironment, LocalEnvironmentOptions, ProcessStatus } from "./types.js";
@@ -50,13 +61,7 @@ class Environment implements LocalEnvironment {
   }
 
   private state() {
-    const state = readState(this.stateDir);
-    if (!state) {
-      throw new Error(
-        `the local environment "${this.stack}" is not running (no ${stateFile(this.stateDir)}) — run 'npm run local -- up' first`,
-      );
-    }
-    return state;
+    return requireState(this.stateDir, this.stack);
   }
 
   async record({ rec, handle }: launch.Launched): Promise<void> {
@@ -65,17 +70,8 @@ class Environment implements LocalEnvironment {
       await handle.stop();
       throw new Error(`interrupted: stopped ${rec.name} right after it started`);
     }
-    const state = this.state();
-    state.processes = [...state.processes.filter((p) => p.name !== rec.name), rec];
-    writeState(this.stateDir, state);
+    upsertProcess(requireState(this.stateDir, this.stack), this.stateDir, rec);
     this.handles.set(rec.name, handle);
-  }
-
-  private forget(names: string[]): void {
-    const state = readState(this.stateDir);
-    if (!state) return;
-    state.processes = state.processes.filter((p) => !names.includes(p.name));
-    writeState(this.stateDir, state);
   }
 
   async step(label: string, fn: () => Promise<unknown>): Promise<void> {
@@ -136,16 +132,6 @@ class Environment implements LocalEnvironment {
 
   async deployColor(color: Color, version: string, opts: { faults?: Faults } = {}): Promise<void> {
     const state = this.state();
-    const url = (role: ProcessRecord["role"], region?: string) => {
-      const rec = state.processes.find(
-        (p) => p.role === role && (region === undefined || p.region === region),
-      );
-      if (!rec)
-        throw new Error(
-          `${role}${region ? ` of ${region}` : ""} is not running — run 'npm run local -- up' first`,
-        );
-      return rec.url;
-    };
     await this.stopColor(color);
     const started: ProcessRecord[] = [];
     try {
@@ -154,11 +140,7 @@ class Environment implements LocalEnvironment {
           this.blueprint.services.map(async (service) => {
             const entry = this.serviceEntry(service.name);
             if (!existsSync(entry)) throw new Error(`${entry} is missing — run 'npm run build' first`);
-            const data = {
-              redis: url("redis", region.name),
-              mongo: url("mongo"),
-              kafkaBrokers: [url("kafka")],
-            };
+            const data = dataUrls(state, region.name);
             const spawned = launch.spawnService(this.ctx, {
               service,
               region,
@@ -176,7 +158,10 @@ class Environment implements LocalEnvironment {
       );
     } catch (error) {
       await Promise.all(started.map((rec) => this.stopOne(rec)));
-      this.forget(started.map((r) => r.name));
+      forgetProcesses(
+        this.stateDir,
+        started.map((r) => r.name),
+      );
       throw error;
     }
   }
@@ -187,20 +172,7 @@ class Environment implements LocalEnvironment {
       throw new Error(
         `color "${color}" has no running services — call deployColor("${color}", version) first`,
       );
-    await Promise.all(
-      services.map((rec) =>
-        pollUntil(
-          `${rec.name} /readyz 200`,
-          async () => {
-            if (!isAlive(rec.pid)) throw new Error(`${rec.name} (pid ${rec.pid}) exited — see ${rec.log}`);
-            const status = await httpStatus(`${rec.url}/readyz`);
-            return status === 200 || `last status ${status || "no answer"}, log ${rec.log}`;
-          },
-          timeoutMs,
-          200,
-        ),
-      ),
-    );
+    await Promise.all(services.map((rec) => launch.waitReadyz(rec, timeoutMs)));
   }
 
   private edgeConfig(regionName: string, routing: RoutingState): string {
@@ -238,7 +210,10 @@ class Environment implements LocalEnvironment {
       (p) => p.role === "service" && p.color === color,
     );
     await Promise.all(recs.map((rec) => this.stopOne(rec)));
-    this.forget(recs.map((r) => r.name));
+    forgetProcesses(
+      this.stateDir,
+      recs.map((r) => r.name),
+    );
   }
 
   async stopEdge(regionName: string): Promise<void> {
@@ -247,7 +222,7 @@ class Environment implements LocalEnvironment {
     if (!rec) return;
     await this.stopOne(rec);
     this.edges.delete(regionName);
-    this.forget([rec.name]);
+    forgetProcesses(this.stateDir, [rec.name]);
   }
 
   async startEdge(regionName: string): Promise<void> {

@@ -6,9 +6,9 @@ import { spawnTracked, waitUntilReady } from "../lib/servers/process.js";
 import { DNS_HOST, startPowerDns } from "./dns-server.js";
 import { edgeConfigFile } from "./edge.js";
 import type { LocalPorts } from "./ports.js";
-import { httpStatus } from "./processes.js";
+import { httpStatus, pollUntil } from "./processes.js";
 import { serviceEnv, type DataUrls, type Faults } from "./service-env.js";
-import type { ProcessRecord } from "./state.js";
+import { isAlive, type ProcessRecord } from "./state.js";
 
 // One function per process kind: start it (with the harness of scripts/lib/servers) and describe it for state.json.
 
@@ -143,4 +143,14 @@ export function spawnService(
   };
   const listening = waitUntilReady(proc, async () => (await httpStatus(`${url}/livez`)) === 200, 30_000);
   return { rec, handle: { stop: () => proc.stop((s.service.drainSeconds + 5) * 1000) }, listening };
+}
+
+/** Polls a service's /readyz until 200; fails at once, naming the log, if the process exits. */
+export function waitReadyz(rec: ProcessRecord, timeoutMs: number): Promise<void> {
+  const check = async () => {
+    if (!isAlive(rec.pid)) throw new Error(`${rec.name} (pid ${rec.pid}) exited — see ${rec.log}`);
+    const status = await httpStatus(`${rec.url}/readyz`);
+    return status === 200 || `last status ${status || "no answer"}, log ${rec.log}`;
+  };
+  return pollUntil(`${rec.name} /readyz 200`, check, timeoutMs, 200);
 }

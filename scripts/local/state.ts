@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { dirname, join } from "node:path";
 import type { Color } from "../../infra/model/index.js";
 import type { RoutingState } from "./nginx-config.js";
+import type { DataUrls } from "./service-env.js";
 
 export type ProcessRole = "redis" | "kafka" | "mongo" | "service" | "edge" | "dns";
 
@@ -54,6 +55,27 @@ export function writeState(stateDir: string, state: LocalState): void {
   renameSync(`${file}.tmp`, file);
 }
 
+/** The state of a running environment, or an error telling how to start one. */
+export function requireState(stateDir: string, stack: string): LocalState {
+  const state = readState(stateDir);
+  if (!state) {
+    throw new Error(
+      `the local environment "${stack}" is not running (no ${stateFile(stateDir)}) — run 'npm run local -- up' first`,
+    );
+  }
+  return state;
+}
+
+export function upsertProcess(state: LocalState, stateDir: string, rec: ProcessRecord): void {
+  writeState(stateDir, { ...state, processes: [...state.processes.filter((p) => p.name !== rec.name), rec] });
+}
+
+export function forgetProcesses(stateDir: string, names: string[]): void {
+  const state = readState(stateDir);
+  if (state)
+    writeState(stateDir, { ...state, processes: state.processes.filter((p) => !names.includes(p.name)) });
+}
+
 export function removeState(stateDir: string): void {
   rmSync(stateFile(stateDir), { force: true });
 }
@@ -66,4 +88,19 @@ export function isAlive(pid: number): boolean {
     // EPERM: the process exists but belongs to someone else.
     return (error as NodeJS.ErrnoException).code === "EPERM";
   }
+}
+
+/** URLs of the data tier a service in region connects to: its region's Redis, the shared Mongo and Kafka. */
+export function dataUrls(state: LocalState, region: string): DataUrls {
+  const url = (role: ProcessRole, inRegion?: string) => {
+    const rec = state.processes.find(
+      (p) => p.role === role && (inRegion === undefined || p.region === inRegion),
+    );
+    if (!rec)
+      throw new Error(
+        `${role}${inRegion ? ` of ${inRegion}` : ""} is not running — run 'npm run local -- up' first`,
+      );
+    return rec.url;
+  };
+  return { redis: url("redis", region), mongo: url("mongo"), kafkaBrokers: [url("kafka")] };
 }
