@@ -1,5 +1,13 @@
 // Helpers around the fake-pulumi.mjs STAND-IN: a temp PATH entry named `pulumi`, its command log and state.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT } from "../../../infra/config/stack-file.js";
@@ -47,6 +55,7 @@ export function installFakePulumi(stacks: string[] = []): FakePulumi {
       process.env.PATH = saved.PATH;
       process.env.FAKE_PULUMI_LOG = saved.log;
       process.env.FAKE_PULUMI_STATE = saved.state;
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

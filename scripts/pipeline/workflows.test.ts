@@ -1,0 +1,53 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { REPO_ROOT } from "../../infra/config/stack-file.js";
+
+const ACTIONLINT = join(REPO_ROOT, ".cache", "tools", "bin", "actionlint");
+const WORKFLOWS = join(REPO_ROOT, ".github", "workflows");
+const files = readdirSync(WORKFLOWS)
+  .filter((f) => f.endsWith(".yml"))
+  .map((f) => join(WORKFLOWS, f));
+
+function actionlint(paths: string[]): { ok: boolean; output: string } {
+  try {
+    return {
+      ok: true,
+      output: execFileSync(ACTIONLINT, ["-no-color", ...paths], { encoding: "utf8", stdio: "pipe" }),
+    };
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string };
+    return { ok: false, output: `${e.stdout ?? ""}${e.stderr ?? ""}` };
+  }
+}
+
+describe("GitHub workflows for users of the blueprint", () => {
+  it("when actionlint checks every workflow, then it reports nothing", () => {
+    expect(files.map((f) => f.split("/").at(-1)).sort()).toEqual(["ci.yml", "preview.yml", "promote.yml"]);
+    expect(actionlint(files)).toEqual({ ok: true, output: "" });
+  });
+
+  it("when a workflow has an error, then actionlint fails naming it (the lint really runs)", () => {
+    const bad = join(mkdtempSync(join(tmpdir(), "actionlint-")), "bad.yml");
+    writeFileSync(
+      bad,
+      "on: push\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo ${{ github.nope }}\n",
+    );
+    const result = actionlint([bad]);
+    expect(result.ok).toBe(false);
+    expect(result.output).toMatch(/property "nope" is not defined/);
+  });
+
+  it("when a workflow runs an npm script, then package.json defines it", () => {
+    const scripts = Object.keys(
+      JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")).scripts as object,
+    );
+    const used = files.flatMap((f) =>
+      [...readFileSync(f, "utf8").matchAll(/npm run ([\w:-]+)/g)].map((m) => m[1]!),
+    );
+    expect(used).toEqual(expect.arrayContaining(["preview:create", "preview:destroy", "promote"]));
+    for (const s of used) expect(scripts, `npm run ${s}`).toContain(s);
+  });
+});

@@ -1,0 +1,26 @@
+// `npm run preview:create -- --pr 42 --version 1.2.0` and `npm run preview:destroy -- --pr 42`.
+import { parseArgs } from "node:util";
+import { createPreview, destroyPreview } from "./preview.js";
+import { checkPreviewArgs } from "./stack-file.js";
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { pr: { type: "string" }, version: { type: "string" } },
+});
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+try {
+  const command = positionals[0];
+  if (command === "create") {
+    if (!values.version)
+      throw new Error("--version is required: the image tag to preview, e.g. --version sha-1a2b3c");
+    await createPreview(checkPreviewArgs(values.pr, values.version), values.version, { log });
+  } else if (command === "destroy") {
+    await destroyPreview(checkPreviewArgs(values.pr), { log });
+  } else {
+    throw new Error("usage: tsx scripts/preview/cli.ts create --pr <n> --version <tag> | destroy --pr <n>");
+  }
+} catch (err) {
+  process.stderr.write(`✖ ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+}
