@@ -86,7 +86,11 @@ function build(): void {
 
 async function up(env: LocalEnvironment): Promise<boolean> {
   const state = readState(stateDir);
-  if (state?.processes.some((p) => isAlive(p.pid))) {
+  if (state && !isAlive(state.ownerPid)) {
+    // The owner was killed without cleanup (SIGKILL, crash): its processes are orphans, restart cleanly.
+    log(`⚠ leftovers of pid ${state.ownerPid}, which is gone: stopping them before starting again`);
+    await env.down();
+  } else if (state?.processes.some((p) => isAlive(p.pid))) {
     log(
       `✔ the local environment "${stack}" is already running (started ${state.startedAt} by pid ${state.ownerPid}); 'npm run local -- status' lists it`,
     );
@@ -114,7 +118,11 @@ async function main(): Promise<number> {
       return 0;
     }
     printStatus(rows);
-    return rows.every((r) => r.alive) ? 0 : 1;
+    const owner = readState(stateDir)?.ownerPid ?? 0;
+    log(
+      `owner (the 'up' process): pid ${owner}, ${isAlive(owner) ? "alive" : "GONE — run 'npm run local -- down'"}`,
+    );
+    return rows.every((r) => r.alive) && isAlive(owner) ? 0 : 1;
   }
   if (command === "down") {
     const rows = await env.status();
