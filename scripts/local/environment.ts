@@ -200,7 +200,7 @@ class Environment implements LocalEnvironment {
       const config = this.edgeConfig(region, routing);
       const edge = this.edges.get(region);
       if (edge) await edge.reload(config);
-      else await reloadEdgeByPid(rec.pid, launch.edgeDir(this.stateDir, region), config, rec.url);
+      else await reloadEdgeByPid(rec.pid, launch.edgeDir(this.stateDir, region), config);
     }
     writeState(this.stateDir, { ...this.state(), routing });
   }

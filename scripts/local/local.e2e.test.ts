@@ -150,17 +150,20 @@ describe("local environment (real processes on loopback)", () => {
     }
   });
 
-  it("when routing switches to green under constant keep-alive load, then no request fails after one retry", async () => {
+  it("when routing switches colors three times under constant keep-alive load, then no request fails after one retry", async () => {
     const [primary] = env.endpoints;
+    const versions = { blue: "1.0.0", green: "2.0.0" };
     const done = { stop: false };
     const load = constantLoad(primary!.edge, primary!.publicHost, done);
-    await sleep(1_500);
-    await env.applyRouting({ activeColor: "green", versions: { blue: "1.0.0", green: "2.0.0" } });
-    await sleep(1_500);
+    await sleep(1_000);
+    for (const activeColor of ["green", "blue", "green"] as const) {
+      await env.applyRouting({ activeColor, versions });
+      await sleep(700);
+    }
     done.stop = true;
     const counts = await load;
     console.log(
-      `switch under load: ${counts.requests} requests, ${counts.rawFailures} raw failures (${counts.resets} connection resets), ` +
+      `3 switches under load: ${counts.requests} requests, ${counts.rawFailures} raw failures (${counts.resets} connection resets), ` +
         `${counts.failedAfterRetry} failed after one retry, colors ${JSON.stringify(Object.fromEntries(counts.colors))}`,
     );
     expect(counts.requests).toBeGreaterThan(50);
@@ -170,6 +173,22 @@ describe("local environment (real processes on loopback)", () => {
       const live = await httpGet(`${e.edge}${PATH}`, { host: e.publicHost, timeoutMs: 5_000 });
       expect([live.status, live.headers["x-color"]]).toEqual([200, "green"]);
     }
+  });
+
+  it("when another process attaches to the state dir, then it sees every process and reloads the edges by PID", async () => {
+    const attached = createLocalEnvironment({ stateDir });
+    expect((await attached.status()).map((p) => p.pid).sort()).toEqual(
+      (await env.status()).map((p) => p.pid).sort(),
+    );
+    await attached.applyRouting({
+      activeColor: "green",
+      versions: { blue: "1.0.0", green: "2.0.0" },
+      weights: { blue: 100, green: 0 },
+    });
+    const [primary] = attached.endpoints;
+    const live = await httpGet(`${primary!.edge}${PATH}`, { host: primary!.publicHost, timeoutMs: 5_000 });
+    expect([live.status, live.headers["x-color"]]).toEqual([200, "blue"]);
+    await env.applyRouting({ activeColor: "green", versions: { blue: "1.0.0", green: "2.0.0" } });
   });
 
   it("when region-a's edge stops, then DNS answers region-b within three health-check intervals, and region-a again once it is back", async () => {
