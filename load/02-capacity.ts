@@ -3,7 +3,7 @@ import type { Options } from "k6/options";
 import { loadTargets } from "./lib/targets.ts";
 import { baseOptions, capacity } from "./lib/presets.ts";
 import { capacityThresholds } from "./lib/thresholds.ts";
-import { mixedRequest, prepare } from "./lib/flow.ts";
+import { mixedRequest, prepare, type SetupData } from "./lib/flow.ts";
 import { summaryFiles } from "./lib/summary.ts";
 
 const targets = loadTargets();
@@ -14,12 +14,12 @@ export const options: Options = {
   thresholds: capacityThresholds(targets),
 };
 
-export function setup(): void {
-  prepare();
+export function setup(): SetupData {
+  return prepare();
 }
 
-export default function (): void {
-  mixedRequest();
+export default function (data: SetupData): void {
+  mixedRequest(data);
 }
 
 export function handleSummary(data: Parameters<typeof summaryFiles>[1]): Record<string, string> {

@@ -28,7 +28,7 @@ export const options: Options = {
 };
 
 export function setup(): void {
-  prepare();
+  void prepare();
 }
 
 export default function (): void {

@@ -1,6 +1,7 @@
 import http from "k6/http";
 import type { Params, RefinedResponse, ResponseType } from "k6/http";
 import { check, fail } from "k6";
+import exec from "k6/execution";
 import { target } from "./targets.ts";
 
 export const SKUS = ["k6-sku-1", "k6-sku-2", "k6-sku-3", "k6-sku-4", "k6-sku-5"];
@@ -26,8 +27,13 @@ function releaseChecks(): Record<string, (r: Res) => boolean> {
   return out;
 }
 
+/** What setup() hands every VU: orders to read before a VU has created its own. */
+export interface SetupData {
+  orderIds: string[];
+}
+
 /** setup(): fail fast when the edge does not answer, then upsert the products the mix reads and orders. */
-export function prepare(): void {
+export function prepare(): SetupData {
   const { baseUrl } = target();
   const ready = http.get(`${baseUrl}/readyz`, params("GET /readyz"));
   if (ready.status !== 200) {
@@ -41,6 +47,8 @@ export function prepare(): void {
     if (r.status !== 200 && r.status !== 201)
       fail(`seeding ${sku} failed: ${r.status} ${String(r.body).slice(0, 200)}`);
   }
+  for (let i = 0; i < 3; i++) createOrder();
+  return { orderIds: [...created] };
 }
 
 // Per-VU memory of the orders it created, so GET order reads a real id.
@@ -59,8 +67,8 @@ export function listProducts(): void {
 }
 
 export function createOrder(): void {
-  const key = `k6-${__VU}-${__ITER}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
-  const sku = SKUS[__ITER % SKUS.length];
+  const key = `k6-${Date.now()}-${Math.random().toString(36).slice(2, 10)}${Math.random().toString(36).slice(2, 10)}`;
+  const sku = SKUS[Math.floor(Math.random() * SKUS.length)];
   const body = JSON.stringify({ customerId: `k6-customer-${__VU}`, items: [{ sku, quantity: 1 }] });
   const r = http.post(
     `${target().baseUrl}/api/orders/orders`,
@@ -76,8 +84,10 @@ export function createOrder(): void {
   if (created.length > 50) created.shift();
 }
 
-export function getOrder(): void {
-  const id = created[created.length - 1];
+export function getOrder(data?: SetupData): void {
+  const seeded = data?.orderIds ?? [];
+  const id =
+    created[created.length - 1] ?? seeded[exec.scenario.iterationInTest % Math.max(1, seeded.length)];
   if (!id) return void createOrder();
   const r = http.get(`${target().baseUrl}/api/orders/orders/${id}`, params("GET /orders/:id"));
   check(r, {
@@ -88,10 +98,11 @@ export function getOrder(): void {
 }
 
 /** One request per iteration, so the arrival rate is the request rate: 50% product, 10% list, 20% create, 20% read order. */
-export function mixedRequest(): void {
-  const slot = __ITER % 10;
+export function mixedRequest(data?: SetupData): void {
+  // The test-wide iteration number: arrival-rate executors spread iterations over many VUs, so __ITER stays small.
+  const slot = exec.scenario.iterationInTest % 10;
   if (slot < 5) void getProduct();
   else if (slot === 5) listProducts();
   else if (slot < 8) createOrder();
-  else getOrder();
+  else getOrder(data);
 }
