@@ -53,6 +53,19 @@ describe("timeouts and circuit breaking", () => {
     orders.behave(echo);
   });
 
+  test("when clients hang up on a slow orders, then the gateway hangs up on orders and the circuit does not count it", async () => {
+    orders.behave(slow(5_000));
+    const hungUpBefore = orders.hungUp;
+    for (let i = 0; i < 6; i++) {
+      const hangUp = fetch(`${gateway.url}/api/orders/orders/o-1`, { signal: AbortSignal.timeout(50) });
+      await expect(hangUp).rejects.toThrow();
+    }
+    expect(await eventually(async () => orders.hungUp - hungUpBefore === 6, 2000, 10)).toBe(true);
+    expect(await circuitState("orders")).toBe(0);
+    orders.behave(echo);
+    expect((await fetch(`${gateway.url}/api/orders/orders/o-1`)).status).toBe(200);
+  });
+
   test("when catalog keeps failing, then the circuit opens and answers 503 in a few ms without calling catalog", async () => {
     catalog.behave(status(500));
     let failures = 0;
@@ -100,7 +113,7 @@ describe("timeouts and circuit breaking", () => {
 
   test("when a half-open trial fails, then the circuit opens again at once", async () => {
     orders.behave(status(503));
-    for (let i = 0; i < 10 && (await circuitState("orders")) !== 2; i++)
+    for (let i = 0; i < 20 && (await circuitState("orders")) !== 2; i++)
       await (await fetch(`${gateway.url}/api/orders/orders/o-2`)).text();
     expect(await circuitState("orders")).toBe(2);
     expect(await eventually(async () => (await circuitState("orders")) === 1, 3 * resetMs, 20)).toBe(true);
