@@ -1,0 +1,79 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  dataUrls,
+  forgetProcesses,
+  isAlive,
+  readState,
+  requireState,
+  upsertProcess,
+  writeState,
+  type LocalState,
+} from "./state.js";
+
+const state: LocalState = {
+  stack: "local",
+  basePort: 18000,
+  ownerPid: process.pid,
+  startedAt: "2026-01-01T00:00:00.000Z",
+  routing: { activeColor: "blue", versions: { blue: "1.0.0" } },
+  processes: [
+    {
+      name: "redis-region-a",
+      role: "redis",
+      pid: 1,
+      host: "127.0.1.1",
+      port: 18079,
+      url: "redis://127.0.1.1:18079",
+      log: "r.log",
+      region: "region-a",
+    },
+    {
+      name: "kafka",
+      role: "kafka",
+      pid: 2,
+      host: "127.0.0.1",
+      port: 18092,
+      url: "127.0.0.1:18092",
+      log: "k.log",
+    },
+  ],
+};
+
+describe("local state", () => {
+  it("when a process has exited, then it no longer counts as alive", async () => {
+    const child = spawn("true");
+    await new Promise((resolve) => child.once("exit", resolve));
+    expect(isAlive(child.pid!)).toBe(false);
+    expect(isAlive(process.pid)).toBe(true);
+  });
+
+  it("processes are added, replaced by name and forgotten in state.json", () => {
+    const dir = mkdtempSync(join(tmpdir(), "local-state-"));
+    try {
+      expect(() => requireState(dir, "local")).toThrow(
+        `the local environment "local" is not running (no ${dir}/state.json)`,
+      );
+      writeState(dir, state);
+      upsertProcess(readState(dir)!, dir, { ...state.processes[1]!, pid: 3 });
+      expect(readState(dir)!.processes.map((p) => [p.name, p.pid])).toEqual([
+        ["redis-region-a", 1],
+        ["kafka", 3],
+      ]);
+      forgetProcesses(dir, ["kafka"]);
+      expect(readState(dir)!.processes.map((p) => p.name)).toEqual(["redis-region-a"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("when a data store is not running, then dataUrls names it and how to start it", () => {
+    expect(() => dataUrls(state, "region-a")).toThrow(
+      "mongo is not running — run 'npm run local -- up' first",
+    );
+    expect(() => dataUrls(state, "region-b")).toThrow("redis of region-b is not running");
+  });
+});
