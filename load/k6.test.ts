@@ -72,9 +72,9 @@ describe("k6 gates", () => {
     );
     const options = JSON.parse(out);
     expect(options.thresholds).toMatchObject({
-      http_req_failed: [{ threshold: "rate<=0.01", abortOnFail: true, delayAbortEval: "5s" }],
+      http_req_failed: ["rate<=0.01", { threshold: "rate<=0.05", abortOnFail: true, delayAbortEval: "5s" }],
       http_req_duration: ["p(95)<300", "p(99)<800"],
-      checks: [{ threshold: "rate>=0.99", abortOnFail: true, delayAbortEval: "5s" }],
+      checks: ["rate>=0.99", { threshold: "rate>=0.95", abortOnFail: true, delayAbortEval: "5s" }],
       http_reqs: ["rate>=95"],
     });
     expect(options.thresholds["http_req_duration{name:POST /orders}"]).toEqual(["max>=0"]);

@@ -1,7 +1,7 @@
 import type { Threshold } from "k6/options";
 import type { Targets } from "./targets.ts";
 
-// Errors far above the target end a gate early; the delay lets a few seconds of data accumulate first.
+// A clearly broken release ends a gate early; the delay lets a few seconds of data accumulate first.
 const ABORT_DELAY = "5s";
 
 /** Request names of load/lib/flow.ts; a route's own latency shows where capacity ends. */
@@ -13,17 +13,26 @@ export function baseThresholds(t: Targets): Record<string, Threshold[]> {
   const perRoute = Object.fromEntries(ROUTES.map((r) => [`http_req_duration{name:${r}}`, ["max>=0"]]));
   return {
     ...perRoute,
+    // The gate is judged on the whole run; only a release far outside it (5x the error budget) stops early.
     http_req_failed: [
-      { threshold: `rate<=${t.maxErrorRate}`, abortOnFail: true, delayAbortEval: ABORT_DELAY },
+      `rate<=${t.maxErrorRate}`,
+      { threshold: `rate<=${abortErrorRate(t)}`, abortOnFail: true, delayAbortEval: ABORT_DELAY },
     ],
     http_req_duration: [`p(95)<${t.p95Ms}`, `p(99)<${t.p99Ms}`],
-    checks: [{ threshold: `rate>=${t.minChecksRate}`, abortOnFail: true, delayAbortEval: ABORT_DELAY }],
+    checks: [
+      `rate>=${t.minChecksRate}`,
+      { threshold: `rate>=${round(1 - abortErrorRate(t))}`, abortOnFail: true, delayAbortEval: ABORT_DELAY },
+    ],
   };
 }
 
 /** The capacity gate also needs a throughput floor: dropped iterations show up as a lower request rate. */
 export function capacityThresholds(t: Targets, floor = 0.95): Record<string, Threshold[]> {
   return { ...baseThresholds(t), http_reqs: [`rate>=${round(floor * t.requestsPerSecond)}`] };
+}
+
+function abortErrorRate(t: Targets): number {
+  return round(Math.min(0.5, Math.max(0.05, 5 * t.maxErrorRate)));
 }
 
 function round(n: number): number {
