@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Kafka, logLevel } from "kafkajs";
@@ -126,7 +126,12 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<RunningServer
   writeFileSync(log4jFile, LOG4J2);
   const javaArgs = [...JVM_OPTS, `-Dlog4j2.configurationFile=${log4jFile}`, "-cp", join(KAFKA_LIBS, "*")];
   // The = form because a base64url id may start with "-", which argparse would read as an option.
-  const clusterId = randomBytes(16).toString("base64url");
+  // Restarting on an existing dir must keep its cluster id, or the format step refuses the dir.
+  const metaFile = join(dir, "data", "meta.properties");
+  const existingId = existsSync(metaFile)
+    ? /^cluster\.id=(.+)$/m.exec(readFileSync(metaFile, "utf8"))?.[1]
+    : undefined;
+  const clusterId = existingId ?? randomBytes(16).toString("base64url");
   const logFile = join(dir, "kafka.log");
   try {
     const { stdout } = await promisify(execFile)(
