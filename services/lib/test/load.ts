@@ -6,6 +6,8 @@ export interface LoadResult {
   failures: string[];
   /** When the emulated load balancer first saw /readyz answer 503 (epoch ms). */
   unreadySeenAt: number | undefined;
+  /** What the prober saw first: a 503 body or a transport error. */
+  unreadyReason: string | undefined;
 }
 
 /**
@@ -21,15 +23,27 @@ export async function runLoad(opts: {
   okStatus?: (status: number) => boolean;
 }): Promise<LoadResult> {
   const dispatcher = new Agent({ connections: opts.clients, keepAliveTimeout: 30_000, pipelining: 1 });
-  const result: LoadResult = { ok: 0, failed: 0, failures: [], unreadySeenAt: undefined };
+  const result: LoadResult = {
+    ok: 0,
+    failed: 0,
+    failures: [],
+    unreadySeenAt: undefined,
+    unreadyReason: undefined,
+  };
+  const unready = (reason: string) => {
+    if (result.unreadySeenAt !== undefined) return;
+    result.unreadySeenAt = Date.now();
+    result.unreadyReason = reason;
+  };
   const until = Date.now() + opts.durationMs;
   const probe = setInterval(() => {
-    fetch(`${opts.baseUrl}/readyz`, { signal: AbortSignal.timeout(500) })
-      .then((res) => {
-        if (res.status === 503) result.unreadySeenAt ??= Date.now();
-        return res.body?.cancel();
+    // Like a Kubernetes readiness probe with timeoutSeconds: 2.
+    fetch(`${opts.baseUrl}/readyz`, { signal: AbortSignal.timeout(2000) })
+      .then(async (res) => {
+        const body = await res.text();
+        if (res.status !== 200) unready(`${res.status} ${body}`);
       })
-      .catch(() => (result.unreadySeenAt ??= Date.now()));
+      .catch((err: Error) => unready(String(err.cause ?? err)));
   }, opts.probeEveryMs ?? 25);
   let counter = 0;
   const client = async () => {

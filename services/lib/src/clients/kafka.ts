@@ -69,20 +69,25 @@ export function startConsumer(
   let consumer: Consumer | undefined;
   let joined = false;
   let timer: NodeJS.Timeout | undefined;
+  let failures = 0;
 
-  const run = async (attempt: number): Promise<void> => {
+  const run = async (): Promise<void> => {
     if (stopped) return;
     const c = kafka.consumer({
       groupId: opts.groupId,
-      sessionTimeout: 10_000,
+      // The broker minimum: after a crash-restart the old member blocks the rebalance until its session expires.
+      sessionTimeout: 6000,
       heartbeatInterval: 1000,
-      retry: { retries: 8 },
+      retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 2000 },
     });
     consumer = c;
-    c.on(c.events.GROUP_JOIN, () => (joined = true));
+    c.on(c.events.GROUP_JOIN, () => {
+      joined = true;
+      failures = 0;
+    });
     c.on(c.events.CRASH, (e) => {
       joined = false;
-      if (!e.payload.restart) schedule(attempt + 1, c);
+      if (!e.payload.restart) schedule(c);
     });
     try {
       if (opts.ensureTopics) await ensureTopics(kafka, opts.ensureTopics);
@@ -90,14 +95,15 @@ export function startConsumer(
       for (const topic of opts.topics) await c.subscribe({ topic, fromBeginning: true });
       await c.run({ eachMessage: opts.handle });
     } catch (err) {
-      log.warn({ err: (err as Error).message, attempt }, "consumer could not start; retrying");
-      schedule(attempt + 1, c);
+      log.warn({ err: (err as Error).message, failures }, "consumer could not start; retrying");
+      schedule(c);
     }
   };
-  const schedule = (attempt: number, failed: Consumer) => {
+  const schedule = (failed: Consumer) => {
     if (stopped) return;
+    failures += 1;
     void failed.disconnect().catch(() => undefined);
-    timer = setTimeout(() => void run(attempt), Math.min(500 * 2 ** Math.min(attempt, 4), 8000));
+    timer = setTimeout(() => void run(), Math.min(250 * 2 ** Math.min(failures, 4), 4000));
   };
 
   kit.health.addCheck(
@@ -107,7 +113,7 @@ export function startConsumer(
     },
     { critical: false },
   );
-  void run(0);
+  void run();
   const stop = async () => {
     stopped = true;
     clearTimeout(timer);

@@ -60,7 +60,8 @@ export class OutboxRelay<T extends OutboxFields & { _id: string }> {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    await this.running;
+    // A round stuck connecting to a dead broker must not hold up shutdown; its claims expire with the lease.
+    await Promise.race([this.running, new Promise((resolve) => setTimeout(resolve, 2000))]);
     await this.producer?.disconnect().catch(() => undefined);
   }
 
@@ -95,6 +96,8 @@ export class OutboxRelay<T extends OutboxFields & { _id: string }> {
 
   /** Claims up to batchSize documents, publishes their pending events in one send, and marks them. */
   async publishBatch(): Promise<number> {
+    // Connect first: while Kafka is down the relay backs off without touching the database.
+    const producer = await this.connectedProducer();
     const now = Date.now();
     const claimed: OutboxDoc[] = [];
     for (let i = 0; i < (this.opts.batchSize ?? 50) && !this.stopped; i++) {
@@ -113,7 +116,6 @@ export class OutboxRelay<T extends OutboxFields & { _id: string }> {
     }
     if (claimed.length === 0) return 0;
     try {
-      const producer = await this.connectedProducer();
       const byTopic = new Map<string, { key: string; value: string }[]>();
       for (const doc of claimed)
         for (const event of doc.outbox.slice(doc.publishedSeq)) {
