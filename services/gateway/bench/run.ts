@@ -52,7 +52,14 @@ function runK6(name: string, target: string): Promise<Result> {
     OUT: out,
     K6_NO_USAGE_REPORT: "true",
   };
-  const k6Args = ["run", "--quiet", join(root, "services/gateway/bench/get.k6.js")];
+  // Port 0 for k6's REST API, so parallel k6 runs on this machine do not collide on 6565.
+  const k6Args = [
+    "run",
+    "--quiet",
+    "--address",
+    "127.0.0.1:0",
+    join(root, "services/gateway/bench/get.k6.js"),
+  ];
   const run = spawn(k6, k6Args, { env, stdio: ["ignore", "ignore", "inherit"] });
   return new Promise<Result>((resolve, reject) => {
     run.on("error", reject);
@@ -83,9 +90,7 @@ async function main(): Promise<void> {
   const children: ChildProcess[] = [];
   try {
     const barePort = await freePort();
-    children.push(
-      startProcess(["--import", "tsx", "services/gateway/bench/bare-server.ts"], { PORT: String(barePort) }),
-    );
+    children.push(startProcess(["services/gateway/bench/bare-server.mjs"], { PORT: String(barePort) }));
     const bare = `http://127.0.0.1:${barePort}`;
     const gateways: Record<string, string> = {};
     for (const logLevel of ["info", "warn"]) {
