@@ -6,9 +6,9 @@ import { registerCircuitGauge, Upstream } from "./upstream/upstream.js";
 /** Starts the gateway (contract B): proxy routes, shared rate limit, breakers; stop() drains gracefully. */
 export async function start(config: GatewayConfig, opts: { logger?: Logger } = {}): Promise<RunningService> {
   const kit = createServiceKit("gateway", config, opts);
-  // Readiness is Redis and draining only, never the upstreams: if catalog were down in a region, every gateway
-  // there would turn unready, DNS would drop the whole region, and the outage would cascade to the other one.
-  // A down upstream is answered per request (503 from the open circuit) while the rest keeps working.
+  // Readiness is Redis and draining only, never the upstreams: if catalog failed, every gateway in the region
+  // would turn unready and DNS would drop the whole region (orders too) for a partial fault, and a fault shared
+  // by all regions would take them all out of DNS. A down upstream is answered per request (503, open circuit).
   const redis = createRedis(kit, config.redisUrl);
   const upstreamOptions = {
     retryBudgetPercent: config.retryBudgetPercent,
