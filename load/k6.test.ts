@@ -75,7 +75,8 @@ describe("k6 gates", () => {
       http_req_failed: ["rate<=0.01", { threshold: "rate<=0.05", abortOnFail: true, delayAbortEval: "5s" }],
       http_req_duration: ["p(95)<300", "p(99)<800"],
       checks: ["rate>=0.99", { threshold: "rate>=0.95", abortOnFail: true, delayAbortEval: "5s" }],
-      http_reqs: ["rate>=95"],
+      dropped_iterations: ["count<=100"],
+      http_reqs: ["rate>=90"],
     });
     expect(options.thresholds["http_req_duration{name:POST /orders}"]).toEqual(["max>=0"]);
     expect(options.scenarios.capacity).toMatchObject({
