@@ -55,4 +55,16 @@ describe("graceful drain", () => {
     expect(Date.now() - started).toBeLessThan(2000);
     expect(await hanging).toBeInstanceOf(Error);
   });
+
+  test("when a closer hangs, then stop() gives up on it by DRAIN_SECONDS + 4 s and still runs the closers after it", async () => {
+    const { kit, service, closed } = await startSample({ SHUTDOWN_DELAY_MS: "0", DRAIN_SECONDS: "1" });
+    kit.lifecycle.onClose("hangs", () => new Promise(() => undefined));
+    const started = Date.now();
+    const timeline = await service.stop();
+
+    expect(Date.now() - started).toBeGreaterThanOrEqual(4500);
+    expect(Date.now() - started).toBeLessThan(5500);
+    expect(closed).toEqual(["second", "first"]);
+    expect(Object.keys(timeline.closers)).toEqual(["hangs", "second", "first"]);
+  });
 });

@@ -15,6 +15,8 @@ export interface DrainTimeline {
   connectionsDoneAt?: number;
   clientsClosedAt?: number;
   forcedSockets: number;
+  /** Milliseconds each closer took, in the order they ran. */
+  closers: Record<string, number>;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -44,7 +46,7 @@ export class Lifecycle {
   }
 
   private async drain(server: Server | undefined): Promise<DrainTimeline> {
-    const timeline: DrainTimeline = { drainingAt: Date.now(), forcedSockets: 0 };
+    const timeline: DrainTimeline = { drainingAt: Date.now(), forcedSockets: 0, closers: {} };
     const deadline = timeline.drainingAt + this.options.drainSeconds * 1000;
     this.health.startDraining();
     this.logger.info(
@@ -70,11 +72,20 @@ export class Lifecycle {
       timeline.connectionsDoneAt = Date.now();
     }
     for (const closer of [...this.closers].reverse()) {
+      const started = Date.now();
+      // Kubernetes kills at DRAIN_SECONDS + 5; closers share the 4 s after the deadline, so exit stays clean.
+      const budgetMs = Math.max(100, deadline + 4000 - started);
       try {
-        await closer.close();
+        const outcome = await Promise.race([
+          closer.close().then(() => "closed"),
+          sleep(budgetMs).then(() => "timeout"),
+        ]);
+        if (outcome === "timeout")
+          this.logger.warn({ closer: closer.name, budgetMs }, "closer timed out; moving on");
       } catch (err) {
         this.logger.warn({ err, closer: closer.name }, "closer failed");
       }
+      timeline.closers[closer.name] = Date.now() - started;
     }
     timeline.clientsClosedAt = Date.now();
     this.logger.info({ timeline }, "stopped");
