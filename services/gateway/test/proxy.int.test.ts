@@ -140,6 +140,20 @@ describe("proxying", () => {
     catalog.behave(echo);
   });
 
+  test("when catalog dies in the middle of a body, then the client sees a broken response at once, not a hang", async () => {
+    catalog.behave((req, res) => {
+      res.writeHead(200, { "content-length": "100000" });
+      res.write("partial");
+      setTimeout(() => req.socket.destroy(), 20);
+    });
+    const started = performance.now();
+    const res = await fetch(`${gateway.url}/api/catalog/export`);
+    expect(res.status).toBe(200);
+    await expect(res.text()).rejects.toThrow();
+    expect(performance.now() - started).toBeLessThan(1000);
+    catalog.behave(echo);
+  });
+
   test("when orders refuses connections, then the client gets 502 naming orders and the reason", async () => {
     const res = await fetch(`${orphan.url}/api/orders/orders/o-1`);
     expect(res.status).toBe(502);
