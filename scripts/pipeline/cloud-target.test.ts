@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadBlueprint } from "../../infra/config/stack-file.js";
 import { deployToIdle, switchColors } from "../../infra/model/index.js";
-import { CloudTarget, rolloutConfigJson } from "./cloud-target.js";
+import { CloudTarget, explainPulumiError, rolloutConfigJson } from "./cloud-target.js";
 import { installFakePulumi, type FakePulumi } from "./testing/fake-pulumi.js";
 
 // The Pulumi CLI cannot be installed here: these tests run the real Automation API against a recording
@@ -99,5 +99,23 @@ describe("cloud target (Automation API against the pulumi stand-in)", () => {
       activeColor: "green",
       versions: { green: "2.0.0" },
     });
+  });
+
+  it("when the Pulumi CLI is missing, then the error says what to install", async () => {
+    fake.restore();
+    const path = process.env.PATH;
+    process.env.PATH = "/nonexistent";
+    try {
+      const err = await CloudTarget.select("dev", {
+        blueprint: loadBlueprint("dev"),
+        reportDir: "/tmp",
+      }).catch((e: unknown) => e);
+      expect(explainPulumiError(err)).toBe(
+        "the Pulumi CLI is not on PATH — install it (https://www.pulumi.com/docs/install/; in CI: pulumi/actions)",
+      );
+    } finally {
+      process.env.PATH = path;
+      fake = installFakePulumi();
+    }
   });
 });

@@ -136,3 +136,12 @@ export class CloudTarget implements PromotionTarget {
     return Object.values(regions);
   }
 }
+
+/** The Automation API's errors for a missing CLI are raw spawn output; say what to install instead. */
+export function explainPulumiError(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  if (/ENOENT: pulumi|spawn pulumi ENOENT/.test(text)) {
+    return "the Pulumi CLI is not on PATH — install it (https://www.pulumi.com/docs/install/; in CI: pulumi/actions)";
+  }
+  return text.trim();
+}

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
 import { loadBlueprint, REPO_ROOT } from "../../infra/config/stack-file.js";
-import { CloudTarget } from "./cloud-target.js";
+import { CloudTarget, explainPulumiError } from "./cloud-target.js";
 import { promote, type PromotionResult } from "./machine.js";
 import type { PromotionTarget } from "./target.js";
 
@@ -75,7 +75,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   main().then(
     (code) => process.exit(code),
     (err: unknown) => {
-      process.stderr.write(`✖ ${err instanceof Error ? err.message : String(err)}\n`);
+      process.stderr.write(`✖ ${explainPulumiError(err)}\n`);
       process.exit(1);
     },
   );

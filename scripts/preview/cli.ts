@@ -2,6 +2,7 @@
 import { parseArgs } from "node:util";
 import { createPreview, destroyPreview } from "./preview.js";
 import { checkPreviewArgs } from "./stack-file.js";
+import { explainPulumiError } from "../pipeline/cloud-target.js";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -21,6 +22,6 @@ try {
     throw new Error("usage: tsx scripts/preview/cli.ts create --pr <n> --version <tag> | destroy --pr <n>");
   }
 } catch (err) {
-  process.stderr.write(`✖ ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`✖ ${explainPulumiError(err)}\n`);
   process.exit(1);
 }
