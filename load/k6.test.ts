@@ -76,7 +76,7 @@ describe("k6 gates", () => {
       http_req_duration: ["p(95)<300", "p(99)<800"],
       checks: ["rate>=0.99", { threshold: "rate>=0.95", abortOnFail: true, delayAbortEval: "5s" }],
       dropped_iterations: ["count<=100"],
-      http_reqs: ["rate>=90"],
+      http_reqs: ["rate>=80"],
     });
     expect(options.thresholds["http_req_duration{name:POST /orders}"]).toEqual(["max>=0"]);
     expect(options.scenarios.capacity).toMatchObject({

@@ -28,14 +28,15 @@ export function baseThresholds(t: Targets): Record<string, Threshold[]> {
 
 /**
  * The capacity gate also needs throughput: at most 5% of the planned iterations dropped (the arrival rate was
- * held), and a request-rate floor over the whole run, whose duration also counts setup and the final drain.
+ * held), and a request-rate floor over the whole run, whose duration also counts setup and the final drain
+ * (a few seconds of a 20 s run, hence 0.8).
  */
 export function capacityThresholds(t: Targets): Record<string, Threshold[]> {
   const planned = t.requestsPerSecond * t.durationSeconds;
   return {
     ...baseThresholds(t),
     dropped_iterations: [`count<=${Math.floor(0.05 * planned)}`],
-    http_reqs: [`rate>=${round(0.9 * t.requestsPerSecond)}`],
+    http_reqs: [`rate>=${round(0.8 * t.requestsPerSecond)}`],
   };
 }
 
