@@ -48,6 +48,8 @@ describe.sequential("blue-green rehearsal on the local environment", () => {
     expect(result.liveAfter.map((l) => [l.status, l.color, l.version])).toEqual(
       env.endpoints.map(() => [200, "green", "1.1.0"]),
     );
+    // nginx reloads gracefully: live requests during the switch see neither 5xx nor dropped connections.
+    expect(result.switchProbe).toMatchObject({ failures: 0, connectionErrors: 0 });
     expect(result.switchProbe!.requests).toBeGreaterThan(10);
 
     const md = readFileSync(result.reportFile, "utf8");
