@@ -97,12 +97,15 @@ export function getOrder(data?: SetupData): void {
   });
 }
 
-/** One request per iteration, so the arrival rate is the request rate: 50% product, 10% list, 20% create, 20% read order. */
+/**
+ * One request per iteration, so the arrival rate is the request rate. A shop's browse-to-buy mix: 60% product,
+ * 20% list, 10% create order, 10% read order.
+ */
 export function mixedRequest(data?: SetupData): void {
   // The test-wide iteration number: arrival-rate executors spread iterations over many VUs, so __ITER stays small.
   const slot = exec.scenario.iterationInTest % 10;
-  if (slot < 5) void getProduct();
-  else if (slot === 5) listProducts();
-  else if (slot < 8) createOrder();
+  if (slot < 6) void getProduct();
+  else if (slot < 8) listProducts();
+  else if (slot === 8) createOrder();
   else getOrder(data);
 }
