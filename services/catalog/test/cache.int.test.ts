@@ -105,6 +105,12 @@ describe("catalog: bad input gets 4xx with a reason", () => {
     { what: "an unknown query field", path: "/products?sort=name", status: 400, code: "VALIDATION_FAILED" },
     { what: "a limit out of range", path: "/products?limit=5000", status: 400, code: "VALIDATION_FAILED" },
     { what: "an invalid sku", path: "/products/a%20b", status: 400, code: "VALIDATION_FAILED" },
+    {
+      what: "an operator in a product query",
+      path: "/products/sku-1?sku[$ne]=x",
+      status: 400,
+      code: "FORBIDDEN_KEY",
+    },
   ])("when GET has $what, then $status $code", async ({ path, status, code }) => {
     const res = await fetch(`${a.url}${path}`);
     expect(res.status).toBe(status);

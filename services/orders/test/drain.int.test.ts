@@ -17,7 +17,7 @@ beforeAll(async () => {
   orders = await start(
     loadOrdersConfig(
       testEnv({ mongo: mongo(), redis: redis() }, `orders_drain_${Date.now()}`, {
-        SHUTDOWN_DELAY_MS: "400",
+        SHUTDOWN_DELAY_MS: "1500",
         DRAIN_SECONDS: "8",
       }),
     ),

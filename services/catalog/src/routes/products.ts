@@ -25,7 +25,7 @@ export function productRoutes(catalog: CatalogService): Router {
     res.json({ items, next: items.length === limit ? items.at(-1)?.sku : undefined });
   });
 
-  router.get("/products/:sku", async (req, res) => {
+  router.get("/products/:sku", validateQuery(z.strictObject({})), async (req, res) => {
     const { sku } = parseInput(paramsSchema, req.params, "params");
     res.json(await catalog.getProduct(sku));
   });
