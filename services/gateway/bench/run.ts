@@ -1,6 +1,6 @@
 // Per-request overhead of the service kit: k6 against a bare express 5 handler and the gateway in the same run.
 // Usage: npm run build && node --import tsx services/gateway/bench/run.ts   (env: DURATION=10s VUS=32 ROUNDS=2)
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,6 +17,16 @@ interface Result {
   rps: number;
   p95: number;
   failed: number;
+  /** CPU time of the measured server process per request, in microseconds: robust to other load on the machine. */
+  cpuUs: number;
+}
+
+const ticksPerSecond = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
+
+/** utime + stime of a process from /proc, in clock ticks. */
+function cpuTicks(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return Number(fields[11]) + Number(fields[12]);
 }
 
 // Only PATH and HOME are inherited: npm run exports variables such as COLOR=0 that collide with service config.
@@ -42,7 +52,8 @@ async function waitFor(url: string): Promise<void> {
   throw new Error(`${url} did not answer 200 within 10 s`);
 }
 
-function runK6(name: string, target: string): Promise<Result> {
+function runK6(name: string, target: string, serverPid: number): Promise<Result> {
+  const ticksBefore = cpuTicks(serverPid);
   const out = join(reports, `gateway-bench-${name}.json`);
   const env = {
     ...baseEnv,
@@ -70,8 +81,10 @@ function runK6(name: string, target: string): Promise<Result> {
           metrics: Record<string, { values: Record<string, number> }>;
         }
       ).metrics;
+      const cpuSeconds = (cpuTicks(serverPid) - ticksBefore) / ticksPerSecond;
       resolve({
         name,
+        cpuUs: (cpuSeconds * 1e6) / metrics.http_reqs!.values.count!,
         rps: metrics.http_reqs!.values.rate!,
         p95: metrics.http_req_duration!.values["p(95)"]!,
         failed: metrics.http_req_failed!.values.rate!,
@@ -90,37 +103,40 @@ async function main(): Promise<void> {
   const children: ChildProcess[] = [];
   try {
     const barePort = await freePort();
-    children.push(startProcess(["services/gateway/bench/bare-server.mjs"], { PORT: String(barePort) }));
+    const bareProcess = startProcess(["services/gateway/bench/bare-server.mjs"], { PORT: String(barePort) });
+    children.push(bareProcess);
     const bare = `http://127.0.0.1:${barePort}`;
-    const gateways: Record<string, string> = {};
+    const gateways: Record<string, { url: string; pid: number }> = {};
     for (const logLevel of ["info", "warn"]) {
       const port = await freePort();
-      children.push(
-        startProcess([gatewayMain], {
-          PORT: String(port),
-          HOST: "127.0.0.1",
-          LOG_LEVEL: logLevel,
-          REDIS_URL: redis.url,
-          CATALOG_URL: bare,
-          ORDERS_URL: bare,
-          RATE_LIMIT_PER_SECOND: "1000000",
-          SHUTDOWN_DELAY_MS: "0",
-        }),
-      );
-      gateways[logLevel] = `http://127.0.0.1:${port}`;
+      const gateway = startProcess([gatewayMain], {
+        PORT: String(port),
+        HOST: "127.0.0.1",
+        LOG_LEVEL: logLevel,
+        REDIS_URL: redis.url,
+        CATALOG_URL: bare,
+        ORDERS_URL: bare,
+        RATE_LIMIT_PER_SECOND: "1000000",
+        SHUTDOWN_DELAY_MS: "0",
+      });
+      children.push(gateway);
+      gateways[logLevel] = { url: `http://127.0.0.1:${port}`, pid: gateway.pid! };
     }
-    await Promise.all([bare, ...Object.values(gateways)].map((u) => waitFor(`${u}/livez`)));
+    const info = gateways.info!;
+    const warn = gateways.warn!;
+    await Promise.all([bare, info.url, warn.url].map((u) => waitFor(`${u}/livez`)));
 
-    const targets: [string, string][] = [
-      ["bare-express", `${bare}/livez`],
-      ["gateway-livez-info", `${gateways.info}/livez`],
-      ["gateway-livez-warn", `${gateways.warn}/livez`],
-      ["gateway-proxy-info", `${gateways.info}/api/catalog/livez`],
+    // [name, URL, the process whose CPU is charged]; the proxy row charges the gateway only, not its upstream.
+    const targets: [string, string, number][] = [
+      ["bare-express", `${bare}/livez`, bareProcess.pid!],
+      ["gateway-livez-info", `${info.url}/livez`, info.pid],
+      ["gateway-livez-warn", `${warn.url}/livez`, warn.pid],
+      ["gateway-proxy-info", `${info.url}/api/catalog/livez`, info.pid],
     ];
     const all: Result[] = [];
     // Interleaved rounds, so drift in machine load hits every target alike; the median per target is reported.
     for (let round = 0; round < rounds; round++)
-      for (const [name, url] of targets) all.push(await runK6(name, url));
+      for (const [name, url, pid] of targets) all.push(await runK6(name, url, pid));
 
     const summary = targets.map(([name]) => {
       const runs = all.filter((r) => r.name === name);
@@ -128,6 +144,7 @@ async function main(): Promise<void> {
         name,
         rps: median(runs.map((r) => r.rps)),
         p95: median(runs.map((r) => r.p95)),
+        cpuUs: median(runs.map((r) => r.cpuUs)),
         failed: Math.max(...runs.map((r) => r.failed)),
       };
     });
@@ -136,15 +153,25 @@ async function main(): Promise<void> {
       ...s,
       rpsRatio: s.rps / base.rps,
       p95Ratio: s.p95 / base.p95,
+      cpuRatio: s.cpuUs / base.cpuUs,
     }));
     writeFileSync(
       join(reports, "gateway-bench.json"),
       JSON.stringify({ rounds, at: new Date().toISOString(), rows }, null, 2),
     );
-    process.stdout.write("target                 req/s     p95 ms  req/s ratio  p95 ratio  failed\n");
+    process.stdout.write("target                 req/s  ratio   p95 ms  ratio  CPU us/req  ratio  failed\n");
     for (const r of rows)
       process.stdout.write(
-        `${r.name.padEnd(22)} ${r.rps.toFixed(0).padStart(7)} ${r.p95.toFixed(2).padStart(9)} ${r.rpsRatio.toFixed(2).padStart(11)} ${r.p95Ratio.toFixed(2).padStart(10)} ${(r.failed * 100).toFixed(2).padStart(6)}%\n`,
+        [
+          r.name.padEnd(20),
+          r.rps.toFixed(0).padStart(7),
+          r.rpsRatio.toFixed(2).padStart(6),
+          r.p95.toFixed(1).padStart(8),
+          r.p95Ratio.toFixed(2).padStart(6),
+          r.cpuUs.toFixed(0).padStart(11),
+          r.cpuRatio.toFixed(2).padStart(6),
+          `${(r.failed * 100).toFixed(2)}%`.padStart(7),
+        ].join(" ") + "\n",
       );
   } finally {
     for (const child of children)
