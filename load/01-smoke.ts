@@ -11,7 +11,7 @@ const targets = loadTargets();
 export const options: Options = {
   ...baseOptions(),
   scenarios: { smoke: smoke(targets) },
-  thresholds: baseThresholds(targets),
+  thresholds: baseThresholds(targets, "smoke"),
 };
 
 export function setup(): SetupData {

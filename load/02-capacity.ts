@@ -11,7 +11,7 @@ const targets = loadTargets();
 export const options: Options = {
   ...baseOptions(),
   scenarios: { capacity: capacity(targets) },
-  thresholds: capacityThresholds(targets),
+  thresholds: capacityThresholds(targets, "capacity"),
 };
 
 export function setup(): SetupData {

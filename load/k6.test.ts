@@ -72,13 +72,19 @@ describe("k6 gates", () => {
     );
     const options = JSON.parse(out);
     expect(options.thresholds).toMatchObject({
-      http_req_failed: ["rate<=0.01", { threshold: "rate<=0.05", abortOnFail: true, delayAbortEval: "5s" }],
-      http_req_duration: ["p(95)<300", "p(99)<800"],
-      checks: ["rate>=0.99", { threshold: "rate>=0.95", abortOnFail: true, delayAbortEval: "5s" }],
+      "http_req_failed{scenario:capacity}": [
+        "rate<=0.01",
+        { threshold: "rate<=0.05", abortOnFail: true, delayAbortEval: "5s" },
+      ],
+      "http_req_duration{scenario:capacity}": ["p(95)<300", "p(99)<800"],
+      "checks{scenario:capacity}": [
+        "rate>=0.99",
+        { threshold: "rate>=0.95", abortOnFail: true, delayAbortEval: "5s" },
+      ],
       dropped_iterations: ["count<=100"],
-      http_reqs: ["rate>=80"],
+      "http_reqs{scenario:capacity}": ["rate>=80"],
     });
-    expect(options.thresholds["http_req_duration{name:POST /orders}"]).toEqual(["max>=0"]);
+    expect(options.thresholds["http_req_duration{scenario:capacity,name:POST /orders}"]).toEqual(["max>=0"]);
     expect(options.scenarios.capacity).toMatchObject({
       executor: "constant-arrival-rate",
       rate: 100,
@@ -108,7 +114,9 @@ describe("k6 gates", () => {
     });
     expect(gate).toMatchObject({ ok: true, exitCode: 0, errorRate: 0, checksRate: 1, failedThresholds: [] });
     expect(gate.requests).toBeGreaterThan(5);
-    expect(readFileSync(gate.files.markdown!, "utf8")).toMatch(/\| `checks: rate>=0.99` \| pass \|/);
+    expect(readFileSync(gate.files.markdown!, "utf8")).toMatch(
+      /\| `checks\{scenario:smoke\}: rate>=0.99` \| pass \|/,
+    );
     expect(existsSync(gate.files.dashboard!)).toBe(true);
   });
 
@@ -123,7 +131,7 @@ describe("k6 gates", () => {
     });
     expect(gate.ok).toBe(false);
     expect(gate.exitCode).toBe(99);
-    expect(gate.failedThresholds).toContain("checks: rate>=0.99");
+    expect(gate.failedThresholds).toContain("checks{scenario:smoke}: rate>=0.99");
   });
 
   it("when 30% of requests fail, then the gate fails with k6 exit code 99 and the error rate", async () => {
@@ -136,7 +144,7 @@ describe("k6 gates", () => {
     });
     expect(gate.exitCode).toBe(99);
     expect(gate.ok).toBe(false);
-    expect(gate.failedThresholds).toContain("http_req_failed: rate<=0.01");
+    expect(gate.failedThresholds).toContain("http_req_failed{scenario:smoke}: rate<=0.01");
     expect(gate.errorRate).toBeGreaterThan(0.1);
   });
 

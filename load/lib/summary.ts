@@ -1,40 +1,28 @@
-// handleSummary helpers: the k6 summary as JSON (read by scripts/pipeline) and as markdown (for people).
+// handleSummary helpers: the k6 summary as JSON (with the gate figures scripts/pipeline reads) and markdown.
+import { figures, ROUTE, type SummaryData } from "./figures.ts";
 
-interface MetricData {
-  type: string;
-  values: Record<string, number>;
-  thresholds?: Record<string, { ok: boolean }>;
-}
-interface SummaryData {
-  metrics: Record<string, MetricData>;
-  state: { testRunDurationMs: number };
-}
-
-const n = (v: number | undefined, digits = 1) => (v === undefined ? "-" : v.toFixed(digits));
+const n = (v: number, digits = 1) => v.toFixed(digits);
 
 export function markdown(name: string, data: SummaryData): string {
-  const m = data.metrics;
-  const d = m.http_req_duration?.values ?? {};
+  const f = figures(data);
   const lines = [
     `## k6 ${name}`,
     "",
     `| requests | req/s | p95 ms | p99 ms | error rate | checks |`,
     `| --- | --- | --- | --- | --- | --- |`,
-    `| ${m.http_reqs?.values.count ?? 0} | ${n(m.http_reqs?.values.rate)} | ${n(d["p(95)"])} | ${n(d["p(99)"])} | ${n((m.http_req_failed?.values.rate ?? 0) * 100, 2)}% | ${n((m.checks?.values.rate ?? 0) * 100, 2)}% |`,
+    `| ${f.requests} | ${n(f.requestsPerSecond)} | ${n(f.p95Ms)} | ${n(f.p99Ms)} | ${n(f.errorRate * 100, 2)}% | ${n(f.checksRate * 100, 2)}% |`,
     "",
     `| route | p95 ms | p99 ms |`,
     `| --- | --- | --- |`,
-    ...Object.entries(m)
-      .filter(([k]) => k.startsWith("http_req_duration{name:"))
-      .map(([k, v]) => `| ${k.slice(23, -1)} | ${n(v.values["p(95)"])} | ${n(v.values["p(99)"])} |`),
+    ...f.routes.map((r) => `| ${r.name} | ${n(r.p95Ms)} | ${n(r.p99Ms)} |`),
     "",
     `| threshold | result |`,
     `| --- | --- |`,
   ];
-  for (const [metric, data] of Object.entries(m)) {
-    if (metric.startsWith("http_req_duration{name:")) continue;
-    for (const [expr, res] of Object.entries(data.thresholds ?? {})) {
-      lines.push(`| \`${metric}: ${expr}\` | ${res.ok ? "pass" : "**FAIL**"} |`);
+  for (const [metric, d] of Object.entries(data.metrics)) {
+    if (ROUTE.test(metric)) continue;
+    for (const [expr, r] of Object.entries(d.thresholds ?? {})) {
+      lines.push(`| \`${metric}: ${expr}\` | ${r.ok ? "pass" : "**FAIL**"} |`);
     }
   }
   return `${lines.join("\n")}\n`;
@@ -46,7 +34,7 @@ export function summaryFiles(name: string, data: SummaryData): Record<string, st
   const out: Record<string, string> = { stdout: md };
   const dir = __ENV.SUMMARY_DIR;
   if (dir) {
-    out[`${dir}/${name}.json`] = JSON.stringify(data, null, 2);
+    out[`${dir}/${name}.json`] = JSON.stringify({ figures: figures(data), ...data }, null, 2);
     out[`${dir}/${name}.md`] = md;
   }
   return out;

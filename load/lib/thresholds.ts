@@ -7,19 +7,25 @@ const ABORT_DELAY = "5s";
 /** Request names of load/lib/flow.ts; a route's own latency shows where capacity ends. */
 export const ROUTES = ["GET /products/:sku", "GET /products", "POST /orders", "GET /orders/:id"];
 
-/** Thresholds every gate keeps on: failed requests, p95/p99 latency, checks. */
-export function baseThresholds(t: Targets): Record<string, Threshold[]> {
+/**
+ * Thresholds every gate keeps on: failed requests, p95/p99 latency, checks. They are scoped to the scenario, so
+ * setup()'s requests (readiness probe, seeding) do not count.
+ */
+export function baseThresholds(t: Targets, scenario: string): Record<string, Threshold[]> {
+  const scoped = (metric: string, tags = "") => `${metric}{scenario:${scenario}${tags}}`;
   // k6 only summarises a tagged sub-metric that has a threshold; `max>=0` always holds, so these never gate.
-  const perRoute = Object.fromEntries(ROUTES.map((r) => [`http_req_duration{name:${r}}`, ["max>=0"]]));
+  const perRoute = Object.fromEntries(
+    ROUTES.map((r) => [scoped("http_req_duration", `,name:${r}`), ["max>=0"]]),
+  );
   return {
     ...perRoute,
     // The gate is judged on the whole run; only a release far outside it (5x the error budget) stops early.
-    http_req_failed: [
+    [scoped("http_req_failed")]: [
       `rate<=${t.maxErrorRate}`,
       { threshold: `rate<=${abortErrorRate(t)}`, abortOnFail: true, delayAbortEval: ABORT_DELAY },
     ],
-    http_req_duration: [`p(95)<${t.p95Ms}`, `p(99)<${t.p99Ms}`],
-    checks: [
+    [scoped("http_req_duration")]: [`p(95)<${t.p95Ms}`, `p(99)<${t.p99Ms}`],
+    [scoped("checks")]: [
       `rate>=${t.minChecksRate}`,
       { threshold: `rate>=${round(1 - abortErrorRate(t))}`, abortOnFail: true, delayAbortEval: ABORT_DELAY },
     ],
@@ -31,12 +37,12 @@ export function baseThresholds(t: Targets): Record<string, Threshold[]> {
  * held), and a request-rate floor over the whole run, whose duration also counts setup and the final drain
  * (a few seconds of a 20 s run, hence 0.8).
  */
-export function capacityThresholds(t: Targets): Record<string, Threshold[]> {
+export function capacityThresholds(t: Targets, scenario: string): Record<string, Threshold[]> {
   const planned = t.requestsPerSecond * t.durationSeconds;
   return {
-    ...baseThresholds(t),
+    ...baseThresholds(t, scenario),
     dropped_iterations: [`count<=${Math.floor(0.05 * planned)}`],
-    http_reqs: [`rate>=${round(0.8 * t.requestsPerSecond)}`],
+    [`http_reqs{scenario:${scenario}}`]: [`rate>=${round(0.8 * t.requestsPerSecond)}`],
   };
 }
 

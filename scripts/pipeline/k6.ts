@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "../../infra/config/stack-file.js";
+import type { Figures } from "../../load/lib/figures.js";
 import type { GateKind, GateResult, GateVia } from "./target.js";
 
 export const K6_BIN = process.env.K6_BIN ?? join(REPO_ROOT, ".cache", "tools", "bin", "k6");
@@ -74,26 +75,18 @@ export async function runGate(kind: GateKind, via: GateVia, run: K6Run): Promise
   return { kind, via, ok: exitCode === 0, exitCode, ...figures, failedThresholds: failed };
 }
 
-interface K6Summary {
-  metrics: Record<string, { values: Record<string, number>; thresholds?: Record<string, { ok: boolean }> }>;
-}
-
-export function readFigures(summary: K6Summary): Omit<K6Outcome["figures"], "files"> {
-  const m = summary.metrics;
-  const failedThresholds: string[] = [];
-  for (const [metric, data] of Object.entries(m)) {
-    for (const [expr, r] of Object.entries(data.thresholds ?? {}))
-      if (!r.ok) failedThresholds.push(`${metric}: ${expr}`);
-  }
-  const duration = m.http_req_duration?.values ?? {};
+/** The figures load/lib/summary.ts computed inside k6 (one implementation for both sides). */
+export function readFigures(summary: { figures?: Figures }): Omit<K6Outcome["figures"], "files"> {
+  const f = summary.figures;
+  if (!f) throw new Error("the k6 summary has no figures — was it written by load/lib/summary.ts?");
   return {
-    requests: m.http_reqs?.values.count ?? 0,
-    requestsPerSecond: m.http_reqs?.values.rate ?? 0,
-    p95Ms: duration["p(95)"] ?? 0,
-    p99Ms: duration["p(99)"] ?? 0,
-    errorRate: m.http_req_failed?.values.rate ?? 0,
-    checksRate: m.checks?.values.rate ?? 0,
-    failedThresholds,
+    requests: f.requests,
+    requestsPerSecond: f.requestsPerSecond,
+    p95Ms: f.p95Ms,
+    p99Ms: f.p99Ms,
+    errorRate: f.errorRate,
+    checksRate: f.checksRate,
+    failedThresholds: f.failedThresholds,
   };
 }
 
