@@ -34,8 +34,10 @@ function violations(obj: Obj): string[] {
     urn: `urn:test::${obj.metadata.name}`,
     name: obj.metadata.name,
   } as ResourceValidationArgs;
-  for (const policy of policies)
-    policy.validateResource!(args as never, (message: string) => out.push(`${policy.name}: ${message}`));
+  for (const policy of policies) {
+    const validate = policy.validateResource as (a: ResourceValidationArgs, report: (m: string) => void) => void;
+    validate(args, (message) => out.push(`${policy.name}: ${message}`));
+  }
   return out;
 }
 

@@ -1,6 +1,8 @@
 // Invariants of the blueprint as pure functions over Kubernetes objects; the policy pack and tests call them.
 import { DATA_POD_LABELS, DATA_PORTS, PART_OF } from "../components/meta.js";
 
+// Inputs arrive untyped from the engine, so the rules read them defensively.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Obj = Record<string, any>;
 
 /** Objects this blueprint owns (chart-rendered third-party objects are not held to our pod rules). */
