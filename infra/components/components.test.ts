@@ -1,0 +1,199 @@
+import { describe, expect, it } from "vitest";
+import { parseBlueprint, type Blueprint } from "../model/index.js";
+import { monitorArgs } from "./cloudflare-load-balancer.js";
+import { planRoute53, poolOrder } from "./dns-plan.js";
+import { buildHttpRoutes } from "./edge.js";
+import { buildKafka } from "./kafka-cluster.js";
+import { buildMongo } from "./mongo-replica-set.js";
+import { healthCheckArgs } from "./route53-failover.js";
+import { buildServiceColor, colorReplicas } from "./workload.js";
+
+// Pure builders, called without any engine.
+
+function bp(overrides: Record<string, unknown> = {}, regions = 3): Blueprint {
+  const names = ["eu-west", "us-east", "ap-southeast"].slice(0, regions);
+  return parseBlueprint(
+    {
+      environment: "prod",
+      regions: names.map((name, i) => ({
+        name,
+        primary: i === 0,
+        cloudRegion: `${name}-1`,
+        podCidr: `10.${i + 1}.0.0/16`,
+        kubeconfig: { context: name },
+      })),
+      edge: { hostname: "shop.example.com" },
+      rollout: { activeColor: "blue", versions: { blue: "1.0.0", green: "1.1.0" } },
+      dns: {
+        provider: "route53",
+        zone: "example.com",
+        healthCheck: { intervalSeconds: 10, failureThreshold: 3 },
+      },
+      ...overrides,
+    },
+    "test",
+  );
+}
+
+describe("Route53 plan", () => {
+  it("when there are three regions with failover, then SECONDARY aliases a latency set of the two others", () => {
+    const plan = planRoute53(bp());
+    expect(
+      plan.map((r) => [
+        r.name,
+        r.setIdentifier,
+        r.failover ?? r.latencyRegion ?? null,
+        r.aliasTo ?? r.region ?? null,
+      ]),
+    ).toEqual([
+      ["shop.example.com", "eu-west", "PRIMARY", "eu-west"],
+      ["shop.example.com", "secondary", "SECONDARY", "secondary.shop.example.com"],
+      ["secondary.shop.example.com", "us-east", "us-east-1", "us-east"],
+      ["secondary.shop.example.com", "ap-southeast", "ap-southeast-1", "ap-southeast"],
+      ["preview.shop.example.com", undefined, null, null],
+    ]);
+  });
+
+  it("when there are two regions, then the other region is the SECONDARY itself", () => {
+    const plan = planRoute53(bp({}, 2));
+    expect(plan.filter((r) => r.failover).map((r) => `${r.failover}:${r.region}`)).toEqual([
+      "PRIMARY:eu-west",
+      "SECONDARY:us-east",
+    ]);
+  });
+
+  it("when the policy is latency, then every region has a latency record with its health check", () => {
+    const b = bp({
+      dns: {
+        provider: "route53",
+        zone: "example.com",
+        policy: "latency",
+        healthCheck: { intervalSeconds: 30 },
+      },
+    });
+    const plan = planRoute53(b).filter((r) => r.latencyRegion);
+    expect(plan.map((r) => `${r.name} ${r.latencyRegion} ${r.healthCheck}`)).toEqual([
+      "shop.example.com eu-west-1 eu-west",
+      "shop.example.com us-east-1 us-east",
+      "shop.example.com ap-southeast-1 ap-southeast",
+    ]);
+  });
+
+  it("when the gateway address is an IP, then the health check probes it with the hostname as Host and SNI", () => {
+    expect(healthCheckArgs(bp(), "203.0.113.7")).toEqual({
+      type: "HTTPS",
+      port: 443,
+      resourcePath: "/readyz",
+      requestInterval: 10,
+      failureThreshold: 3,
+      ipAddress: "203.0.113.7",
+      fqdn: "shop.example.com",
+      enableSni: true,
+    });
+    expect(healthCheckArgs(bp(), "lb.elb.example.net").fqdn).toBe("lb.elb.example.net");
+  });
+});
+
+describe("Cloudflare", () => {
+  it("when the primary is not listed first, then it still leads the pool order and the monitor sends the Host", () => {
+    const b = bp();
+    b.regions.reverse();
+    expect(poolOrder(b).map((r) => r.name)).toEqual(["eu-west", "ap-southeast", "us-east"]);
+    expect(monitorArgs(b)).toMatchObject({
+      path: "/readyz",
+      interval: 10,
+      consecutiveDown: 3,
+      retries: 0,
+      header: { Host: ["shop.example.com"] },
+    });
+  });
+});
+
+describe("data tier", () => {
+  it("when Mongo spans regions, then the primary lists the others as lower-priority external nodes and they run unmanaged", () => {
+    const b = bp();
+    const primary = buildMongo(b, b.regions[0]!, {} as never)[2]!.spec as Record<string, any>;
+    expect(primary.unmanaged).toBe(false);
+    expect(primary.multiCluster).toEqual({ enabled: true, DNSSuffix: "svc.clusterset.local" });
+    expect(primary.replsets[0].externalNodes).toEqual([
+      { host: "mongo-us-east-rs0-0.blueprint-prod.svc.clusterset.local", port: 27017, votes: 1, priority: 1 },
+      {
+        host: "mongo-ap-southeast-rs0-0.blueprint-prod.svc.clusterset.local",
+        port: 27017,
+        votes: 1,
+        priority: 1,
+      },
+    ]);
+    expect(primary.replsets[0].replsetOverrides).toEqual({ "mongo-eu-west-rs0-0": { priority: 3 } });
+    const replica = buildMongo(b, b.regions[1]!, {} as never)[2]!.spec as Record<string, any>;
+    expect(replica).toMatchObject({ unmanaged: true, updateStrategy: "OnDelete", users: [] });
+  });
+
+  it("when Kafka is mirrored, then only non-primary regions run MirrorMaker 2 from the primary", () => {
+    const b = bp();
+    expect(buildKafka(b, b.regions[0]!).map((o) => o.kind)).toEqual([
+      "KafkaNodePool",
+      "Kafka",
+      "KafkaTopic",
+      "KafkaTopic",
+    ]);
+    const mm2 = buildKafka(b, b.regions[1]!).at(-1)!;
+    expect(mm2.kind).toBe("KafkaMirrorMaker2");
+    expect((mm2.spec as Record<string, any>).mirrors[0]).toMatchObject({
+      sourceCluster: "eu-west",
+      targetCluster: "us-east",
+      topicsPattern: "orders\\.events|catalog\\.events",
+    });
+  });
+});
+
+describe("blue-green workloads", () => {
+  it("when green is idle, then it idles at rollout.idleReplicas and calls only green services", () => {
+    const b = bp({
+      rollout: { activeColor: "blue", versions: { blue: "1.0.0", green: "1.1.0" }, idleReplicas: 1 },
+    });
+    const gateway = b.services[0]!;
+    expect(colorReplicas(b, gateway, "green")).toEqual({ min: 1, max: 6 });
+    expect(colorReplicas(b, gateway, "blue")).toEqual({ min: 2, max: 6 });
+    const [deployment] = buildServiceColor(b, b.regions[0]!, gateway, "green");
+    const env = Object.fromEntries(
+      ((deployment!.spec as any).template.spec.containers[0].env as { name: string; value?: string }[]).map(
+        (e) => [e.name, e.value],
+      ),
+    );
+    expect(env).toMatchObject({
+      COLOR: "green",
+      SERVICE_VERSION: "1.1.0",
+      CATALOG_URL: "http://catalog-green.blueprint-prod.svc.cluster.local:8081",
+      ORDERS_URL: "http://orders-green.blueprint-prod.svc.cluster.local:8082",
+      DRAIN_SECONDS: "10",
+    });
+    expect((deployment!.spec as any).template.spec.terminationGracePeriodSeconds).toBe(15);
+  });
+
+  it("when idleReplicas is 0, then the idle color has no HPA and zero replicas", () => {
+    const b = bp({
+      rollout: { activeColor: "blue", versions: { blue: "1.0.0", green: "1.1.0" }, idleReplicas: 0 },
+    });
+    const objs = buildServiceColor(b, b.regions[0]!, b.services[1]!, "green");
+    expect(objs.map((o) => o.kind)).toEqual(["Deployment", "Service", "PodDisruptionBudget"]);
+    expect((objs[0]!.spec as any).replicas).toBe(0);
+  });
+
+  it("when a canary sends 10% to green, then the public route carries 90/10 and the preview host still only green", () => {
+    const b = bp({
+      rollout: {
+        activeColor: "blue",
+        versions: { blue: "1.0.0", green: "1.1.0" },
+        weights: { blue: 90, green: 10 },
+      },
+    });
+    const [pub, preview] = buildHttpRoutes(b);
+    expect((pub!.spec as any).rules[0].backendRefs.map((r: any) => `${r.name}=${r.weight}`)).toEqual([
+      "gateway-blue=90",
+      "gateway-green=10",
+    ]);
+    expect((preview!.spec as any).hostnames).toEqual(["preview.shop.example.com"]);
+    expect((preview!.spec as any).rules[0].backendRefs.map((r: any) => r.name)).toEqual(["gateway-green"]);
+  });
+});
