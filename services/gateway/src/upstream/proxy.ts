@@ -151,6 +151,9 @@ export function proxyTo(upstream: Upstream, opts: ProxyOptions): RequestHandler 
       await relay(response, res, opts.health);
     } catch (err) {
       if (controller.signal.reason === clientGone) return;
+      // The circuit stays open for the reset time at most, so that is when a retry can first succeed.
+      if (errorCode(err) === "EOPENBREAKER" && !res.headersSent)
+        res.setHeader("retry-after", String(Math.ceil(upstream.resetMs / 1000)));
       next(toGatewayError(err, upstream, controller.signal, opts));
     } finally {
       clearTimeout(timer);

@@ -28,6 +28,7 @@ export class Upstream {
   readonly client: UpstreamClient;
   readonly breaker: CircuitBreaker<[UpstreamCall], UpstreamResponse>;
   readonly budget: RetryBudget;
+  readonly resetMs: number;
 
   constructor(
     readonly name: string,
@@ -35,6 +36,7 @@ export class Upstream {
     opts: UpstreamOptions,
   ) {
     this.client = new UpstreamClient(name, baseUrl);
+    this.resetMs = opts.circuitResetMs;
     this.budget = new RetryBudget(opts.retryBudgetPercent);
     this.breaker = new CircuitBreaker(
       async (call: UpstreamCall) => {
