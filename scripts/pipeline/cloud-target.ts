@@ -3,8 +3,15 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { REPO_ROOT } from "../../infra/config/stack-file.js";
 import type { Blueprint, Color, RolloutConfig } from "../../infra/model/index.js";
 import { targetsOf } from "../../load/lib/export-targets.js";
-import { runGate } from "./k6.js";
-import type { GateKind, GateResult, GateVia, PromotionTarget, TargetOutputs } from "./target.js";
+import { expectationEnv, gateName, runGate } from "./k6.js";
+import type {
+  GateExpectation,
+  GateKind,
+  GateResult,
+  GateVia,
+  PromotionTarget,
+  TargetOutputs,
+} from "./target.js";
 
 /** The part of an Automation API stack the cloud target uses (a real `Stack` in production). */
 export type StackHandle = Pick<Stack, "name" | "getConfig" | "setAllConfigJson" | "up" | "outputs">;
@@ -93,17 +100,17 @@ export class CloudTarget implements PromotionTarget {
     }
   }
 
-  async gate(kind: GateKind, via: GateVia, expect: { color: Color; version: string }): Promise<GateResult> {
+  async gate(kind: GateKind, via: GateVia, expect: GateExpectation): Promise<GateResult> {
     const [first] = await this.regionOutputs();
     const url = via === "preview" ? first?.previewUrl : first?.liveUrl;
     if (!url) throw new Error(`the stack has no ${via} URL (output regions.*.${via}Url)`);
     return runGate(kind, via, {
       script: kind === "capacity" ? "02-capacity.ts" : "01-smoke.ts",
-      name: `${this.stack.name}-${kind}-${via}-${expect.version}`,
+      name: `${this.stack.name}-${gateName(kind, via, expect)}`,
       reportDir: this.opts.reportDir,
       baseUrl: url,
       targets: targetsOf(this.opts.blueprint),
-      env: { EXPECT_COLOR: expect.color, EXPECT_VERSION: expect.version },
+      env: expectationEnv(expect),
     });
   }
 

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "../../infra/config/stack-file.js";
 import type { Figures } from "../../load/lib/figures.js";
-import type { GateKind, GateResult, GateVia } from "./target.js";
+import type { GateExpectation, GateKind, GateResult, GateVia } from "./target.js";
 
 export const K6_BIN = process.env.K6_BIN ?? join(REPO_ROOT, ".cache", "tools", "bin", "k6");
 export const LOAD_DIR = join(REPO_ROOT, "load");
@@ -65,6 +65,19 @@ export async function runK6(run: K6Run): Promise<K6Outcome> {
     ? { ...readFigures(JSON.parse(readFileSync(json, "utf8"))), files: filesOf(run.reportDir, run.name) }
     : emptyFigures();
   return { exitCode, figures, stderrTail: stderr.slice(-2000) };
+}
+
+/** `smoke-live-1.2.0` (`-canary10` during a canary step): the file names of a gate's k6 outputs. */
+export function gateName(kind: GateKind, via: GateVia, expect: GateExpectation): string {
+  const canary = expect.canaryPercent === undefined ? "" : `-canary${expect.canaryPercent}`;
+  return `${kind}-${via}-${expect.version}${canary}`;
+}
+
+/** Every response must come from the expected release, except during a canary step. */
+export function expectationEnv(expect: GateExpectation): Record<string, string> {
+  return expect.canaryPercent === undefined
+    ? { EXPECT_COLOR: expect.color, EXPECT_VERSION: expect.version }
+    : {};
 }
 
 export async function runGate(kind: GateKind, via: GateVia, run: K6Run): Promise<GateResult> {

@@ -2,9 +2,16 @@ import type { Color, RolloutConfig } from "../../infra/model/index.js";
 import type { LocalEnvironment } from "../local/environment.js";
 import type { Faults } from "../local/service-env.js";
 import { targetsOf } from "../../load/lib/export-targets.js";
-import { runGate } from "./k6.js";
+import { expectationEnv, gateName, runGate } from "./k6.js";
 import { probeLiveDuring, sampleLive, type ProbeCounts } from "./live-probe.js";
-import type { GateKind, GateResult, GateVia, PromotionTarget, TargetOutputs } from "./target.js";
+import type {
+  GateExpectation,
+  GateKind,
+  GateResult,
+  GateVia,
+  PromotionTarget,
+  TargetOutputs,
+} from "./target.js";
 
 export interface LocalTargetOptions {
   reportDir: string;
@@ -57,9 +64,9 @@ export class LocalTarget implements PromotionTarget {
     await this.env.waitReady(color, 60_000);
   }
 
-  async gate(kind: GateKind, via: GateVia, expect: { color: Color; version: string }): Promise<GateResult> {
+  async gate(kind: GateKind, via: GateVia, expect: GateExpectation): Promise<GateResult> {
     const primary = this.env.endpoints[0]!;
-    const name = `${kind}-${via}-${expect.version}`;
+    const name = gateName(kind, via, expect);
     return runGate(kind, via, {
       script: kind === "capacity" ? "02-capacity.ts" : "01-smoke.ts",
       name,
@@ -67,7 +74,7 @@ export class LocalTarget implements PromotionTarget {
       baseUrl: primary.edge,
       host: via === "preview" ? primary.previewHost : primary.publicHost,
       targets: targetsOf(this.env.blueprint),
-      env: { EXPECT_COLOR: expect.color, EXPECT_VERSION: expect.version },
+      env: expectationEnv(expect),
       onOutput: (text) => logLines(this.opts.log, `k6 ${name}`, text),
     });
   }

@@ -147,4 +147,39 @@ describe("promotion state machine (in-memory target test double)", () => {
       "smoke gate via live failed (k6 exit 99): checks: rate>=0.99 — 2.0 req/s, p95 12 ms, errors 25.00%",
     );
   });
+
+  it("when canary steps are given, then live traffic moves 10% → 50% → 100% with a live smoke gate at each step", async () => {
+    const target = new InMemoryTarget(initial);
+    const result = await promote(target, { version: "1.1.0", canaryPercents: [10, 50], ...clock() });
+
+    expect(result.ok).toBe(true);
+    expect(target.calls.slice(3, 9)).toEqual([
+      "gate capacity preview green 1.1.0",
+      "switch blue 90/10",
+      "gate smoke live green 1.1.0 canary 10%",
+      "switch blue 50/50",
+      "gate smoke live green 1.1.0 canary 50%",
+      "switch green",
+    ]);
+    expect(result.after.weights).toBeUndefined();
+  });
+
+  it("when the smoke gate fails at a canary step, then all live traffic returns to the old color", async () => {
+    const target = new InMemoryTarget(initial, { gate: { smoke: true } });
+    const result = await promote(target, { version: "1.1.0", canaryPercents: [10], ...clock() });
+
+    expect(result).toMatchObject({ ok: false, rolledBack: true });
+    expect(target.calls).not.toContain("switch green");
+    expect(target.rollout).toEqual(initial);
+    expect(target.live()).toEqual({ color: "blue", version: "1.0.0" });
+  });
+
+  it("when canary percents are out of order or range, then nothing runs and the error says what is allowed", async () => {
+    const target = new InMemoryTarget(initial);
+    await expect(promote(target, { version: "1.1.0", canaryPercents: [50, 10] })).rejects.toThrow(
+      "canary percents must be integers from 1 to 99 in rising order (got 50,10)",
+    );
+    await expect(promote(target, { version: "1.1.0", canaryPercents: [100] })).rejects.toThrow(/1 to 99/);
+    expect(target.calls).toEqual([]);
+  });
 });

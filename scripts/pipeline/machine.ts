@@ -1,4 +1,5 @@
 import {
+  canary,
   deployToIdle,
   otherColor,
   retireIdle,
@@ -34,6 +35,8 @@ export interface PromotionOptions {
   /** Waits out the rollback window; tests pass a clock that does not sleep. */
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
+  /** Canary steps before the full switch, e.g. [10, 50]: that share of live traffic, then a smoke gate on live. */
+  canaryPercents?: number[];
 }
 
 export class GateFailedError extends Error {
@@ -77,12 +80,23 @@ export async function promote(target: PromotionTarget, opts: PromotionOptions): 
     }
   }
 
-  async function gate(kind: GateKind, via: GateVia, color: Color): Promise<void> {
-    const result = await target.gate(kind, via, { color, version: opts.version });
+  async function gate(kind: GateKind, via: GateVia, color: Color, canaryPercent?: number): Promise<void> {
+    const expect = {
+      color,
+      version: opts.version,
+      ...(canaryPercent === undefined ? {} : { canaryPercent }),
+    };
+    const result = await target.gate(kind, via, expect);
     gates.push(result);
     if (!result.ok) throw new GateFailedError(result);
   }
 
+  const percents = opts.canaryPercents ?? [];
+  if (percents.some((p, i) => !Number.isInteger(p) || p < 1 || p > 99 || (i > 0 && p <= percents[i - 1]!))) {
+    throw new Error(
+      `canary percents must be integers from 1 to 99 in rising order (got ${percents.join(",")})`,
+    );
+  }
   const before = await step("read current rollout", () => target.current());
   const active = before.activeColor ?? "blue";
   const idle = otherColor(active);
@@ -98,6 +112,12 @@ export async function promote(target: PromotionTarget, opts: PromotionOptions): 
     await step(`deploy ${opts.version} to ${idle}`, () => target.deploy(idle, opts.version, deployed));
     await step(`wait until ${idle} is ready`, () => target.waitReady(idle));
     await step("capacity gate via preview", () => gate("capacity", "preview", idle));
+    for (const percent of percents) {
+      await step(`canary: ${percent}% of live traffic to ${idle}`, () =>
+        target.switch(canary(deployed, percent)),
+      );
+      await step(`smoke gate on live at ${percent}%`, () => gate("smoke", "live", idle, percent));
+    }
     await step(`switch live traffic to ${idle}`, () => target.switch(switched));
     await step("smoke gate on live", () => gate("smoke", "live", idle));
   } catch (err) {

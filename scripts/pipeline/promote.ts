@@ -30,11 +30,12 @@ export async function promoteAcross(
   stacks: string[],
   targetFor: (stack: string) => Promise<PromotionTarget>,
   log: (line: string) => void,
+  canaryPercents: number[] = [],
 ): Promise<{ ok: boolean; results: PromotionResult[]; failedStack?: string }> {
   const results: PromotionResult[] = [];
   for (const stack of stacks) {
     log(`== ${stack}: promoting ${version}`);
-    const result = await promote(await targetFor(stack), { version, log });
+    const result = await promote(await targetFor(stack), { version, log, canaryPercents });
     results.push(result);
     if (!result.ok) {
       log(`✖ ${stack}: ${result.reason}${result.rolledBack ? " (rolled back)" : ""}; later stages skipped`);
@@ -51,10 +52,13 @@ async function main(): Promise<number> {
       version: { type: "string" },
       from: { type: "string", default: "dev" },
       to: { type: "string", default: "prod" },
+      canary: { type: "string" },
     },
   });
   if (!values.version) {
-    process.stderr.write("usage: npm run promote -- --version <tag> [--from dev] [--to prod]\n");
+    process.stderr.write(
+      "usage: npm run promote -- --version <tag> [--from dev] [--to prod] [--canary 10,50]\n",
+    );
     return 2;
   }
   const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -67,6 +71,7 @@ async function main(): Promise<number> {
     stacks,
     (stack) => CloudTarget.select(stack, { blueprint: blueprints.get(stack)!, reportDir, log }),
     log,
+    values.canary ? values.canary.split(",").map(Number) : [],
   );
   return ok ? 0 : 1;
 }

@@ -14,6 +14,8 @@ export interface RehearsalOptions {
   failoverDrill?: boolean;
   /** Default reports/rehearsal-<timestamp>. */
   reportDir?: string;
+  /** Canary steps (percent of live traffic) before the full switch, e.g. [10, 50]. */
+  canaryPercents?: number[];
   /** Default: the live version with its minor part raised (1.0.0 → 1.1.0). */
   version?: string;
   onProgress?: (line: string) => void;
@@ -51,7 +53,11 @@ export async function runRehearsal(
   log(
     `rehearsal: promoting ${version} on ${target.name}${failGate ? " (deliberately bad: 30% errors)" : ""}`,
   );
-  const promotion = await promote(target, { version, log });
+  const promotion = await promote(target, {
+    version,
+    log,
+    ...(opts.canaryPercents ? { canaryPercents: opts.canaryPercents } : {}),
+  });
   const liveAfter = await sampleLive(env);
   const failover = opts.failoverDrill ? await runFailoverDrill(env, { reportDir, log }) : undefined;
 

@@ -1,4 +1,4 @@
-// `npm run rehearse [-- --fail-gate] [--failover] [--base-port N] [--stack local]`: up → rehearsal → report → down.
+// `npm run rehearse [-- --fail-gate] [--failover] [--canary 10,50] [--base-port N] [--stack local]`: up → rehearsal → report → down.
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { REPO_ROOT } from "../../infra/config/stack-file.js";
@@ -12,6 +12,7 @@ const { values } = parseArgs({
     "base-port": { type: "string" },
     stack: { type: "string", default: "local" },
     "report-dir": { type: "string" },
+    canary: { type: "string" },
   },
 });
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -31,6 +32,7 @@ try {
   const result = await runRehearsal(env, {
     failGate: values["fail-gate"],
     failoverDrill: values.failover,
+    ...(values.canary ? { canaryPercents: values.canary.split(",").map(Number) } : {}),
     onProgress: log,
     ...(values["report-dir"] ? { reportDir: values["report-dir"] } : {}),
   });

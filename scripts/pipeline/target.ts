@@ -4,6 +4,13 @@ export type GateKind = "capacity" | "smoke";
 /** preview: the idle color through the preview host; live: the public host. */
 export type GateVia = "preview" | "live";
 
+/** Which release a gate must reach; during a canary step live traffic is split, so headers are not checked. */
+export interface GateExpectation {
+  color: Color;
+  version: string;
+  canaryPercent?: number;
+}
+
 /** Figures of one k6 run, read from its summary JSON. */
 export interface GateResult {
   kind: GateKind;
@@ -38,7 +45,7 @@ export interface PromotionTarget {
   current(): Promise<RolloutConfig>;
   deploy(color: Color, version: string, rollout: RolloutConfig): Promise<void>;
   waitReady(color: Color): Promise<void>;
-  gate(kind: GateKind, via: GateVia, expect: { color: Color; version: string }): Promise<GateResult>;
+  gate(kind: GateKind, via: GateVia, expect: GateExpectation): Promise<GateResult>;
   switch(rollout: RolloutConfig): Promise<void>;
   retire(color: Color, rollout: RolloutConfig): Promise<void>;
   rollback(previous: RolloutConfig, badColor: Color): Promise<void>;

@@ -1,6 +1,13 @@
 // TEST DOUBLE: an in-memory PromotionTarget for the state machine's unit tests. Real runs use LocalTarget or CloudTarget.
 import type { Color, RolloutConfig } from "../../../infra/model/index.js";
-import type { GateKind, GateResult, GateVia, PromotionTarget, TargetOutputs } from "../target.js";
+import type {
+  GateExpectation,
+  GateKind,
+  GateResult,
+  GateVia,
+  PromotionTarget,
+  TargetOutputs,
+} from "../target.js";
 
 export interface InMemoryFaults {
   deploy?: boolean;
@@ -47,8 +54,9 @@ export class InMemoryTarget implements PromotionTarget {
     if (this.faults.waitReady) throw new Error(`${color} never became ready (injected)`);
   }
 
-  async gate(kind: GateKind, via: GateVia, expect: { color: Color; version: string }): Promise<GateResult> {
-    this.calls.push(`gate ${kind} ${via} ${expect.color} ${expect.version}`);
+  async gate(kind: GateKind, via: GateVia, expect: GateExpectation): Promise<GateResult> {
+    const canary = expect.canaryPercent === undefined ? "" : ` canary ${expect.canaryPercent}%`;
+    this.calls.push(`gate ${kind} ${via} ${expect.color} ${expect.version}${canary}`);
     const ok = !this.faults.gate?.[kind];
     return {
       kind,
@@ -67,7 +75,8 @@ export class InMemoryTarget implements PromotionTarget {
   }
 
   async switch(rollout: RolloutConfig): Promise<void> {
-    this.calls.push(`switch ${rollout.activeColor}`);
+    const weights = rollout.weights ? ` ${rollout.weights.blue}/${rollout.weights.green}` : "";
+    this.calls.push(`switch ${rollout.activeColor}${weights}`);
     if (this.faults.switch) throw new Error("edge reload failed (injected)");
     this.rollout = structuredClone(rollout);
   }
