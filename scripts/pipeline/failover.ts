@@ -38,8 +38,9 @@ export interface FailoverOptions {
   requestsPerSecond?: number;
 }
 
-const WARMUP_MS = 4_000;
-const LOAD_SECONDS = 24;
+// Load runs this long through the healthy primary before the edge stops (after k6's first DNS query).
+const WARMUP_MS = 3_000;
+const LOAD_SECONDS = 20;
 
 /**
  * Stops the primary region's edge under constant load through the DNS name, measures the time until DNS
@@ -79,6 +80,8 @@ export async function runFailoverDrill(
 
   let edgeStopped = false;
   try {
+    // k6 starts slowly on a busy machine: wait for its first DNS query through the relay (bounded), then warm up.
+    for (let i = 0; relay && relay.queries === 0 && i < 200; i++) await sleep(100);
     await sleep(WARMUP_MS);
     const answer = await resolveA(env.dns.name, env.dns.port, env.dns.host);
     if (!answer.includes(fromAddress))
