@@ -197,3 +197,22 @@ describe("blue-green workloads", () => {
     expect((preview!.spec as any).rules[0].backendRefs.map((r: any) => r.name)).toEqual(["gateway-green"]);
   });
 });
+
+describe("edge routes", () => {
+  it("when there are more than 16 routes, then they spill into further HTTPRoutes (Gateway API allows 16 rules each)", () => {
+    const services = Array.from({ length: 20 }, (_, i) => ({
+      name: `s${i}`,
+      image: `ghcr.io/x/s${i}`,
+      port: 9000 + i,
+    }));
+    const b = bp({
+      services,
+      edge: {
+        hostname: "shop.example.com",
+        routes: services.map((s) => ({ path: `/${s.name}`, service: s.name })),
+      },
+    });
+    const routes = buildHttpRoutes(b).map((r) => `${r.metadata.name}:${(r.spec as any).rules.length}`);
+    expect(routes).toEqual(["public:16", "public-2:4", "preview:16", "preview-2:4", "health:1"]);
+  });
+});

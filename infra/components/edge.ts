@@ -109,9 +109,15 @@ export function buildHttpRoutes(bp: Blueprint): K8sObject[] {
     metadata: { name, namespace: ns, labels },
     spec: { parentRefs, ...spec },
   });
-  const out = [route("public", { hostnames: [bp.edge.hostname], rules: rules(live, true) })];
+  const out = chunked("public", rules(live, true)).map(([name, r]) =>
+    route(name, { hostnames: [bp.edge.hostname], rules: r }),
+  );
   if (bp.rollout.versions[idle]) {
-    out.push(route("preview", { hostnames: [bp.edge.previewHostname], rules: rules([idle], false) }));
+    out.push(
+      ...chunked("preview", rules([idle], false)).map(([name, r]) =>
+        route(name, { hostnames: [bp.edge.previewHostname], rules: r }),
+      ),
+    );
   }
   const healthService =
     bp.edge.routes.find((r) => r.path === bp.dns.healthCheck.path)?.service ?? bp.edge.routes[0]!.service;
@@ -125,6 +131,20 @@ export function buildHttpRoutes(bp: Blueprint): K8sObject[] {
       ],
     }),
   );
+  return out;
+}
+
+/** Gateway API allows at most 16 rules per HTTPRoute; more routes spill into `<name>-2`, `<name>-3`, ... */
+export const MAX_RULES_PER_ROUTE = 16;
+
+function chunked<T>(name: string, rules: T[]): [string, T[]][] {
+  const out: [string, T[]][] = [];
+  for (let i = 0; i < rules.length; i += MAX_RULES_PER_ROUTE) {
+    out.push([
+      i === 0 ? name : `${name}-${i / MAX_RULES_PER_ROUTE + 1}`,
+      rules.slice(i, i + MAX_RULES_PER_ROUTE),
+    ]);
+  }
   return out;
 }
 
