@@ -12,6 +12,7 @@ import type { CatalogConfig } from "./config.js";
 import { ProductCache } from "./data-access/product-cache.js";
 import { ProductRepository } from "./data-access/product-repository.js";
 import { ReservationRepository } from "./data-access/reservation-repository.js";
+import { SkuLock } from "./data-access/sku-lock.js";
 import { CatalogService } from "./domain/catalog-service.js";
 import { StockSaga } from "./domain/stock-saga.js";
 import { productRoutes } from "./routes/products.js";
@@ -24,7 +25,7 @@ export async function start(config: CatalogConfig, opts: { logger?: Logger } = {
   const subscriber = createRedis(kit, config.redisUrl, "redis-subscriber", { readiness: false });
   const kafka = createKafka(kit, config.kafkaBrokers);
 
-  const products = new ProductRepository(db);
+  const products = new ProductRepository(db, new SkuLock(redis));
   const reservations = new ReservationRepository(db);
   await reservations.init();
   const cache = new ProductCache(
@@ -39,6 +40,7 @@ export async function start(config: CatalogConfig, opts: { logger?: Logger } = {
   const saga = new StockSaga(products, reservations, cache, kit.logger);
 
   startSagaParticipant(kit, kafka, {
+    db,
     outbox: reservations.collection,
     pollMs: config.outboxPollMs,
     groupId: "catalog-saga",

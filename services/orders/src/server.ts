@@ -31,6 +31,7 @@ export async function start(config: OrdersConfig, opts: { logger?: Logger } = {}
   const saga = new OrderSaga(orders, kit.metrics, kit.logger);
 
   startSagaParticipant(kit, kafka, {
+    db,
     outbox: orders.collection,
     pollMs: config.outboxPollMs,
     groupId: "orders-saga",

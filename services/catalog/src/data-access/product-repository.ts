@@ -1,4 +1,5 @@
 import type { Collection, Db } from "@blueprint/service-kit";
+import type { SkuLock } from "./sku-lock.js";
 
 export interface Product {
   sku: string;
@@ -32,7 +33,10 @@ const projection = { ops: 0 } as const;
 export class ProductRepository {
   private readonly products: Collection<ProductDoc>;
 
-  constructor(db: Db) {
+  constructor(
+    db: Db,
+    private readonly lock: SkuLock,
+  ) {
     this.products = db.collection<ProductDoc>("products");
   }
 
@@ -68,7 +72,11 @@ export class ProductRepository {
    * Adds `delta` to stock at most once per `opId`; a decrement only applies while enough stock remains.
    * One conditional update of one document, so it is atomic without transactions.
    */
-  async adjustOnce(sku: string, opId: string, delta: number): Promise<AdjustResult> {
+  adjustOnce(sku: string, opId: string, delta: number): Promise<AdjustResult> {
+    return this.lock.run(sku, () => this.adjust(sku, opId, delta));
+  }
+
+  private async adjust(sku: string, opId: string, delta: number): Promise<AdjustResult> {
     const marker = `ops.${opId}`;
     const filter = {
       _id: sku,
@@ -87,9 +95,7 @@ export class ProductRepository {
 
   /** Drops the markers once the reservation's outcome is recorded (the reservation document guards from then on). */
   async clearOps(sku: string, opIds: string[]): Promise<void> {
-    await this.products.updateOne(
-      { _id: sku },
-      { $unset: Object.fromEntries(opIds.map((id) => [`ops.${id}`, ""])) },
-    );
+    const unset: Record<string, ""> = Object.fromEntries(opIds.map((id) => [`ops.${id}`, ""] as const));
+    await this.lock.run(sku, () => this.products.updateOne({ _id: sku }, { $unset: unset }));
   }
 }

@@ -15,11 +15,7 @@ export interface OutboxFields {
   outboxSeq: number;
   publishedSeq: number;
   outboxPending: boolean;
-  outboxLeaseUntil: Date;
-  outboxLeaseOwner: string | null;
 }
-
-const unleased = new Date(0);
 
 /** Fields for a new document that starts with `events` to publish. */
 export function newOutbox(events: OutboxEvent[]): OutboxFields {
@@ -28,8 +24,6 @@ export function newOutbox(events: OutboxEvent[]): OutboxFields {
     outboxSeq: events.length,
     publishedSeq: 0,
     outboxPending: events.length > 0,
-    outboxLeaseUntil: unleased,
-    outboxLeaseOwner: null,
   };
 }
 
@@ -43,9 +37,5 @@ export function appendToOutbox(event: OutboxEvent, set: Record<string, unknown> 
 }
 
 /** The relay's poll filter and the index that serves it. */
-export const pendingFilter = (now: Date) => ({ outboxPending: true, outboxLeaseUntil: { $lte: now } });
-export const outboxIndex = {
-  key: { outboxPending: 1, outboxLeaseUntil: 1 },
-  name: "outbox_pending",
-} as const;
-export { unleased };
+export const pendingFilter = () => ({ outboxPending: true });
+export const outboxIndex = { key: { outboxPending: 1 }, name: "outbox_pending_flag" } as const;

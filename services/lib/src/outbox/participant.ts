@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Collection } from "mongodb";
+import type { Collection, Db } from "mongodb";
 import { startConsumer, type EachMessagePayload, type Kafka } from "../clients/kafka.js";
 import { topicSpecs } from "../events.js";
 import type { ServiceKit } from "../kit.js";
@@ -14,6 +14,7 @@ export function startSagaParticipant<T extends OutboxFields & { _id: string }>(
   kit: ServiceKit,
   kafka: Kafka,
   opts: {
+    db: Db;
     outbox: Collection<T>;
     pollMs: number;
     groupId: string;
@@ -22,7 +23,7 @@ export function startSagaParticipant<T extends OutboxFields & { _id: string }>(
   },
 ): void {
   const owner = `${kit.service}-${kit.config.color}-${process.pid}-${randomUUID().slice(0, 8)}`;
-  new OutboxRelay(kit, kafka, opts.outbox, { pollMs: opts.pollMs, owner }).start();
+  new OutboxRelay(kit, kafka, opts.db, opts.outbox, { pollMs: opts.pollMs, owner }).start();
   startConsumer(kit, kafka, {
     groupId: opts.groupId,
     topics: [opts.consumes],

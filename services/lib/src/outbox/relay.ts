@@ -1,8 +1,9 @@
-import type { Collection, Document } from "mongodb";
+import type { Collection, Db, Document } from "mongodb";
 import type { Kafka, Producer } from "kafkajs";
 import { idempotentProducer } from "../clients/kafka.js";
 import type { ServiceKit } from "../kit.js";
-import { pendingFilter, unleased, type OutboxFields } from "./outbox.js";
+import { OutboxClaims } from "./claims.js";
+import { pendingFilter, type OutboxFields } from "./outbox.js";
 
 export interface RelayOptions {
   pollMs: number;
@@ -16,9 +17,9 @@ export interface RelayOptions {
 type OutboxDoc = Document & OutboxFields & { _id: string };
 
 /**
- * Polls documents with unpublished outbox events, claims each with a lease (findOneAndUpdate, so two instances
- * or colors never publish the same document at once), publishes with the idempotent producer (acks=-1) and
- * marks them published. While Kafka is down it backs off and retries; nothing is lost because the events stay
+ * Polls documents with unpublished outbox events, claims each (an atomic insert in `outbox_claims`, so two
+ * instances or colors never publish the same events at once), publishes with the idempotent producer (acks=-1)
+ * and marks them published. While Kafka is down it backs off and retries; nothing is lost because the events stay
  * in MongoDB. Publication is at-least-once (a crash after send and before mark republishes), so consumers dedupe.
  */
 export class OutboxRelay<T extends OutboxFields & { _id: string }> {
@@ -30,14 +31,17 @@ export class OutboxRelay<T extends OutboxFields & { _id: string }> {
   private readonly published;
   private readonly errors;
   private readonly collection: Collection<OutboxDoc>;
+  private readonly claims: OutboxClaims;
 
   constructor(
     private readonly kit: ServiceKit,
     private readonly kafka: Kafka,
+    db: Db,
     collection: Collection<T>,
     private readonly opts: RelayOptions,
   ) {
     this.collection = collection as unknown as Collection<OutboxDoc>;
+    this.claims = new OutboxClaims(db, collection.collectionName, opts.owner, opts.leaseMs ?? 10_000);
     this.published = kit.metrics.counter("outbox_published_total", "Outbox events published to Kafka", [
       "topic",
     ]);
@@ -94,26 +98,21 @@ export class OutboxRelay<T extends OutboxFields & { _id: string }> {
     this.schedule(next);
   }
 
-  /** Claims up to batchSize documents, publishes their pending events in one send, and marks them. */
+  /** Claims up to batchSize pending documents, publishes their unpublished events in one send, and marks them. */
   async publishBatch(): Promise<number> {
     // Connect first: while Kafka is down the relay backs off without touching the database.
     const producer = await this.connectedProducer();
-    const now = Date.now();
+    const batchSize = this.opts.batchSize ?? 50;
+    const candidates = await this.collection
+      .find(pendingFilter())
+      .limit(batchSize * 2)
+      .toArray();
     const claimed: OutboxDoc[] = [];
-    for (let i = 0; i < (this.opts.batchSize ?? 50) && !this.stopped; i++) {
-      const doc = await this.collection.findOneAndUpdate(
-        pendingFilter(new Date(now)),
-        {
-          $set: {
-            outboxLeaseUntil: new Date(now + (this.opts.leaseMs ?? 10_000)),
-            outboxLeaseOwner: this.opts.owner,
-          },
-        },
-        { returnDocument: "after" },
-      );
-      if (!doc) break;
-      claimed.push(doc as OutboxDoc);
+    for (const doc of candidates) {
+      if (claimed.length === batchSize || this.stopped) break;
+      if (await this.claims.claim(doc._id, doc.outboxSeq)) claimed.push(doc);
     }
+    await this.claims.sweep();
     if (claimed.length === 0) return 0;
     try {
       const byTopic = new Map<string, { key: string; value: string }[]>();
@@ -129,7 +128,7 @@ export class OutboxRelay<T extends OutboxFields & { _id: string }> {
       });
       for (const [topic, messages] of byTopic) this.published.inc({ topic }, messages.length);
     } catch (err) {
-      await this.release(claimed);
+      await this.claims.release(claimed.map((d) => this.claims.key(d._id, d.outboxSeq)));
       throw err;
     }
     await Promise.all(claimed.map((doc) => this.markPublished(doc)));
@@ -137,26 +136,13 @@ export class OutboxRelay<T extends OutboxFields & { _id: string }> {
   }
 
   private async markPublished(doc: OutboxDoc): Promise<void> {
-    const done = { outboxLeaseUntil: unleased, outboxLeaseOwner: null };
-    // Clears the pending flag only if no event was appended since the claim; otherwise the next poll sends it.
+    // Clears the pending flag only if no event was appended since the read; otherwise the next poll sends it.
     const res = await this.collection.updateOne(
       { _id: doc._id, outboxSeq: doc.outboxSeq },
-      { $set: { ...done, publishedSeq: doc.outboxSeq, outboxPending: false } },
+      { $set: { publishedSeq: doc.outboxSeq, outboxPending: false } },
     );
     if (res.matchedCount === 0)
-      await this.collection.updateOne(
-        { _id: doc._id },
-        { $set: done, $max: { publishedSeq: doc.outboxSeq } },
-      );
-  }
-
-  private async release(docs: OutboxDoc[]): Promise<void> {
-    await this.collection
-      .updateMany(
-        { _id: { $in: docs.map((d) => d._id) }, outboxLeaseOwner: this.opts.owner },
-        { $set: { outboxLeaseUntil: unleased, outboxLeaseOwner: null } },
-      )
-      .catch(() => undefined);
+      await this.collection.updateOne({ _id: doc._id }, { $max: { publishedSeq: doc.outboxSeq } });
   }
 
   private async connectedProducer(): Promise<Producer> {
