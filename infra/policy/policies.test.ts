@@ -35,7 +35,10 @@ function violations(obj: Obj): string[] {
     name: obj.metadata.name,
   } as ResourceValidationArgs;
   for (const policy of policies) {
-    const validate = policy.validateResource as (a: ResourceValidationArgs, report: (m: string) => void) => void;
+    const validate = policy.validateResource as (
+      a: ResourceValidationArgs,
+      report: (m: string) => void,
+    ) => void;
     validate(args, (message) => out.push(`${policy.name}: ${message}`));
   }
   return out;
