@@ -19,6 +19,7 @@ export function baseThresholds(t: Targets, scenario: string): Record<string, Thr
   );
   return {
     ...perRoute,
+    [scoped("http_reqs")]: ["count>=0"],
     // The gate is judged on the whole run; only a release far outside it (5x the error budget) stops early.
     [scoped("http_req_failed")]: [
       `rate<=${t.maxErrorRate}`,
