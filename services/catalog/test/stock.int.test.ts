@@ -4,18 +4,13 @@ import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { topics, type RunningService } from "@blueprint/service-kit";
 import { useKafka, useMongo, useRedis } from "../../../test/harness.js";
-import { eventually, testEnv } from "../../lib/test/env.js";
+import { eventually, testEnv, sagaTopics } from "../../lib/test/env.js";
 import { loadCatalogConfig } from "../src/config.js";
 import { start } from "../src/server.js";
 
 const mongo = useMongo();
 const redis = useRedis();
-const kafka = useKafka({
-  topics: [
-    { name: topics.orders, partitions: 3 },
-    { name: topics.catalog, partitions: 3 },
-  ],
-});
+const kafka = useKafka({ topics: sagaTopics });
 let blue: RunningService;
 let green: RunningService;
 let client: MongoClient;

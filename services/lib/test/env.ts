@@ -50,3 +50,9 @@ export async function eventually(
   }
   return check();
 }
+
+/** The saga topics as the harness creates them (3 partitions each, like the services' own ensureTopics). */
+export const sagaTopics = [
+  { name: "orders.events", partitions: 3 },
+  { name: "catalog.events", partitions: 3 },
+];

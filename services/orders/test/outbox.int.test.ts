@@ -4,10 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { topics, type RunningService } from "@blueprint/service-kit";
+import type { RunningService } from "@blueprint/service-kit";
 import { freePort, startKafka } from "../../../scripts/lib/servers/index.js";
 import { useMongo, useRedis, type RunningKafka } from "../../../test/harness.js";
-import { eventually, metricValue, testEnv } from "../../lib/test/env.js";
+import { eventually, metricValue, testEnv, sagaTopics } from "../../lib/test/env.js";
 import { loadCatalogConfig } from "../../catalog/src/config.js";
 import { start as startCatalog } from "../../catalog/src/server.js";
 import { loadOrdersConfig } from "../src/config.js";
@@ -17,10 +17,6 @@ const N = 20;
 const mongo = useMongo();
 const redis = useRedis();
 const kafkaDir = mkdtempSync(join(tmpdir(), "blueprint-outbox-kafka-"));
-const kafkaTopics = [
-  { name: topics.orders, partitions: 3 },
-  { name: topics.catalog, partitions: 3 },
-];
 let kafka: RunningKafka | undefined;
 let kafkaPort: number;
 let catalog: RunningService;
@@ -31,7 +27,7 @@ const ordersDb = () => client.db(`orders_outbox_${run}`).collection("orders");
 
 beforeAll(async () => {
   kafkaPort = await freePort();
-  kafka = await startKafka({ port: kafkaPort, dir: kafkaDir, topics: kafkaTopics });
+  kafka = await startKafka({ port: kafkaPort, dir: kafkaDir, topics: sagaTopics });
   const servers = { mongo: mongo(), redis: redis(), kafka };
   catalog = await startCatalog(loadCatalogConfig(testEnv(servers, `catalog_outbox_${run}`)));
   orders = await startOrders(loadOrdersConfig(testEnv(servers, `orders_outbox_${run}`)));

@@ -4,7 +4,7 @@ import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { topics, type RunningService } from "@blueprint/service-kit";
 import { useKafka, useMongo, useRedis } from "../../../test/harness.js";
-import { eventually, metricValue, testEnv } from "../../lib/test/env.js";
+import { eventually, metricValue, testEnv, sagaTopics } from "../../lib/test/env.js";
 import { loadCatalogConfig } from "../../catalog/src/config.js";
 import { start as startCatalog } from "../../catalog/src/server.js";
 import { loadOrdersConfig } from "../src/config.js";
@@ -12,12 +12,7 @@ import { start as startOrders } from "../src/server.js";
 
 const mongo = useMongo();
 const redis = useRedis();
-const kafka = useKafka({
-  topics: [
-    { name: topics.orders, partitions: 3 },
-    { name: topics.catalog, partitions: 3 },
-  ],
-});
+const kafka = useKafka({ topics: sagaTopics });
 let catalog: RunningService;
 let orders: RunningService;
 let client: MongoClient;
