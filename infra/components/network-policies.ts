@@ -1,3 +1,4 @@
+import type * as k8s from "@pulumi/kubernetes";
 import type { Blueprint, DataStore, Region } from "../model/index.js";
 import { deployedColors } from "../model/index.js";
 import {
@@ -11,7 +12,7 @@ import {
   type K8sObject,
 } from "./meta.js";
 
-type Peer = Record<string, unknown>;
+type Peer = k8s.types.input.networking.v1.NetworkPolicyPeer;
 type Rule = { from?: Peer[]; to?: Peer[]; ports?: { port: number; protocol: "TCP" | "UDP" }[] };
 
 const tcp = (...ports: number[]) => ports.map((port) => ({ port, protocol: "TCP" as const }));
@@ -25,16 +26,17 @@ const KAFKA_CONNECT_REST_PORT = 8083;
 function policy(
   namespace: string,
   name: string,
-  podSelector: Record<string, unknown>,
+  podSelector: k8s.types.input.meta.v1.LabelSelector,
   rules: { ingress?: Rule[]; egress?: Rule[] },
 ): K8sObject {
   const policyTypes = [...(rules.ingress ? ["Ingress"] : []), ...(rules.egress ? ["Egress"] : [])];
-  return {
+  const obj = {
     apiVersion: "networking.k8s.io/v1",
     kind: "NetworkPolicy",
     metadata: { name, namespace, labels: commonLabels("network-policy", "security") },
     spec: { podSelector, policyTypes, ...rules },
-  };
+  } satisfies k8s.types.input.networking.v1.NetworkPolicy;
+  return obj as K8sObject;
 }
 
 /** Pod CIDRs of the other regions, the only addresses outside the namespace that reach a data store. */

@@ -12,19 +12,19 @@ const REDIS_UID = 999;
 const OVERHEAD_MB = 64;
 
 /** Per-region cache: a one-replica StatefulSet from the official image, auth from a Secret, no persistence. */
-export function buildRedis(bp: Blueprint, password: unknown): K8sObject[] {
+export function buildRedis(bp: Blueprint, password: pulumi.Input<string>): K8sObject[] {
   const ns = bp.namespace;
   const labels = { ...commonLabels("redis", "cache"), ...DATA_POD_LABELS.redis };
   const selector = { ...DATA_POD_LABELS.redis };
   const memory = `${bp.data.redis.memoryMb + OVERHEAD_MB}Mi`;
-  const secret: K8sObject = {
+  const secret = {
     apiVersion: "v1",
     kind: "Secret",
     metadata: { name: REDIS_SECRET.name, namespace: ns, labels },
     type: "Opaque",
     stringData: { [REDIS_SECRET.key]: password },
-  };
-  const headless: K8sObject = {
+  } satisfies k8s.types.input.core.v1.Secret;
+  const headless = {
     apiVersion: "v1",
     kind: "Service",
     metadata: { name: "redis-headless", namespace: ns, labels },
@@ -33,8 +33,8 @@ export function buildRedis(bp: Blueprint, password: unknown): K8sObject[] {
       selector,
       ports: [{ name: "redis", port: DATA_PORTS.redis, targetPort: "redis" }],
     },
-  };
-  const service: K8sObject = {
+  } satisfies k8s.types.input.core.v1.Service;
+  const service = {
     apiVersion: "v1",
     kind: "Service",
     metadata: { name: "redis", namespace: ns, labels },
@@ -43,9 +43,9 @@ export function buildRedis(bp: Blueprint, password: unknown): K8sObject[] {
       selector,
       ports: [{ name: "redis", port: DATA_PORTS.redis, targetPort: "redis" }],
     },
-  };
+  } satisfies k8s.types.input.core.v1.Service;
   const auth = { secretKeyRef: { name: REDIS_SECRET.name, key: REDIS_SECRET.key } };
-  const statefulSet: K8sObject = {
+  const statefulSet = {
     apiVersion: "apps/v1",
     kind: "StatefulSet",
     metadata: { name: "redis", namespace: ns, labels },
@@ -118,14 +118,14 @@ export function buildRedis(bp: Blueprint, password: unknown): K8sObject[] {
         },
       },
     },
-  };
-  const pdb: K8sObject = {
+  } satisfies k8s.types.input.apps.v1.StatefulSet;
+  const pdb = {
     apiVersion: "policy/v1",
     kind: "PodDisruptionBudget",
     metadata: { name: "redis", namespace: ns, labels },
     spec: { maxUnavailable: 1, selector: { matchLabels: selector } },
-  };
-  return [secret, headless, service, statefulSet, pdb];
+  } satisfies k8s.types.input.policy.v1.PodDisruptionBudget;
+  return [secret, headless, service, statefulSet, pdb] as K8sObject[];
 }
 
 export interface RedisCacheArgs {

@@ -1,3 +1,4 @@
+import type * as k8s from "@pulumi/kubernetes";
 import type { Blueprint, Color, Region, Service } from "../model/index.js";
 import { imageRef } from "../model/index.js";
 import {
@@ -93,7 +94,7 @@ export function buildServiceColor(
     failureThreshold: p.failureThreshold,
     timeoutSeconds: p.timeoutSeconds,
   });
-  const deployment: K8sObject = {
+  const deployment = {
     apiVersion: "apps/v1",
     kind: "Deployment",
     metadata: { name, namespace: ns, labels },
@@ -165,8 +166,8 @@ export function buildServiceColor(
         },
       },
     },
-  };
-  const svc: K8sObject = {
+  } satisfies k8s.types.input.apps.v1.Deployment;
+  const svc = {
     apiVersion: "v1",
     kind: "Service",
     metadata: { name, namespace: ns, labels },
@@ -175,16 +176,16 @@ export function buildServiceColor(
       selector,
       ports: [{ name: "http", port: service.port, targetPort: "http", protocol: "TCP" }],
     },
-  };
-  const pdb: K8sObject = {
+  } satisfies k8s.types.input.core.v1.Service;
+  const pdb = {
     apiVersion: "policy/v1",
     kind: "PodDisruptionBudget",
     metadata: { name, namespace: ns, labels },
     spec: { maxUnavailable: 1, selector: { matchLabels: selector } },
-  };
-  const out = [deployment, svc, pdb];
+  } satisfies k8s.types.input.policy.v1.PodDisruptionBudget;
+  const out = [deployment, svc, pdb] as K8sObject[];
   if (autoscaled) {
-    out.push({
+    const hpa = {
       apiVersion: "autoscaling/v2",
       kind: "HorizontalPodAutoscaler",
       metadata: { name, namespace: ns, labels },
@@ -202,7 +203,8 @@ export function buildServiceColor(
           },
         ],
       },
-    });
+    } satisfies k8s.types.input.autoscaling.v2.HorizontalPodAutoscaler;
+    out.push(hpa as K8sObject);
   }
   return out;
 }
