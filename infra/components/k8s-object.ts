@@ -35,3 +35,18 @@ export function createObject(
       return new k8s.apiextensions.CustomResource(name, args, opts);
   }
 }
+
+/** An operator from its pinned Helm chart repository, installed into the stack's operators namespace. */
+export function installOperator(
+  name: string,
+  pin: { chart: string; repo: string; version: string },
+  namespace: string,
+  values: Record<string, unknown>,
+  opts: pulumi.CustomResourceOptions,
+): k8s.helm.v4.Chart {
+  return new k8s.helm.v4.Chart(
+    name,
+    { chart: pin.chart, version: pin.version, repositoryOpts: { repo: pin.repo }, namespace, values },
+    opts,
+  );
+}

@@ -1,7 +1,7 @@
-import * as k8s from "@pulumi/kubernetes";
+import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { Blueprint, Region } from "../model/index.js";
-import { createObject } from "./k8s-object.js";
+import { createObject, installOperator } from "./k8s-object.js";
 import {
   DATA_PORTS,
   KAFKA_REPLICATION_PORT,
@@ -196,16 +196,16 @@ export class KafkaCluster extends pulumi.ComponentResource {
   constructor(name: string, args: KafkaClusterArgs, opts: pulumi.ComponentResourceOptions) {
     super("blueprint:data:KafkaCluster", name, {}, opts);
     const { blueprint: bp, provider } = args;
-    const operator = new k8s.helm.v4.Chart(
+    const operator = installOperator(
       `${name}-operator`,
+      PINS.strimziChart,
+      operatorNamespace(bp.namespace),
+      strimziValues(bp),
       {
-        chart: PINS.strimziChart.chart,
-        version: PINS.strimziChart.version,
-        repositoryOpts: { repo: PINS.strimziChart.repo },
-        namespace: operatorNamespace(bp.namespace),
-        values: strimziValues(bp),
+        parent: this,
+        provider,
+        dependsOn: args.dependsOn,
       },
-      { parent: this, provider, dependsOn: args.dependsOn },
     );
     for (const obj of buildKafka(bp, args.region)) {
       createObject(`${name}-${obj.kind.toLowerCase()}-${obj.metadata.name}`, obj, {

@@ -1,7 +1,7 @@
-import * as k8s from "@pulumi/kubernetes";
+import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { Blueprint, Region } from "../model/index.js";
-import { createObject } from "./k8s-object.js";
+import { createObject, installOperator } from "./k8s-object.js";
 import {
   DATA_PORTS,
   PINS,
@@ -142,16 +142,16 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
   constructor(name: string, args: MongoReplicaSetArgs, opts: pulumi.ComponentResourceOptions) {
     super("blueprint:data:MongoReplicaSet", name, {}, opts);
     const { blueprint: bp, provider } = args;
-    const operator = new k8s.helm.v4.Chart(
+    const operator = installOperator(
       `${name}-operator`,
+      PINS.psmdbChart,
+      operatorNamespace(bp.namespace),
+      psmdbValues(bp),
       {
-        chart: PINS.psmdbChart.chart,
-        version: PINS.psmdbChart.version,
-        repositoryOpts: { repo: PINS.psmdbChart.repo },
-        namespace: operatorNamespace(bp.namespace),
-        values: psmdbValues(bp),
+        parent: this,
+        provider,
+        dependsOn: args.dependsOn,
       },
-      { parent: this, provider, dependsOn: args.dependsOn },
     );
     const roles = ["users", "app-user", "cluster"];
     buildMongo(bp, args.region, args.passwords).forEach((obj, i) =>
