@@ -3,6 +3,7 @@ import {
   createKafka,
   createRedis,
   createServiceKit,
+  RedisMutex,
   startSagaParticipant,
   topics,
   type Logger,
@@ -12,7 +13,6 @@ import type { CatalogConfig } from "./config.js";
 import { ProductCache } from "./data-access/product-cache.js";
 import { ProductRepository } from "./data-access/product-repository.js";
 import { ReservationRepository } from "./data-access/reservation-repository.js";
-import { SkuLock } from "./data-access/sku-lock.js";
 import { CatalogService } from "./domain/catalog-service.js";
 import { StockSaga } from "./domain/stock-saga.js";
 import { productRoutes } from "./routes/products.js";
@@ -25,8 +25,9 @@ export async function start(config: CatalogConfig, opts: { logger?: Logger } = {
   const subscriber = createRedis(kit, config.redisUrl, "redis-subscriber", { readiness: false });
   const kafka = createKafka(kit, config.kafkaBrokers);
 
-  const products = new ProductRepository(db, new SkuLock(redis));
-  const reservations = new ReservationRepository(db);
+  const products = new ProductRepository(db, new RedisMutex(redis, "catalog:product"));
+  const reservationMutex = new RedisMutex(redis, "catalog:reservation");
+  const reservations = new ReservationRepository(db, reservationMutex);
   await reservations.init();
   const cache = new ProductCache(
     redis,
@@ -42,6 +43,7 @@ export async function start(config: CatalogConfig, opts: { logger?: Logger } = {
   startSagaParticipant(kit, kafka, {
     db,
     outbox: reservations.collection,
+    docMutex: reservationMutex,
     pollMs: config.outboxPollMs,
     groupId: "catalog-saga",
     consumes: topics.orders,

@@ -37,6 +37,7 @@ export { requestContext } from "./request-context.js";
 export { runMain } from "./run-main.js";
 export { findOperatorKey, parseInput, validateBody, validateQuery, type FieldIssue } from "./validate.js";
 export { createRedis, type Redis } from "./clients/redis.js";
+export { RedisMutex } from "./clients/redis-mutex.js";
 export { connectMongo } from "./clients/mongo.js";
 export {
   createKafka,

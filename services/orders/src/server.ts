@@ -3,6 +3,7 @@ import {
   createKafka,
   createRedis,
   createServiceKit,
+  RedisMutex,
   startSagaParticipant,
   topics,
   type Logger,
@@ -25,7 +26,8 @@ export async function start(config: OrdersConfig, opts: { logger?: Logger } = {}
   const redis = createRedis(kit, config.redisUrl);
   const kafka = createKafka(kit, config.kafkaBrokers);
 
-  const orders = new OrderRepository(db);
+  const orderMutex = new RedisMutex(redis, "orders:order");
+  const orders = new OrderRepository(db, orderMutex);
   await orders.init();
   const service = new OrderService(orders, new IdempotencyStore(redis, config.idempotencyTtlSeconds));
   const saga = new OrderSaga(orders, kit.metrics, kit.logger);
@@ -33,6 +35,7 @@ export async function start(config: OrdersConfig, opts: { logger?: Logger } = {}
   startSagaParticipant(kit, kafka, {
     db,
     outbox: orders.collection,
+    docMutex: orderMutex,
     pollMs: config.outboxPollMs,
     groupId: "orders-saga",
     consumes: topics.catalog,

@@ -1,5 +1,4 @@
-import type { Collection, Db } from "@blueprint/service-kit";
-import type { SkuLock } from "./sku-lock.js";
+import type { Collection, Db, RedisMutex } from "@blueprint/service-kit";
 
 export interface Product {
   sku: string;
@@ -35,7 +34,7 @@ export class ProductRepository {
 
   constructor(
     db: Db,
-    private readonly lock: SkuLock,
+    private readonly lock: RedisMutex,
   ) {
     this.products = db.collection<ProductDoc>("products");
   }

@@ -7,6 +7,7 @@ import {
   type OrderItem,
   type OutboxEvent,
   type OutboxFields,
+  type RedisMutex,
 } from "@blueprint/service-kit";
 
 export type ReservationStatus = "RESERVING" | "HELD" | "REJECTED" | "RELEASED" | "CANCELLED";
@@ -24,7 +25,10 @@ export interface ReservationDoc extends OutboxFields {
 export class ReservationRepository {
   readonly collection: Collection<ReservationDoc>;
 
-  constructor(db: Db) {
+  constructor(
+    db: Db,
+    private readonly mutex: RedisMutex,
+  ) {
     this.collection = db.collection<ReservationDoc>("reservations");
   }
 
@@ -69,7 +73,9 @@ export class ReservationRepository {
   ): Promise<boolean> {
     const set: Record<string, unknown> = { status: to, updatedAt: new Date() };
     if (reason !== undefined) set.reason = reason;
-    const res = await this.collection.updateOne({ _id: orderId, status: from }, appendToOutbox(event, set));
+    const res = await this.mutex.run(orderId, () =>
+      this.collection.updateOne({ _id: orderId, status: from }, appendToOutbox(event, set)),
+    );
     return res.modifiedCount === 1;
   }
 }

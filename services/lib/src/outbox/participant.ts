@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Collection, Db } from "mongodb";
 import { startConsumer, type EachMessagePayload, type Kafka } from "../clients/kafka.js";
+import type { RedisMutex } from "../clients/redis-mutex.js";
 import { topicSpecs } from "../events.js";
 import type { ServiceKit } from "../kit.js";
 import type { OutboxFields } from "./outbox.js";
@@ -16,6 +17,8 @@ export function startSagaParticipant<T extends OutboxFields & { _id: string }>(
   opts: {
     db: Db;
     outbox: Collection<T>;
+    /** The mutex the service uses for its own writes to outbox documents. */
+    docMutex: RedisMutex;
     pollMs: number;
     groupId: string;
     consumes: string;
@@ -23,7 +26,11 @@ export function startSagaParticipant<T extends OutboxFields & { _id: string }>(
   },
 ): void {
   const owner = `${kit.service}-${kit.config.color}-${process.pid}-${randomUUID().slice(0, 8)}`;
-  new OutboxRelay(kit, kafka, opts.db, opts.outbox, { pollMs: opts.pollMs, owner }).start();
+  new OutboxRelay(kit, kafka, opts.db, opts.outbox, {
+    pollMs: opts.pollMs,
+    owner,
+    docMutex: opts.docMutex,
+  }).start();
   startConsumer(kit, kafka, {
     groupId: opts.groupId,
     topics: [opts.consumes],

@@ -1,6 +1,7 @@
 import type { Collection, Db, Document } from "mongodb";
 import type { Kafka, Producer } from "kafkajs";
 import { idempotentProducer } from "../clients/kafka.js";
+import type { RedisMutex } from "../clients/redis-mutex.js";
 import type { ServiceKit } from "../kit.js";
 import { OutboxClaims } from "./claims.js";
 import { pendingFilter, type OutboxFields } from "./outbox.js";
@@ -10,8 +11,10 @@ export interface RelayOptions {
   /** How long a claimed document is reserved for this instance; longer than one publish round trip. */
   leaseMs?: number;
   batchSize?: number;
-  /** Unique per instance (e.g. service-color-pid-random); the lease owner. */
+  /** Unique per instance (e.g. service-color-pid-random); the claim owner. */
   owner: string;
+  /** Serialises the mark with the service's own writes to the same document (keyed by the document id). */
+  docMutex?: RedisMutex;
 }
 
 type OutboxDoc = Document & OutboxFields & { _id: string };
@@ -135,7 +138,11 @@ export class OutboxRelay<T extends OutboxFields & { _id: string }> {
     return claimed.length;
   }
 
-  private async markPublished(doc: OutboxDoc): Promise<void> {
+  private markPublished(doc: OutboxDoc): Promise<void> {
+    return this.opts.docMutex ? this.opts.docMutex.run(doc._id, () => this.mark(doc)) : this.mark(doc);
+  }
+
+  private async mark(doc: OutboxDoc): Promise<void> {
     // Clears the pending flag only if no event was appended since the read; otherwise the next poll sends it.
     const res = await this.collection.updateOne(
       { _id: doc._id, outboxSeq: doc.outboxSeq },

@@ -7,6 +7,7 @@ import {
   type OrderItem,
   type OutboxEvent,
   type OutboxFields,
+  type RedisMutex,
 } from "@blueprint/service-kit";
 
 export type OrderStatus = "PENDING" | "CONFIRMED" | "CANCELLED";
@@ -47,7 +48,10 @@ const toOrder = (d: OrderDoc): Order => ({
 export class OrderRepository {
   readonly collection: Collection<OrderDoc>;
 
-  constructor(db: Db) {
+  constructor(
+    db: Db,
+    private readonly mutex: RedisMutex,
+  ) {
     this.collection = db.collection<OrderDoc>("orders");
   }
 
@@ -100,7 +104,10 @@ export class OrderRepository {
     const set: Record<string, unknown> = { status, updatedAt: new Date() };
     if (reason !== undefined) set.reason = reason;
     const update = event ? appendToOutbox(event, set) : { $set: set };
-    const res = await this.collection.updateOne({ _id: id, status: "PENDING" }, update);
+    // Under the same mutex as the relay's mark, so neither rewrites the other's change (FerretDB, see README).
+    const res = await this.mutex.run(id, () =>
+      this.collection.updateOne({ _id: id, status: "PENDING" }, update),
+    );
     return res.modifiedCount === 1;
   }
 
