@@ -1,11 +1,13 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { REPO_ROOT, stripProject } from "../config/stack-file.js";
+import { parseBlueprint } from "../model/index.js";
 import { KUBE_SCORE } from "./kube-score.js";
 import { renderStack } from "./render-stack.js";
 import { createValidator } from "./validate.js";
-import { existsSync } from "node:fs";
 
 const root = mkdtempSync(join(tmpdir(), "blueprint-render-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -19,6 +21,24 @@ describe.each(["dev", "staging", "prod"])("the %s render", (stack) => {
   it("when validated, then every object matches its schema", async () => {
     const report = await renderStack(stack, { root });
     expect(report.objects).toBeGreaterThan(40);
+    expect(report.errors).toEqual([]);
+    if (kubeScoreInstalled) expect(report.kubeScore.critical).toEqual([]);
+  });
+});
+
+describe("the preview stack template", () => {
+  it("when filled for a pull request, then every object matches its schema", async () => {
+    const text = readFileSync(join(REPO_ROOT, "infra", "stacks", "preview.template.yaml"), "utf8");
+    const filled = text.replaceAll("${PR}", "42").replaceAll("${VERSION}", "2.0.0");
+    const bp = parseBlueprint(
+      stripProject((parse(filled) as { config: Record<string, unknown> }).config),
+      "pr-42",
+    );
+    const report = await renderStack(bp, { root });
+    const namespaces = report.render.regions[0]!.objects.filter((o) => o.kind === "Namespace").map(
+      (o) => o.metadata.name,
+    );
+    expect(namespaces).toContain("blueprint-preview-pr-42");
     expect(report.errors).toEqual([]);
     if (kubeScoreInstalled) expect(report.kubeScore.critical).toEqual([]);
   });
