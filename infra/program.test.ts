@@ -241,7 +241,39 @@ describe("secrets", () => {
   });
 });
 
+/** The value of a Pulumi secret as the engine receives it; fails when the value is not marked secret. */
+function secretValue(v: unknown): unknown {
+  expect(v).toMatchObject({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270" });
+  return (v as { value: unknown }).value;
+}
+
 describe("the program", () => {
+  it("when regions read kubeconfigs from a stack reference, then every Kubernetes resource goes through its region's provider", async () => {
+    const run = await runUnderMockEngine(blueprint("prod"));
+    const providers = run.resources.filter((r) => r.type === "pulumi:providers:kubernetes");
+    expect(providers.map((p) => [p.name, secretValue(p.inputs.kubeconfig)])).toEqual([
+      ["k8s-eu-west", "mock kubeconfig kubeconfigEuWest"],
+      ["k8s-us-east", "mock kubeconfig kubeconfigUsEast"],
+      ["k8s-ap-southeast", "mock kubeconfig kubeconfigApSoutheast"],
+    ]);
+    const refs = run.resources
+      .filter((r) => r.type === "pulumi:pulumi:StackReference")
+      .map((r) => r.inputs.name);
+    expect(refs).toEqual(["example/clusters/prod", "example/clusters/prod", "example/clusters/prod"]);
+    const k8s = run.resources.filter((r) => r.custom && r.type.startsWith("kubernetes:"));
+    expect(k8s.length).toBeGreaterThan(100);
+    for (const r of k8s) expect(r.provider?.split("::")[3], `${r.type} ${r.name}`).toBe(`k8s-${r.region}`);
+  });
+
+  it("when a region names a secret config key, then its provider gets that secret as kubeconfig", async () => {
+    const run = await runUnderMockEngine(blueprint("staging"));
+    const providers = run.resources.filter((r) => r.type === "pulumi:providers:kubernetes");
+    expect(providers.map((p) => secretValue(p.inputs.kubeconfig))).toEqual([
+      "mock kubeconfig for eu-west",
+      "mock kubeconfig for us-east",
+    ]);
+  });
+
   it("when the environment is local, then it refuses before creating any resource", async () => {
     const config = readStackConfig("local");
     const bp = parseBlueprint(config, "local");

@@ -8,6 +8,8 @@ export interface RecordedResource {
   name: string;
   inputs: Record<string, unknown>;
   custom: boolean;
+  /** Provider reference the engine received (`<urn>::<id>`), if any. */
+  provider: string | undefined;
   /** Region the resource belongs to (by its provider or name); undefined for stack-wide resources (DNS). */
   region: string | undefined;
 }
@@ -49,6 +51,7 @@ export async function runUnderMockEngine(bp: Blueprint): Promise<MockRun> {
           name: args.name,
           inputs: args.inputs,
           custom: args.custom ?? true,
+          provider: args.provider,
           region: regionOf(bp, args.name, args.provider),
         });
         const state: Record<string, unknown> = { ...args.inputs };
