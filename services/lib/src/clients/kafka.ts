@@ -78,6 +78,8 @@ export function startConsumer(
       // The broker minimum: after a crash-restart the old member blocks the rebalance until its session expires.
       sessionTimeout: 6000,
       heartbeatInterval: 1000,
+      // A fetch returns within 1 s when idle, so disconnect (and the drain) is not held up by a 5 s long poll.
+      maxWaitTimeInMs: 1000,
       retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 2000 },
     });
     consumer = c;
