@@ -5,6 +5,7 @@ import { planRoute53, poolOrder } from "./dns-plan.js";
 import { buildHttpRoutes } from "./edge.js";
 import { buildKafka } from "./kafka-cluster.js";
 import { buildMongo } from "./mongo-replica-set.js";
+import { buildNetworkPolicies } from "./network-policies.js";
 import { healthCheckArgs } from "./route53-failover.js";
 import { buildServiceColor, colorReplicas } from "./workload.js";
 
@@ -195,6 +196,23 @@ describe("blue-green workloads", () => {
     ]);
     expect((preview!.spec as any).hostnames).toEqual(["preview.shop.example.com"]);
     expect((preview!.spec as any).rules[0].backendRefs.map((r: any) => r.name)).toEqual(["gateway-green"]);
+  });
+});
+
+describe("network policies", () => {
+  it("when Mongo spans regions, then services using it may reach the other regions' members and nothing else outside", () => {
+    const b = bp();
+    const egress = buildNetworkPolicies(b, b.regions[1]!).find(
+      (p) => p.metadata.name === "orders-blue-egress",
+    )!;
+    const cidrs = (egress.spec as any).egress.flatMap((r: any) =>
+      r.to.filter((t: any) => t.ipBlock).map((t: any) => `${t.ipBlock.cidr}:${r.ports[0].port}`),
+    );
+    expect(cidrs).toEqual(["10.1.0.0/16:27017", "10.3.0.0/16:27017"]);
+    const gateway = buildNetworkPolicies(b, b.regions[1]!).find(
+      (p) => p.metadata.name === "gateway-blue-egress",
+    )!;
+    expect(JSON.stringify(gateway)).not.toContain("ipBlock");
   });
 });
 

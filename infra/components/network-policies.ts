@@ -54,6 +54,7 @@ export function buildNetworkPolicies(bp: Blueprint, region: Region): K8sObject[]
   const ns = bp.namespace;
   const colors = deployedColors(bp);
   const routed = new Set(bp.edge.routes.map((r) => r.service));
+  const mongoPeers = peerCidrs(bp, region);
   const out: K8sObject[] = [
     policy(ns, "default-deny", {}, { ingress: [], egress: [] }),
     policy(
@@ -90,6 +91,10 @@ export function buildNetworkPolicies(bp: Blueprint, region: Region): K8sObject[]
           to: [{ podSelector: { matchLabels: { ...DATA_POD_LABELS[store] } } }],
           ports: tcp(DATA_PORTS[store]),
         })),
+        // The replica set's primary may be in another region after a failover; drivers write to it there.
+        ...(svc.dependsOnData.includes("mongo") && mongoPeers.length > 0
+          ? [{ to: mongoPeers, ports: tcp(DATA_PORTS.mongo) }]
+          : []),
       ];
       const selector = { matchLabels: colorSelector(svc.name, color) };
       if (ingress.length > 0) out.push(policy(ns, `${svc.name}-${color}-ingress`, selector, { ingress }));
