@@ -7,7 +7,12 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["infra/**/*.test.ts", "services/*/src/**/*.test.ts", "scripts/**/*.test.ts", "load/**/*.test.ts"],
+          include: [
+            "infra/**/*.test.ts",
+            "services/*/src/**/*.test.ts",
+            "scripts/**/*.test.ts",
+            "load/**/*.test.ts",
+          ],
           exclude: ["**/node_modules/**", "**/*.int.test.ts", "**/*.e2e.test.ts"],
           testTimeout: 30_000,
         },

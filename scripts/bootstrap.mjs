@@ -9,7 +9,9 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const stamp = join(root, "node_modules", ".blueprint-lock-hash");
-const lockHash = createHash("sha256").update(readFileSync(join(root, "package-lock.json"))).digest("hex");
+const lockHash = createHash("sha256")
+  .update(readFileSync(join(root, "package-lock.json")))
+  .digest("hex");
 
 function step(title, command, args) {
   const started = Date.now();
@@ -30,4 +32,5 @@ if (!existsSync(stamp) || readFileSync(stamp, "utf8") !== lockHash) {
 } else {
   process.stdout.write("✔ npm dependencies up to date\n");
 }
-if (process.env.BLUEPRINT_SKIP_SETUP !== "1") step("backing servers and tools", "bash", [join(root, "scripts/setup/setup.sh")]);
+if (process.env.BLUEPRINT_SKIP_SETUP !== "1")
+  step("backing servers and tools", "bash", [join(root, "scripts/setup/setup.sh")]);

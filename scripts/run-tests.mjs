@@ -39,7 +39,19 @@ let failed = 0;
 let skipped = 0;
 for (const project of projects) {
   const out = join(root, "reports", `vitest-${project}.json`);
-  run(`vitest --project ${project}`, ...npx("vitest", "run", "--project", project, "--reporter=default", "--reporter=json", `--outputFile.json=${out}`, "--passWithNoTests"));
+  run(
+    `vitest --project ${project}`,
+    ...npx(
+      "vitest",
+      "run",
+      "--project",
+      project,
+      "--reporter=default",
+      "--reporter=json",
+      `--outputFile.json=${out}`,
+      "--passWithNoTests",
+    ),
+  );
   if (existsSync(out)) {
     const report = JSON.parse(readFileSync(out, "utf8"));
     passed += report.numPassedTests;
@@ -51,7 +63,8 @@ for (const project of projects) {
 }
 
 process.stdout.write("\nSummary\n");
-for (const r of results) process.stdout.write(`  ${r.ok ? "✔" : "✖"} ${r.title.padEnd(40)} ${r.seconds.padStart(7)} s\n`);
+for (const r of results)
+  process.stdout.write(`  ${r.ok ? "✔" : "✖"} ${r.title.padEnd(40)} ${r.seconds.padStart(7)} s\n`);
 const stepsFailed = results.filter((r) => !r.ok).length;
 process.stdout.write(`\nTests: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);
 if (stepsFailed > 0) process.stdout.write(`${stepsFailed} step(s) failed\n`);

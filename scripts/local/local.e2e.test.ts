@@ -61,9 +61,14 @@ function getOnce(agent: Agent, url: string, host: string): Promise<Outcome> {
   });
 }
 
-/** Keep-alive clients sending GETs until stopped: raw failures, and failures left after one retry (GET is idempotent). */
+/**
+ * Keep-alive clients sending GETs until stopped: raw failures, and failures left after one retry (GET is
+ * idempotent). Like a browser, the retry goes out on a new connection: another pooled socket may be one the same
+ * reload is closing.
+ */
 async function constantLoad(url: string, host: string, done: { stop: boolean }, clients = 4) {
   const agent = new Agent({ keepAlive: true, maxSockets: clients });
+  const fresh = new Agent({ keepAlive: false });
   const counts = {
     requests: 0,
     rawFailures: 0,
@@ -80,7 +85,7 @@ async function constantLoad(url: string, host: string, done: { stop: boolean }, 
         if (outcome.status !== 200) {
           counts.rawFailures++;
           if (outcome.error === "ECONNRESET" || outcome.error === "EPIPE") counts.resets++;
-          outcome = await getOnce(agent, url, host);
+          outcome = await getOnce(fresh, url, host);
           if (outcome.status !== 200) counts.failedAfterRetry++;
         }
         if (outcome.color) counts.colors.set(outcome.color, (counts.colors.get(outcome.color) ?? 0) + 1);
@@ -89,6 +94,7 @@ async function constantLoad(url: string, host: string, done: { stop: boolean }, 
     }),
   );
   agent.destroy();
+  fresh.destroy();
   return counts;
 }
 

@@ -1,5 +1,6 @@
 import {
   errorHandler,
+  faultInjection,
   notFoundHandler,
   requestContext,
   type Redis,
@@ -38,6 +39,8 @@ export function createGatewayApp(
   app.get("/livez", health.livez());
   app.get("/readyz", health.readyz());
   app.get("/metrics", metrics.handler());
+  const faults = faultInjection({ errorRate: config.faultErrorRate, delayMs: config.faultDelayMs });
+  if (faults) app.use(faults);
 
   app.use("/api", rateLimit(redis, logger, { perSecond: config.rateLimitPerSecond }));
   const body = express.raw({ type: () => true, limit: config.bodyLimitBytes, inflate: false });

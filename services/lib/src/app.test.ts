@@ -131,4 +131,21 @@ describe("service kit HTTP behaviour", () => {
     expect(((await res.json()) as { reason: string }).reason).toBe("db: db did not answer within 1000 ms");
     expect((await fetch(`${url}/livez`)).status).toBe(200);
   });
+
+  test("when FAULT_ERROR_RATE is 1, then application routes answer 500 FAULT_INJECTED while the probes stay 200", async () => {
+    const { url } = await startSample({ FAULT_ERROR_RATE: "1" });
+    const res = await fetch(`${url}/items/a1`);
+    expect(res.status).toBe(500);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("FAULT_INJECTED");
+    expect((await fetch(`${url}/livez`)).status).toBe(200);
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+  });
+
+  test("when FAULT_DELAY_MS is 300, then application routes take at least that long and still succeed", async () => {
+    const { url } = await startSample({ FAULT_DELAY_MS: "300" });
+    const started = performance.now();
+    const res = await fetch(`${url}/items/a1`);
+    expect(res.status).toBe(200);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+  });
 });

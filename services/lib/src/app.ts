@@ -1,6 +1,7 @@
 import type { AddressInfo } from "node:net";
 import express, { type Express, type RequestHandler } from "express";
 import { errorHandler, notFoundHandler } from "./error-handler.js";
+import { faultInjection, noFaults, type Faults } from "./faults.js";
 import type { Health } from "./health.js";
 import type { DrainTimeline, Lifecycle } from "./lifecycle.js";
 import type { Logger } from "./logger.js";
@@ -14,6 +15,8 @@ export interface AppParts {
   /** Sent on every response, e.g. x-service-version and x-color. */
   headers: Record<string, string>;
   bodyLimit?: string;
+  /** Deliberate faults for application routes (rehearsals of a bad release); none by default. */
+  faults?: Faults;
 }
 
 /** While draining, every response asks the client to close its keep-alive socket after reading it. */
@@ -29,8 +32,8 @@ function closeWhileDraining(health: Health): RequestHandler {
 }
 
 /**
- * An express app with the kit's middleware in order: request id + logger, metrics, drain header, JSON body
- * limit, /livez /readyz /metrics; then `mount` adds the service's routes; then 404 and the central error handler.
+ * An express app with the kit's middleware in order: request id + logger, metrics, drain header, /livez
+ * /readyz /metrics, injected faults if configured, JSON body limit; then `mount` adds the service's routes; then 404 and the central error handler.
  */
 export function createApp(parts: AppParts, mount: (app: Express) => void): Express {
   const app = express();
@@ -42,6 +45,8 @@ export function createApp(parts: AppParts, mount: (app: Express) => void): Expre
   app.get("/livez", parts.health.livez());
   app.get("/readyz", parts.health.readyz());
   app.get("/metrics", parts.metrics.handler());
+  const faults = faultInjection(parts.faults ?? noFaults);
+  if (faults) app.use(faults);
   app.use(express.json({ limit: parts.bodyLimit ?? "64kb", strict: true }));
   mount(app);
   app.use(notFoundHandler);

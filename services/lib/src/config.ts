@@ -112,6 +112,14 @@ export function commonConfig(defaultPort: number) {
       doc: "the release version string",
       default: "dev",
     }),
+    faultErrorRate: key("FAULT_ERROR_RATE", z.coerce.number().min(0).max(1), {
+      doc: "the share of application requests (0-1) answered 500 FAULT_INJECTED, to rehearse a bad release; probes are never affected",
+      default: "0",
+    }),
+    faultDelayMs: key("FAULT_DELAY_MS", z.coerce.number().int().min(0).max(60_000), {
+      doc: "milliseconds (0-60000) added to every application request, to rehearse a slow release",
+      default: "0",
+    }),
   };
 }
 

@@ -33,6 +33,9 @@ export function createServiceKit(
     drainSeconds: config.drainSeconds,
   });
   const headers = { "x-service-version": config.serviceVersion, "x-color": config.color };
+  const faults = { errorRate: config.faultErrorRate, delayMs: config.faultDelayMs };
+  if (faults.errorRate > 0 || faults.delayMs > 0)
+    logger.warn({ faults }, "fault injection is on: this instance deliberately fails or slows requests");
   return {
     service,
     config,
@@ -40,7 +43,7 @@ export function createServiceKit(
     health,
     metrics,
     lifecycle,
-    createApp: (mount) => createApp({ logger, health, metrics, headers }, mount),
+    createApp: (mount) => createApp({ logger, health, metrics, headers, faults }, mount),
     listen: (app) => listen(app, config.host, config.port, lifecycle),
   };
 }

@@ -1,0 +1,20 @@
+import { describe, expect, test } from "vitest";
+import { faultInjection } from "./faults.js";
+
+function run(handler: NonNullable<ReturnType<typeof faultInjection>>): Promise<unknown> {
+  return new Promise((resolve) => handler({} as never, {} as never, resolve));
+}
+
+describe("fault injection", () => {
+  test("when no fault is configured, then no middleware is mounted", () => {
+    expect(faultInjection({ errorRate: 0, delayMs: 0 })).toBeUndefined();
+  });
+
+  test("when the error rate is 0.3, then exactly the draws below 0.3 fail", async () => {
+    const draws = [0.1, 0.29, 0.3, 0.9];
+    const handler = faultInjection({ errorRate: 0.3, delayMs: 0 }, () => draws.shift()!)!;
+    const outcomes = [];
+    for (let i = 0; i < 4; i++) outcomes.push(((await run(handler)) as { code?: string } | undefined)?.code);
+    expect(outcomes).toEqual(["FAULT_INJECTED", "FAULT_INJECTED", undefined, undefined]);
+  });
+});

@@ -1,0 +1,43 @@
+import type { RequestHandler } from "express";
+import { AppError } from "./errors.js";
+
+/** Deliberate faults for rehearsing a bad release (FAULT_ERROR_RATE, FAULT_DELAY_MS); off in normal runs. */
+export interface Faults {
+  /** Share of requests, 0..1, answered with 500 FAULT_INJECTED. */
+  errorRate: number;
+  /** Added to every request before it is handled, in milliseconds. */
+  delayMs: number;
+}
+
+export const noFaults: Faults = { errorRate: 0, delayMs: 0 };
+
+/**
+ * Middleware injecting the configured faults into application routes (mounted after /livez /readyz /metrics, so
+ * a bad release still passes its probes, as real bad releases do, and only the gates can catch it). Returns
+ * undefined when no fault is configured, so a normal release pays nothing per request.
+ */
+export function faultInjection(
+  faults: Faults,
+  random: () => number = Math.random,
+): RequestHandler | undefined {
+  const { errorRate, delayMs } = faults;
+  if (errorRate <= 0 && delayMs <= 0) return undefined;
+  const fail = (next: (err?: unknown) => void) => {
+    if (errorRate > 0 && random() < errorRate)
+      next(
+        new AppError(
+          500,
+          "FAULT_INJECTED",
+          "fault injected by FAULT_ERROR_RATE (a deliberately bad release)",
+          {
+            operational: true,
+          },
+        ),
+      );
+    else next();
+  };
+  return (_req, _res, next) => {
+    if (delayMs > 0) setTimeout(fail, delayMs, next);
+    else fail(next);
+  };
+}
