@@ -1,3 +1,5 @@
+import { Writable } from "node:stream";
+import { pino, type Logger } from "pino";
 import { afterEach, describe, expect, test } from "vitest";
 import { z } from "zod";
 import type { RunningService } from "./app.js";
@@ -11,14 +13,17 @@ afterEach(async () => {
   running = undefined;
 });
 
-async function startSample(env: NodeJS.ProcessEnv = {}): Promise<{ kit: ServiceKit; url: string }> {
+async function startSample(
+  env: NodeJS.ProcessEnv = {},
+  logger?: Logger,
+): Promise<{ kit: ServiceKit; url: string }> {
   const config = loadConfig(commonConfig(0), {
     HOST: "127.0.0.1",
     LOG_LEVEL: "silent",
     SHUTDOWN_DELAY_MS: "0",
     ...env,
   });
-  const kit = createServiceKit("sample", config);
+  const kit = createServiceKit("sample", config, logger ? { logger } : {});
   const app = kit.createApp((app) => {
     app.post(
       "/echo",
@@ -147,5 +152,22 @@ describe("service kit HTTP behaviour", () => {
     const res = await fetch(`${url}/items/a1`);
     expect(res.status).toBe(200);
     expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+  });
+
+  test("when probes, a scrape and a route are requested, then only the route gets an access log line", async () => {
+    const lines: { msg: string; url?: string; reqId?: string }[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(JSON.parse(chunk.toString()) as (typeof lines)[number]);
+        done();
+      },
+    });
+    const { url } = await startSample({}, pino({ level: "info" }, sink));
+    for (const path of ["/livez", "/readyz", "/metrics", "/items/a1"])
+      await (await fetch(`${url}${path}`)).text();
+    await new Promise((resolve) => setImmediate(resolve));
+    const access = lines.filter((l) => l.msg === "request");
+    expect(access.map((l) => l.url)).toEqual(["/items/a1"]);
+    expect(access[0]!.reqId).toMatch(/^[0-9a-f-]{36}$/);
   });
 });
