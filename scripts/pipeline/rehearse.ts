@@ -16,11 +16,13 @@ const { values } = parseArgs({
   },
 });
 const log = (line: string) => process.stdout.write(`${line}\n`);
-const basePort = values["base-port"] === undefined ? undefined : Number(values["base-port"]);
+// Its own ports (20000 up) and state dir, so a rehearsal can run beside `npm run local` (18000 up).
+const REHEARSAL_BASE_PORT = 20000;
+const basePort = values["base-port"] === undefined ? REHEARSAL_BASE_PORT : Number(values["base-port"]);
 const env = createLocalEnvironment({
   stack: values.stack,
   stateDir: join(REPO_ROOT, ".local", `${values.stack}-rehearsal`),
-  ...(basePort === undefined ? {} : { basePort }),
+  basePort,
 });
 const stop = () => void env.down().finally(() => process.exit(130));
 process.once("SIGINT", stop);

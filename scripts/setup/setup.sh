@@ -6,16 +6,14 @@ set -euo pipefail
 # Keep errexit inside $(...) so a failing step function stops at its first error.
 shopt -s inherit_errexit
 
-KAFKA_VERSION="4.1.1"
-FERRETDB_VERSION="v1.24.2"
-K6_VERSION="v1.8.1"
-ACTIONLINT_VERSION="v1.7.12"
-KUBE_SCORE_VERSION="v1.20.0"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# KAFKA_VERSION, FERRETDB_VERSION, K6_VERSION, ACTIONLINT_VERSION, KUBE_SCORE_VERSION
+# shellcheck source=versions.env
+source "$ROOT/scripts/setup/versions.env"
 APT_PACKAGES=(redis-server nginx-light pdns-server pdns-backend-bind dnsutils curl iproute2 procps)
 # Daemons the packages start by default; the harness runs its own instances on free ports instead.
 APT_SERVICES=(redis-server nginx pdns)
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CACHE="$ROOT/.cache"
 BIN="$CACHE/tools/bin"
 STAMPS="$CACHE/tools/stamps"

@@ -1,4 +1,4 @@
-import { accessSync, constants } from "node:fs";
+import { accessSync, constants, readFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -7,8 +7,15 @@ export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 export const CACHE_DIR = join(REPO_ROOT, ".cache");
 export const TOOLS_BIN = join(CACHE_DIR, "tools", "bin");
 
-/** Must match KAFKA_VERSION in scripts/setup/setup.sh. */
-export const KAFKA_VERSION = "4.1.1";
+/** The pinned tool versions setup.sh installs, from scripts/setup/versions.env (KEY=value lines). */
+export const TOOL_VERSIONS: Readonly<Record<string, string>> = Object.fromEntries(
+  readFileSync(join(REPO_ROOT, "scripts", "setup", "versions.env"), "utf8")
+    .split("\n")
+    .map((line) => /^([A-Z0-9_]+)=(\S+)$/.exec(line.trim()))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => [m[1]!, m[2]!]),
+);
+export const KAFKA_VERSION = TOOL_VERSIONS.KAFKA_VERSION!;
 export const KAFKA_LIBS = join(CACHE_DIR, "kafka", KAFKA_VERSION, "libs");
 
 function isExecutable(path: string): boolean {
