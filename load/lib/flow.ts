@@ -1,6 +1,6 @@
 import http from "k6/http";
 import type { Params, RefinedResponse, ResponseType } from "k6/http";
-import { check, fail } from "k6";
+import { check, fail, sleep } from "k6";
 import exec from "k6/execution";
 import { target } from "./targets.ts";
 
@@ -32,6 +32,8 @@ export interface SetupData {
   orderIds: string[];
 }
 
+const SEED_ATTEMPTS = 10;
+
 /** setup(): fail fast when the edge does not answer, then upsert the products the mix reads and orders. */
 export function prepare(): SetupData {
   const { baseUrl } = target();
@@ -43,7 +45,12 @@ export function prepare(): SetupData {
   }
   for (const sku of SKUS) {
     const body = JSON.stringify({ name: `Load test ${sku}`, priceCents: 1000, stock: 10_000_000 });
-    const r = http.put(`${baseUrl}/api/catalog/products/${sku}`, body, params("PUT /products/:sku"));
+    // The PUT is idempotent, so 5xx answers are retried: seeding must not decide the gate, the scenario does.
+    let r = http.put(`${baseUrl}/api/catalog/products/${sku}`, body, params("PUT /products/:sku"));
+    for (let attempt = 1; attempt < SEED_ATTEMPTS && (r.status === 0 || r.status >= 500); attempt++) {
+      sleep(0.1);
+      r = http.put(`${baseUrl}/api/catalog/products/${sku}`, body, params("PUT /products/:sku"));
+    }
     if (r.status !== 200 && r.status !== 201)
       fail(`seeding ${sku} failed: ${r.status} ${String(r.body).slice(0, 200)}`);
   }
