@@ -32,28 +32,38 @@ export interface ProbeCounts {
   requests: number;
   /** 5xx answers. */
   failures: number;
-  /** No answer: connection reset, refused or timed out. */
+  /** No answer: connection reset, refused or timed out (raw, before the retry). */
   connectionErrors: number;
+  /** Still no answer, or a 5xx, after retrying once on a new connection, as browsers do for idempotent requests. */
+  failedAfterRetry: number;
 }
 
 /**
  * Sends live requests over keep-alive connections (as browsers do) on every edge while `during` runs,
- * from leadMs before until tailMs after, so an edge reload that drops connections shows up as errors.
+ * from leadMs before until tailMs after, so an edge reload that drops connections shows up as errors. A request
+ * without an answer is retried once on a new connection: an nginx reload closes idle keep-alive connections, and a
+ * request racing that close is reset (raw count); a browser retries it, and so does this probe.
  */
 export async function probeLiveDuring<T>(
   env: LocalEnvironment,
   during: () => Promise<T>,
   opts: { leadMs?: number; tailMs?: number; loopsPerEdge?: number } = {},
 ): Promise<{ value: T; counts: ProbeCounts }> {
-  const counts: ProbeCounts = { requests: 0, failures: 0, connectionErrors: 0 };
+  const counts: ProbeCounts = { requests: 0, failures: 0, connectionErrors: 0, failedAfterRetry: 0 };
   const agent = new Agent({ keepAlive: true, maxSockets: 8 });
   let running = true;
   const loop = async (edge: string, host: string) => {
     while (running) {
       const r = await httpGet(`${edge}${PROBE_PATH}`, { host, timeoutMs: 2_000, agent });
       counts.requests += 1;
-      if (r.status === 0) counts.connectionErrors += 1;
-      else if (r.status >= 500) counts.failures += 1;
+      if (r.status === 0) {
+        counts.connectionErrors += 1;
+        const retry = await httpGet(`${edge}${PROBE_PATH}`, { host, timeoutMs: 2_000, agent: false });
+        if (retry.status === 0 || retry.status >= 500) counts.failedAfterRetry += 1;
+      } else if (r.status >= 500) {
+        counts.failures += 1;
+        counts.failedAfterRetry += 1;
+      }
     }
   };
   const loops = env.endpoints.flatMap((e) =>

@@ -119,6 +119,12 @@ function summary(r: RehearsalReport, file: string): string[] {
   const live = (xs: typeof r.liveBefore) =>
     xs.map((l) => `${l.region}=${l.color ?? "?"}@${l.version ?? "?"}`).join(" ");
   lines.push(`  live before: ${live(r.liveBefore)}; after: ${live(r.liveAfter)}`);
+  if (r.switchProbe) {
+    const p = r.switchProbe;
+    lines.push(
+      `  switch: ${p.requests} live requests, ${p.failures} 5xx, ${p.connectionErrors} raw connection errors, ${p.failedAfterRetry} failed after one retry`,
+    );
+  }
   if (r.failover)
     lines.push(`  failover: ${r.failover.failoverMs ?? "—"} ms (bound ${r.failover.boundMs} ms)`);
   lines.push(`  report: ${file}`);

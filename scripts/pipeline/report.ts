@@ -62,7 +62,7 @@ export function renderReport(r: RehearsalReport): string {
     "## Switch",
     "",
     r.switchProbe
-      ? `Live requests during the edge switch: ${r.switchProbe.requests}, 5xx: ${r.switchProbe.failures}, connection errors (resets, refused, timeouts): ${r.switchProbe.connectionErrors}.`
+      ? `Live requests during the edge switch: ${r.switchProbe.requests}, 5xx: ${r.switchProbe.failures}, raw connection errors (resets, refused, timeouts): ${r.switchProbe.connectionErrors}; failed after one retry on a new connection: ${r.switchProbe.failedAfterRetry}.`
       : "The switch step did not run.",
     "",
     "## Live color and version (edge headers `x-color`, `x-service-version`)",
