@@ -5,7 +5,8 @@ import express from "express";
 const app = express();
 app.disable("x-powered-by");
 app.set("etag", false);
-app.get("/livez", (_req, res) => {
+// /products is what the gateway's proxy row asks for: the gateway does not expose upstream /livez (404).
+app.get(["/livez", "/products"], (_req, res) => {
   res.json({ status: "alive" });
 });
 const server = app.listen(Number(process.env.PORT ?? 0), "127.0.0.1");

@@ -131,7 +131,7 @@ async function main(): Promise<void> {
       ["bare-express", `${bare}/livez`, bareProcess.pid!],
       ["gateway-livez-info", `${info.url}/livez`, info.pid],
       ["gateway-livez-warn", `${warn.url}/livez`, warn.pid],
-      ["gateway-proxy-info", `${info.url}/api/catalog/livez`, info.pid],
+      ["gateway-proxy-info", `${info.url}/api/catalog/products`, info.pid],
     ];
     const all: Result[] = [];
     // Interleaved rounds, so drift in machine load hits every target alike; the median per target is reported.

@@ -9,6 +9,7 @@ import {
 import express, { type Express } from "express";
 import { Counter } from "prom-client";
 import type { GatewayConfig } from "./config.js";
+import { enforceExposure, exposedRoutes } from "./exposure.js";
 import { rateLimit } from "./rate-limit.js";
 import { proxyTo } from "./upstream/proxy.js";
 import type { Upstream } from "./upstream/upstream.js";
@@ -57,8 +58,14 @@ export function createGatewayApp(
     health,
     retries,
   };
-  app.all("/api/catalog{/*rest}", body, proxyTo(upstreams.catalog, { prefix: "/api/catalog", ...common }));
-  app.all("/api/orders{/*rest}", body, proxyTo(upstreams.orders, { prefix: "/api/orders", ...common }));
+  // Exposure is checked before the body is read, so a refused write costs no buffering and never reaches upstream.
+  for (const route of exposedRoutes)
+    app.all(
+      `${route.prefix}{/*rest}`,
+      enforceExposure(route),
+      body,
+      proxyTo(upstreams[route.upstream], { prefix: route.prefix, ...common }),
+    );
 
   app.use(notFoundHandler);
   app.use(errorHandler(logger, metrics.errors));

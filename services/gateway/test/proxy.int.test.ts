@@ -62,33 +62,33 @@ describe("proxying", () => {
     catalog.behave(echo);
   });
 
-  test("when a PUT with a query and body is proxied, then method, stripped path, query, body, status and headers pass", async () => {
-    catalog.behave((_req, res) => {
+  test("when a POST with a query and body is proxied, then method, stripped path, query, body, status and headers pass", async () => {
+    orders.behave((_req, res) => {
       res.statusCode = 201;
       res.setHeader("content-type", "application/json");
-      res.setHeader("location", "/products/a%20b");
+      res.setHeader("location", "/orders/a%20b");
       res.setHeader("set-cookie", ["a=1", "b=2"]);
       res.end('{"created":true}');
     });
-    const body = JSON.stringify({ name: "Lamp", priceCents: 1999, stock: 5 });
-    const res = await fetch(`${gateway.url}/api/catalog/products/a%20b?dry=1&x=%2F`, {
-      method: "PUT",
+    const body = JSON.stringify({ customerId: "c-1", items: [{ sku: "s-1", quantity: 1 }] });
+    const res = await fetch(`${gateway.url}/api/orders/orders?dry=1&x=%2F`, {
+      method: "POST",
       headers: { "content-type": "application/json", "x-custom": "kept" },
       body,
     });
     expect(res.status).toBe(201);
-    expect(res.headers.get("location")).toBe("/products/a%20b");
+    expect(res.headers.get("location")).toBe("/orders/a%20b");
     expect(res.headers.getSetCookie()).toEqual(["a=1", "b=2"]);
     expect(await res.json()).toEqual({ created: true });
-    const seen = lastSeen(catalog);
-    expect(seen).toMatchObject({ method: "PUT", url: "/products/a%20b?dry=1&x=%2F", body });
+    const seen = lastSeen(orders);
+    expect(seen).toMatchObject({ method: "POST", url: "/orders?dry=1&x=%2F", body });
     expect(seen.headers).toMatchObject({
       "x-custom": "kept",
       "content-type": "application/json",
       "content-length": String(body.length),
     });
     expect(seen.headers["x-forwarded-for"]).toBe("127.0.0.1");
-    catalog.behave(echo);
+    orders.behave(echo);
   });
 
   test("when the client sends hop-by-hop headers, then the upstream never sees them", async () => {
@@ -162,6 +162,75 @@ describe("proxying", () => {
       message: "orders: connection failed (ECONNREFUSED)",
       details: { upstream: "orders", reason: "connection failed (ECONNREFUSED)" },
     });
+  });
+});
+
+describe("exposure: only the public methods and paths of each upstream", () => {
+  test("when a method an upstream does not expose is sent, then 405 with Allow and a reason, and the upstream sees nothing", async () => {
+    const cases = [
+      { method: "PUT", path: "/api/catalog/products/p-1", allow: "GET, HEAD", upstream: "catalog" },
+      { method: "POST", path: "/api/catalog/products", allow: "GET, HEAD", upstream: "catalog" },
+      { method: "DELETE", path: "/api/catalog/products/p-1", allow: "GET, HEAD", upstream: "catalog" },
+      { method: "PATCH", path: "/api/catalog", allow: "GET, HEAD", upstream: "catalog" },
+      { method: "OPTIONS", path: "/api/catalog/products", allow: "GET, HEAD", upstream: "catalog" },
+      { method: "PUT", path: "/api/orders/orders/o-1", allow: "GET, POST", upstream: "orders" },
+      { method: "DELETE", path: "/api/orders/orders/o-1", allow: "GET, POST", upstream: "orders" },
+      { method: "HEAD", path: "/api/orders/orders/o-1", allow: "GET, POST", upstream: "orders" },
+    ];
+    const before = { catalog: catalog.seen.length, orders: orders.seen.length };
+    for (const c of cases) {
+      const body = c.method === "HEAD" || c.method === "OPTIONS" ? undefined : '{"stock":1000}';
+      const res = await rawRequest(gateway.url, {
+        method: c.method,
+        path: c.path,
+        headers: body ? { "content-type": "application/json", "content-length": body.length } : {},
+        body,
+      });
+      expect(res.status, `${c.method} ${c.path}`).toBe(405);
+      expect(res.headers.allow, `${c.method} ${c.path}`).toBe(c.allow);
+      if (c.method === "HEAD") continue;
+      expect(JSON.parse(res.body), `${c.method} ${c.path}`).toEqual({
+        error: {
+          code: "METHOD_NOT_ALLOWED",
+          message: `${c.upstream}: ${c.method} is not allowed through the gateway (allowed: ${c.allow})`,
+          details: { upstream: c.upstream, reason: "method not allowed", allowed: c.allow.split(", ") },
+        },
+      });
+    }
+    expect({ catalog: catalog.seen.length, orders: orders.seen.length }).toEqual(before);
+  });
+
+  test("when an upstream's /metrics, /livez or /readyz is asked for through the gateway, then 404 and the upstream sees nothing", async () => {
+    const before = { catalog: catalog.seen.length, orders: orders.seen.length };
+    const paths = [
+      "/api/catalog/metrics",
+      "/api/catalog/readyz",
+      "/api/catalog/livez",
+      "/api/orders/metrics",
+      "/api/orders/readyz?full=1",
+      "/api/orders/livez/",
+      "/api/catalog/METRICS",
+      "/api/catalog//readyz",
+      "/api/catalog/%6Detrics",
+      "/api/orders/%6c%69%76%65%7a",
+    ];
+    for (const path of paths) {
+      const res = await rawRequest(gateway.url, { path });
+      expect(res.status, path).toBe(404);
+      expect((JSON.parse(res.body) as ErrorBody).error.code, path).toBe("ROUTE_NOT_FOUND");
+    }
+    const post = await rawRequest(gateway.url, { method: "POST", path: "/api/orders/metrics" });
+    expect(post.status).toBe(404);
+    expect({ catalog: catalog.seen.length, orders: orders.seen.length }).toEqual(before);
+  });
+
+  test("when a path only starts like an internal one, then it is proxied", async () => {
+    const res = await fetch(`${gateway.url}/api/catalog/metrics-report`);
+    expect(res.status).toBe(200);
+    expect(lastSeen(catalog).url).toBe("/metrics-report");
+    const head = await fetch(`${gateway.url}/api/catalog/products`, { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(lastSeen(catalog).method).toBe("HEAD");
   });
 });
 

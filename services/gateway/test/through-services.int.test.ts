@@ -35,18 +35,51 @@ const postOrder = (key: string, body: string) =>
   });
 
 describe("through the gateway to the real services", () => {
-  test("when a product is written and read through the gateway, then catalog stores and returns it", async () => {
+  test("when a product is written to catalog directly, then it reads back through the gateway", async () => {
     const sku = `sku-${randomUUID().slice(0, 8)}`;
-    const put = await fetch(`${gateway.url}/api/catalog/products/${sku}`, {
+    const put = await fetch(`${catalog.url}/products/${sku}`, {
       method: "PUT",
-      headers: { "content-type": "application/json", "x-request-id": `put-${sku}` },
+      headers: { "content-type": "application/json" },
       body: JSON.stringify({ name: "Lamp", priceCents: 1999, stock: 5 }),
     });
     expect(put.status).toBe(201);
-    expect(put.headers.get("x-request-id")).toBe(`put-${sku}`);
-    const got = await fetch(`${gateway.url}/api/catalog/products/${sku}`);
+    const got = await fetch(`${gateway.url}/api/catalog/products/${sku}`, {
+      headers: { "x-request-id": `get-${sku}` },
+    });
     expect(got.status).toBe(200);
+    expect(got.headers.get("x-request-id")).toBe(`get-${sku}`);
     expect(await got.json()).toMatchObject({ sku, name: "Lamp", priceCents: 1999, stock: 5 });
+  });
+
+  test("when a product write is sent through the gateway, then 405 and catalog keeps the product unchanged", async () => {
+    const sku = `sku-${randomUUID().slice(0, 8)}`;
+    await fetch(`${catalog.url}/products/${sku}`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "Lamp", priceCents: 1999, stock: 5 }),
+    });
+    const put = await fetch(`${gateway.url}/api/catalog/products/${sku}`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "Free lamp", priceCents: 0, stock: 1_000_000 }),
+    });
+    expect(put.status).toBe(405);
+    expect(put.headers.get("allow")).toBe("GET, HEAD");
+    const got = await fetch(`${catalog.url}/products/${sku}`);
+    expect(await got.json()).toMatchObject({ name: "Lamp", priceCents: 1999, stock: 5 });
+  });
+
+  test("when catalog's or orders' metrics or readiness is asked for through the gateway, then 404", async () => {
+    for (const path of [
+      "/api/catalog/metrics",
+      "/api/catalog/readyz",
+      "/api/orders/metrics",
+      "/api/orders/livez",
+    ]) {
+      const res = await fetch(gateway.url + path);
+      expect(res.status, path).toBe(404);
+      expect(await res.text(), path).not.toContain("http_requests_total");
+    }
   });
 
   test("when the same order is posted twice with one Idempotency-Key, then orders answers the same id both times", async () => {
