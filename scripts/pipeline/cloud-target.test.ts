@@ -1,7 +1,10 @@
+import { LocalWorkspace } from "@pulumi/pulumi/automation/index.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadBlueprint } from "../../infra/config/stack-file.js";
 import { deployToIdle, switchColors } from "../../infra/model/index.js";
-import { CloudTarget, explainPulumiError, rolloutConfigJson } from "./cloud-target.js";
+import { CloudTarget, explainPulumiError, liveRollout, rolloutConfigJson } from "./cloud-target.js";
+import { promote } from "./machine.js";
+import type { GateExpectation, GateKind, GateResult, GateVia } from "./target.js";
 import { installFakePulumi, type FakePulumi } from "./testing/fake-pulumi.js";
 
 // The Pulumi CLI cannot be installed here: these tests run the real Automation API against a recording
@@ -26,6 +29,32 @@ afterEach(() => fake.restore());
 
 const target = () =>
   CloudTarget.select("dev", { blueprint: loadBlueprint("dev"), reportDir: "/tmp" }, fake.workDir);
+/** The cloud target with its network steps (k6 gates, /readyz polls) answered as passed: no gateway exists here. */
+class Ungated extends CloudTarget {
+  override async waitReady(): Promise<void> {}
+  override async gate(kind: GateKind, via: GateVia, _expect: GateExpectation): Promise<GateResult> {
+    return {
+      kind,
+      via,
+      ok: true,
+      exitCode: 0,
+      requests: 1,
+      requestsPerSecond: 1,
+      p95Ms: 1,
+      p99Ms: 1,
+      errorRate: 0,
+      checksRate: 1,
+      failedThresholds: [],
+      files: {},
+    };
+  }
+}
+
+const ungated = async (workDir: string) =>
+  new Ungated(await LocalWorkspace.selectStack({ stackName: "dev", workDir }), {
+    blueprint: loadBlueprint("dev"),
+    reportDir: "/tmp",
+  });
 const withoutNoise = (cmds: string[][]) =>
   cmds.filter((c) => c[0] !== "version" && !(c[0] === "stack" && c[1] === "history"));
 
@@ -64,7 +93,7 @@ describe("cloud target (Automation API against the pulumi stand-in)", () => {
     await t.switch(switchColors(deployToIdle(initial, "1.1.0")));
     await t.rollback(initial, "green");
 
-    expect(JSON.parse(fake.state().config["blueprint:rollout"]!)).toEqual(initial);
+    expect(JSON.parse(fake.checkoutConfig()["blueprint:rollout"]!)).toEqual(initial);
     expect(await t.current()).toEqual(initial);
     expect(withoutNoise(fake.commands()).filter((c) => c[0] === "up")).toHaveLength(2);
   });
@@ -76,6 +105,38 @@ describe("cloud target (Automation API against the pulumi stand-in)", () => {
       previewUrls: ["https://preview.dev.shop.example.com"],
       rollout: initial,
     });
+  });
+
+  it("when a second promotion runs in a fresh checkout, then it starts from the color the first one made live", async () => {
+    const first = await promote(await ungated(fake.workDir), { version: "1.1.0", sleep: async () => {} });
+    expect(first).toMatchObject({ ok: true, after: { activeColor: "green" } });
+    // CI does not commit Pulumi.dev.yaml back: the next run's checkout still says blue 1.0.0.
+    const checkout = fake.freshCheckout();
+    expect(JSON.parse(fake.checkoutConfig(checkout)["blueprint:rollout"]!)).toMatchObject({
+      activeColor: "blue",
+    });
+
+    const second = await promote(await ungated(checkout), { version: "1.2.0", sleep: async () => {} });
+
+    expect(second.before).toEqual({ ...initial, activeColor: "green", versions: { green: "1.1.0" } });
+    expect(second.steps.map((s) => s.name)).toContain("deploy 1.2.0 to blue");
+    expect(second.after).toMatchObject({ activeColor: "blue", versions: { blue: "1.2.0" } });
+    expect(fake.state().outputs).toMatchObject({ activeColor: "blue", versions: { blue: "1.2.0" } });
+  });
+
+  it("when the stack was never deployed, then the rollout comes from the checkout's config", async () => {
+    expect(await (await target()).current()).toEqual(initial);
+  });
+
+  it("when live weights split traffic, then the current rollout carries them; at 100/0 it has none", () => {
+    const at = (weights: object) =>
+      liveRollout({
+        activeColor: { value: "blue", secret: false },
+        versions: { value: { blue: "1.0.0", green: "1.1.0" }, secret: false },
+        weights: { value: weights, secret: false },
+      });
+    expect(at({ blue: 90, green: 10 })?.weights).toEqual({ blue: 90, green: 10 });
+    expect(at({ blue: 100, green: 0 })?.weights).toBeUndefined();
   });
 
   it("when `pulumi up` fails, then the step fails with the CLI's message", async () => {

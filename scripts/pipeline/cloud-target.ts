@@ -1,4 +1,4 @@
-import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation/index.js";
+import { LocalWorkspace, type OutputMap, type Stack } from "@pulumi/pulumi/automation/index.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { REPO_ROOT } from "../../infra/config/stack-file.js";
 import type { Blueprint, Color, RolloutConfig } from "../../infra/model/index.js";
@@ -39,7 +39,10 @@ export interface CloudTargetOptions {
   readyTimeoutMs?: number;
 }
 
-/** The promotion target of a Pulumi stack: every change is `blueprint:rollout` + `pulumi up`. */
+/**
+ * The promotion target of a Pulumi stack: every change sets `blueprint:rollout` in the checkout, then `pulumi up`;
+ * the starting point is read back from the stack's outputs (see `current`).
+ */
 export class CloudTarget implements PromotionTarget {
   readonly name: string;
 
@@ -58,8 +61,31 @@ export class CloudTarget implements PromotionTarget {
     return new CloudTarget(await LocalWorkspace.selectStack({ stackName, workDir }), opts);
   }
 
+  /**
+   * The rollout the deployed stack runs, from its outputs (activeColor, versions, weights of infra/index.ts): the
+   * checkout's Pulumi.<stack>.yaml is not committed back by CI, so only the backend knows what the last run made
+   * live. The checkout's config gives the fields the outputs lack (rollback window, idle replicas), and is the
+   * whole answer only for a stack that was never deployed.
+   */
   async current(): Promise<RolloutConfig> {
-    const { value } = await this.stack.getConfig(ROLLOUT_KEY);
+    const configured = await this.configuredRollout();
+    const live = liveRollout(await this.stack.outputs());
+    if (live) return { ...configured, ...live, weights: live.weights };
+    if (Object.keys(configured).length === 0)
+      throw new Error(
+        `stack ${this.stack.name} has neither a deployed rollout (outputs activeColor/versions) nor ${ROLLOUT_KEY} — set it in Pulumi.${this.stack.name}.yaml`,
+      );
+    return configured;
+  }
+
+  private async configuredRollout(): Promise<RolloutConfig> {
+    let value: string;
+    try {
+      ({ value } = await this.stack.getConfig(ROLLOUT_KEY));
+    } catch (err) {
+      if (/not found/.test(err instanceof Error ? err.message : String(err))) return {};
+      throw err;
+    }
     try {
       return JSON.parse(value) as RolloutConfig;
     } catch {
@@ -142,6 +168,19 @@ export class CloudTarget implements PromotionTarget {
       throw new Error(`stack ${this.stack.name} has no "regions" output — run a first \`pulumi up\``);
     return Object.values(regions);
   }
+}
+
+/**
+ * The rollout a deployed stack exports (infra/index.ts: activeColor, versions, weights); undefined before the
+ * first `up`. Weights of 100/0 are the plain blue-green state, not a canary split, and come back as undefined.
+ */
+export function liveRollout(outputs: OutputMap): RolloutConfig | undefined {
+  const activeColor = outputs.activeColor?.value as Color | undefined;
+  const versions = outputs.versions?.value as RolloutConfig["versions"] | undefined;
+  if (!activeColor || !versions) return undefined;
+  const weights = outputs.weights?.value as Record<Color, number> | undefined;
+  const split = weights && (weights[activeColor] ?? 100) < 100;
+  return { activeColor, versions: { ...versions }, weights: split ? weights : undefined };
 }
 
 /** The Automation API's errors for a missing CLI are raw spawn output; say what to install instead. */

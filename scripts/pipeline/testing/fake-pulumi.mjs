@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 // STAND-IN for the Pulumi CLI (not installable here): records every command the Automation API issues to
 // $FAKE_PULUMI_LOG (one JSON argv per line) and answers the few it needs from $FAKE_PULUMI_STATE. No engine runs.
+// Like the real CLI, config lives in the checkout (the working directory; state.config is what the committed
+// Pulumi.<stack>.yaml holds) and outputs live in the backend ($FAKE_PULUMI_STATE): a successful `up` exports the
+// rollout as infra/index.ts does (activeColor, versions of deployed colors, weights).
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 
 const args = process.argv.slice(2);
 appendFileSync(process.env.FAKE_PULUMI_LOG, `${JSON.stringify(args)}\n`);
@@ -10,6 +14,11 @@ const state = existsSync(stateFile)
   ? JSON.parse(readFileSync(stateFile, "utf8"))
   : { config: {}, outputs: {} };
 const save = () => writeFileSync(stateFile, JSON.stringify(state));
+const checkoutFile = join(process.cwd(), ".fake-pulumi-config.json");
+const config = existsSync(checkoutFile)
+  ? JSON.parse(readFileSync(checkoutFile, "utf8"))
+  : { ...state.config };
+const saveConfig = () => writeFileSync(checkoutFile, JSON.stringify(config));
 const [a, b] = args;
 const flag = (name) => args[args.indexOf(name) + 1];
 
@@ -21,10 +30,10 @@ if (a === "version") {
     process.exit(255);
   }
 } else if (a === "config" && b === "set-all" && args.includes("--json")) {
-  for (const [key, v] of Object.entries(JSON.parse(flag("--json")))) state.config[key] = v.value;
-  save();
+  for (const [key, v] of Object.entries(JSON.parse(flag("--json")))) config[key] = v.value;
+  saveConfig();
 } else if (a === "config" && b === "get") {
-  const value = state.config[args[2]];
+  const value = config[args[2]];
   if (value === undefined) {
     process.stderr.write(`error: configuration key '${args[2]}' not found for stack\n`);
     process.exit(255);
@@ -34,6 +43,18 @@ if (a === "version") {
   if (state.failUp) {
     process.stderr.write("error: update failed (injected by the stand-in)\n");
     process.exit(255);
+  }
+  const rollout = config["blueprint:rollout"] && JSON.parse(config["blueprint:rollout"]);
+  if (rollout) {
+    const active = rollout.activeColor ?? "blue";
+    const idle = active === "blue" ? "green" : "blue";
+    state.outputs = {
+      ...state.outputs,
+      activeColor: active,
+      versions: rollout.versions ?? {},
+      weights: rollout.weights ?? { [active]: 100, [idle]: 0 },
+    };
+    save();
   }
   process.stdout.write("Updating (stand-in)\nResources:\n    0 changes\n");
 } else if (a === "stack" && b === "output") {

@@ -1,6 +1,7 @@
 // Helpers around the fake-pulumi.mjs STAND-IN: a temp PATH entry named `pulumi`, its command log and state.
 import {
   copyFileSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -14,6 +15,10 @@ import { REPO_ROOT } from "../../../infra/config/stack-file.js";
 
 export interface FakePulumi {
   workDir: string;
+  /** Another checkout of the repository (as a new CI run makes), sharing the same backend state. */
+  freshCheckout(): string;
+  /** The config a checkout holds (its stack file), after the `config set-all` commands run in it. */
+  checkoutConfig(workDir?: string): Record<string, string>;
   commands(): string[][];
   state(): { config: Record<string, string>; outputs: Record<string, unknown>; removed?: string[] };
   setState(state: object): void;
@@ -26,10 +31,15 @@ export function installFakePulumi(stacks: string[] = []): FakePulumi {
   const bin = join(dir, "bin");
   const workDir = join(dir, "work");
   mkdirSync(bin);
-  mkdirSync(workDir);
   symlinkSync(join(import.meta.dirname, "fake-pulumi.mjs"), join(bin, "pulumi"));
-  for (const f of ["Pulumi.yaml", ...stacks.map((s) => `Pulumi.${s}.yaml`)])
-    copyFileSync(join(REPO_ROOT, f), join(workDir, f));
+  let checkouts = 0;
+  const checkout = (into: string) => {
+    mkdirSync(into);
+    for (const f of ["Pulumi.yaml", ...stacks.map((s) => `Pulumi.${s}.yaml`)])
+      copyFileSync(join(REPO_ROOT, f), join(into, f));
+    return into;
+  };
+  checkout(workDir);
   const log = join(dir, "commands.jsonl");
   const stateFile = join(dir, "state.json");
   writeFileSync(log, "");
@@ -41,8 +51,15 @@ export function installFakePulumi(stacks: string[] = []): FakePulumi {
   process.env.PATH = `${bin}:${process.env.PATH}`;
   process.env.FAKE_PULUMI_LOG = log;
   process.env.FAKE_PULUMI_STATE = stateFile;
-  return {
+  const fake: FakePulumi = {
     workDir,
+    freshCheckout: () => checkout(join(dir, `work-${++checkouts}`)),
+    checkoutConfig: (at = workDir) => {
+      const file = join(at, ".fake-pulumi-config.json");
+      return existsSync(file)
+        ? (JSON.parse(readFileSync(file, "utf8")) as Record<string, string>)
+        : fake.state().config;
+    },
     commands: () =>
       readFileSync(log, "utf8")
         .trim()
@@ -58,4 +75,5 @@ export function installFakePulumi(stacks: string[] = []): FakePulumi {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return fake;
 }
