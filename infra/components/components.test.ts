@@ -149,13 +149,15 @@ describe("data tier", () => {
 });
 
 describe("blue-green workloads", () => {
-  it("when green is idle, then it idles at rollout.idleReplicas and calls only green services", () => {
-    const b = bp({
-      rollout: { activeColor: "blue", versions: { blue: "1.0.0", green: "1.1.0" }, idleReplicas: 1 },
-    });
+  it("when green is idle with a version, then it runs the service's full replicas and calls only green services", () => {
+    const b = bp();
     const gateway = b.services[0]!;
-    expect(colorReplicas(b, gateway, "green")).toEqual({ min: 1, max: 6 });
+    expect(colorReplicas(b, gateway, "green")).toEqual({ min: 2, max: 6 });
     expect(colorReplicas(b, gateway, "blue")).toEqual({ min: 2, max: 6 });
+    const hpa = buildServiceColor(b, b.regions[0]!, gateway, "green").find(
+      (o) => o.kind === "HorizontalPodAutoscaler",
+    );
+    expect(hpa!.spec).toMatchObject({ minReplicas: 2, maxReplicas: 6 });
     const [deployment] = buildServiceColor(b, b.regions[0]!, gateway, "green");
     const env = Object.fromEntries(
       ((deployment!.spec as any).template.spec.containers[0].env as { name: string; value?: string }[]).map(
@@ -172,13 +174,18 @@ describe("blue-green workloads", () => {
     expect((deployment!.spec as any).template.spec.terminationGracePeriodSeconds).toBe(15);
   });
 
-  it("when idleReplicas is 0, then the idle color has no HPA and zero replicas", () => {
-    const b = bp({
-      rollout: { activeColor: "blue", versions: { blue: "1.0.0", green: "1.1.0" }, idleReplicas: 0 },
-    });
-    const objs = buildServiceColor(b, b.regions[0]!, b.services[1]!, "green");
-    expect(objs.map((o) => o.kind)).toEqual(["Deployment", "Service", "PodDisruptionBudget"]);
-    expect((objs[0]!.spec as any).replicas).toBe(0);
+  it("when a color has no version, then it runs no replicas and cannot be built", () => {
+    const b = bp({ rollout: { activeColor: "blue", versions: { blue: "1.0.0" } } });
+    expect(colorReplicas(b, b.services[1]!, "green")).toEqual({ min: 0, max: 0 });
+    expect(() => buildServiceColor(b, b.regions[0]!, b.services[1]!, "green")).toThrow(
+      'color "green" has no version (rollout.versions.green)',
+    );
+  });
+
+  it("when a stack still sets rollout.idleReplicas, then it is rejected as an unknown key", () => {
+    expect(() =>
+      bp({ rollout: { activeColor: "blue", versions: { blue: "1.0.0" }, idleReplicas: 1 } }),
+    ).toThrow('blueprint:rollout: unknown key "idleReplicas"');
   });
 
   it("when a canary sends 10% to green, then the public route carries 90/10 and the preview host still only green", () => {

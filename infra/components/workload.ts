@@ -20,10 +20,14 @@ const EPHEMERAL = { request: "64Mi", limit: "256Mi" };
 
 type EnvVar = { name: string; value?: string; valueFrom?: Record<string, unknown> };
 
-/** Replicas of a color: the active color autoscales between the service's min and max; the idle one idles. */
+/**
+ * Replicas of a color: a color with a version runs the service's full min..max, whether it is live or idle, so
+ * the preview gate measures the size that will take traffic and a switch changes only routing. A color without
+ * a version is not deployed at all (retire it with `rollout.versions`).
+ */
 export function colorReplicas(bp: Blueprint, service: Service, color: Color): { min: number; max: number } {
-  if (color === bp.rollout.activeColor || bp.rollout.weights[color] > 0) return service.replicas;
-  return { min: bp.rollout.idleReplicas, max: Math.max(bp.rollout.idleReplicas, service.replicas.max) };
+  if (!bp.rollout.versions[color]) return { min: 0, max: 0 };
+  return service.replicas;
 }
 
 /** Environment per contract B; each color calls its own color, secrets come from Secrets by reference. */
@@ -70,7 +74,7 @@ export function buildEnv(bp: Blueprint, region: Region, service: Service, color:
   return env;
 }
 
-/** Deployment, Service, PodDisruptionBudget and (when it runs) HorizontalPodAutoscaler of one color. */
+/** Deployment, Service, PodDisruptionBudget and HorizontalPodAutoscaler of one color (which must have a version). */
 export function buildServiceColor(
   bp: Blueprint,
   region: Region,
@@ -86,7 +90,6 @@ export function buildServiceColor(
     version: bp.rollout.versions[color]!,
   };
   const replicas = colorReplicas(bp, service, color);
-  const autoscaled = replicas.min > 0;
   const httpGet = (path: string) => ({ path, port: "http" });
   const probe = (path: string, p: Service["probes"]["liveness"]) => ({
     httpGet: httpGet(path),
@@ -99,8 +102,7 @@ export function buildServiceColor(
     kind: "Deployment",
     metadata: { name, namespace: ns, labels },
     spec: {
-      // With an HPA the replica count is the autoscaler's; setting it here would fight it on every update.
-      ...(autoscaled ? {} : { replicas: 0 }),
+      // The replica count is the HPA's; setting it here would fight it on every update.
       selector: { matchLabels: selector },
       strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: "25%" } },
       template: {
@@ -183,28 +185,24 @@ export function buildServiceColor(
     metadata: { name, namespace: ns, labels },
     spec: { maxUnavailable: 1, selector: { matchLabels: selector } },
   } satisfies k8s.types.input.policy.v1.PodDisruptionBudget;
-  const out = [deployment, svc, pdb] as K8sObject[];
-  if (autoscaled) {
-    const hpa = {
-      apiVersion: "autoscaling/v2",
-      kind: "HorizontalPodAutoscaler",
-      metadata: { name, namespace: ns, labels },
-      spec: {
-        scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name },
-        minReplicas: replicas.min,
-        maxReplicas: replicas.max,
-        metrics: [
-          {
-            type: "Resource",
-            resource: {
-              name: "cpu",
-              target: { type: "Utilization", averageUtilization: service.targetCpuPercent },
-            },
+  const hpa = {
+    apiVersion: "autoscaling/v2",
+    kind: "HorizontalPodAutoscaler",
+    metadata: { name, namespace: ns, labels },
+    spec: {
+      scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name },
+      minReplicas: replicas.min,
+      maxReplicas: replicas.max,
+      metrics: [
+        {
+          type: "Resource",
+          resource: {
+            name: "cpu",
+            target: { type: "Utilization", averageUtilization: service.targetCpuPercent },
           },
-        ],
-      },
-    } satisfies k8s.types.input.autoscaling.v2.HorizontalPodAutoscaler;
-    out.push(hpa as K8sObject);
-  }
-  return out;
+        },
+      ],
+    },
+  } satisfies k8s.types.input.autoscaling.v2.HorizontalPodAutoscaler;
+  return [deployment, svc, pdb, hpa] as K8sObject[];
 }

@@ -36,7 +36,6 @@ export interface Rollout {
   versions: Partial<Record<Color, string>>;
   /** Share of public traffic per color, summing to 100. */
   weights: Record<Color, number>;
-  idleReplicas: number;
   rollbackWindowSeconds: number;
 }
 
@@ -123,7 +122,6 @@ function derive(config: StackConfig, services: ServiceConfig[], stack: string): 
       idleColor,
       versions: config.rollout.versions,
       weights,
-      idleReplicas: config.rollout.idleReplicas,
       rollbackWindowSeconds: config.rollout.rollbackWindowSeconds,
     },
     dns: config.dns,

@@ -199,13 +199,6 @@ export const rolloutSchema = z.strictObject({
   activeColor: z.enum(COLORS).default("blue"),
   versions: z.strictObject({ blue: version.optional(), green: version.optional() }).prefault({}),
   weights: weightsSchema.optional().describe("Canary weights; default 100 to the active color."),
-  idleReplicas: z
-    .number()
-    .int()
-    .min(0)
-    .max(500)
-    .default(1)
-    .describe("Replicas per service of the idle color."),
   rollbackWindowSeconds: z.number().int().min(0).max(86400).default(300),
 });
 

@@ -43,12 +43,11 @@ export class LocalTarget implements PromotionTarget {
         `the primary edge does not answer live traffic (status ${primary?.status ?? "none"}) — is the local environment up?`,
       );
     }
-    const { rollbackWindowSeconds, idleReplicas } = this.env.blueprint.rollout;
+    const { rollbackWindowSeconds } = this.env.blueprint.rollout;
     this.rollout = {
       activeColor: primary.color,
       versions: { [primary.color]: primary.version },
       rollbackWindowSeconds,
-      idleReplicas,
     };
     return structuredClone(this.rollout);
   }

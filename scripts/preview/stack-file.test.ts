@@ -25,7 +25,7 @@ describe("preview stack files", () => {
       previewId: "pr-42",
       namespace: "blueprint-preview-pr-42",
       edge: { hostname: "pr-42.preview.shop.example.com" },
-      rollout: { activeColor: "blue", versions: { blue: "1.2.0" }, idleReplicas: 0 },
+      rollout: { activeColor: "blue", versions: { blue: "1.2.0" } },
     });
   });
 
