@@ -67,10 +67,11 @@ export async function runK6(run: K6Run): Promise<K6Outcome> {
   return { exitCode, figures, stderrTail: stderr.slice(-2000) };
 }
 
-/** `smoke-live-1.2.0` (`-canary10` during a canary step): the file names of a gate's k6 outputs. */
+/** `smoke-live-1.2.0` (`-canary10` during a canary step, `-window` at the end of the rollback window): file names. */
 export function gateName(kind: GateKind, via: GateVia, expect: GateExpectation): string {
   const canary = expect.canaryPercent === undefined ? "" : `-canary${expect.canaryPercent}`;
-  return `${kind}-${via}-${expect.version}${canary}`;
+  const window = expect.endOfWindow ? "-window" : "";
+  return `${kind}-${via}-${expect.version}${canary}${window}`;
 }
 
 /** Every response must come from the expected release, except during a canary step. */

@@ -22,6 +22,7 @@ describe("promotion state machine (in-memory target test double)", () => {
       "gate capacity preview green 1.1.0",
       "switch green",
       "gate smoke live green 1.1.0",
+      "gate smoke live green 1.1.0 end of window",
       "retire blue",
     ]);
     expect(result.steps.map((s) => s.name)).toEqual([
@@ -32,6 +33,7 @@ describe("promotion state machine (in-memory target test double)", () => {
       "switch live traffic to green",
       "smoke gate on live",
       "keep blue for the rollback window (5 s)",
+      "smoke gate on live at the end of the rollback window",
       "retire blue",
     ]);
     expect(result.after).toEqual({
@@ -79,6 +81,27 @@ describe("promotion state machine (in-memory target test double)", () => {
     expect(result.gates.map((g) => [g.kind, g.ok])).toEqual([
       ["capacity", true],
       ["smoke", false],
+    ]);
+  });
+
+  it("when live traffic regresses during the rollback window, then the end-of-window gate rolls back to the old color, still deployed", async () => {
+    const target = new InMemoryTarget(initial, { windowGate: true });
+    const result = await promote(target, { version: "1.1.0", ...clock() });
+
+    expect(result).toMatchObject({ ok: false, rolledBack: true, after: initial });
+    expect(result.reason).toMatch(/^smoke gate via live failed \(k6 exit 99\)/);
+    expect(target.calls.slice(-3)).toEqual([
+      "gate smoke live green 1.1.0",
+      "gate smoke live green 1.1.0 end of window",
+      "rollback green",
+    ]);
+    expect(target.calls).not.toContain("retire blue");
+    expect(target.live()).toEqual({ color: "blue", version: "1.0.0" });
+    expect(target.running).toEqual({ blue: "1.0.0" });
+    expect(result.steps.map((s) => [s.name, s.ok]).slice(-3)).toEqual([
+      ["keep blue for the rollback window (5 s)", true],
+      ["smoke gate on live at the end of the rollback window", false],
+      ["roll back to blue 1.0.0", true],
     ]);
   });
 

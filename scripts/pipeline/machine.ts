@@ -53,7 +53,8 @@ const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 
 /**
  * The blue-green promotion: deploy idle → wait ready → capacity gate via preview → switch → smoke on live →
- * rollback window → retire the old color. A failure before the retire step restores the previous rollout.
+ * rollback window closed by a second live smoke gate → retire the old color. A failure before the retire step
+ * (that last gate included) restores the previous rollout.
  */
 export async function promote(target: PromotionTarget, opts: PromotionOptions): Promise<PromotionResult> {
   const log = opts.log ?? (() => {});
@@ -80,12 +81,13 @@ export async function promote(target: PromotionTarget, opts: PromotionOptions): 
     }
   }
 
-  async function gate(kind: GateKind, via: GateVia, color: Color, canaryPercent?: number): Promise<void> {
-    const expect = {
-      color,
-      version: opts.version,
-      ...(canaryPercent === undefined ? {} : { canaryPercent }),
-    };
+  async function gate(
+    kind: GateKind,
+    via: GateVia,
+    color: Color,
+    extra: { canaryPercent?: number; endOfWindow?: boolean } = {},
+  ): Promise<void> {
+    const expect = { color, version: opts.version, ...extra };
     const result = await target.gate(kind, via, expect);
     gates.push(result);
     if (!result.ok) throw new GateFailedError(result);
@@ -116,10 +118,20 @@ export async function promote(target: PromotionTarget, opts: PromotionOptions): 
       await step(`canary: ${percent}% of live traffic to ${idle}`, () =>
         target.switch(canary(deployed, percent)),
       );
-      await step(`smoke gate on live at ${percent}%`, () => gate("smoke", "live", idle, percent));
+      await step(`smoke gate on live at ${percent}%`, () =>
+        gate("smoke", "live", idle, { canaryPercent: percent }),
+      );
     }
     await step(`switch live traffic to ${idle}`, () => target.switch(switched));
     await step("smoke gate on live", () => gate("smoke", "live", idle));
+    // The old color stays deployed for the window; a live smoke gate at its end decides whether to keep the release.
+    const windowSeconds = before.rollbackWindowSeconds ?? 300;
+    await step(`keep ${active} for the rollback window (${windowSeconds} s)`, () =>
+      sleep(windowSeconds * 1000),
+    );
+    await step("smoke gate on live at the end of the rollback window", () =>
+      gate("smoke", "live", idle, { endOfWindow: true }),
+    );
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
     try {
@@ -139,10 +151,6 @@ export async function promote(target: PromotionTarget, opts: PromotionOptions): 
     return { ...base, ok: false, reason, rolledBack: true, after: before };
   }
 
-  const windowSeconds = before.rollbackWindowSeconds ?? 300;
-  await step(`keep ${active} for the rollback window (${windowSeconds} s)`, () =>
-    sleep(windowSeconds * 1000),
-  );
   const retired = retireIdle(switched);
   try {
     await step(`retire ${active}`, () => target.retire(active, retired));

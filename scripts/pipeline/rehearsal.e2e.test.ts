@@ -37,6 +37,7 @@ describe.sequential("blue-green rehearsal on the local environment", () => {
       "switch live traffic to green",
       "smoke gate on live",
       `keep blue for the rollback window (${env.blueprint.rollout.rollbackWindowSeconds} s)`,
+      "smoke gate on live at the end of the rollback window",
       "retire blue",
     ]);
     const capacity = result.promotion.gates.find((g) => g.kind === "capacity")!;

@@ -75,7 +75,7 @@ export function renderReport(r: RehearsalReport): string {
     ...liveRows(r.liveAfter),
     "",
     p.rolledBack
-      ? `Rolled back: live traffic stayed on ${p.before.activeColor} ${p.before.versions?.[p.before.activeColor ?? "blue"] ?? ""}.`
+      ? `Rolled back: live traffic ${p.steps.some((s) => s.ok && s.name.startsWith("switch live traffic")) ? "returned to" : "stayed on"} ${p.before.activeColor} ${p.before.versions?.[p.before.activeColor ?? "blue"] ?? ""}.`
       : "",
   ];
   if (r.failover) out.push(...failoverSection(r.failover));

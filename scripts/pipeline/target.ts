@@ -9,6 +9,8 @@ export interface GateExpectation {
   color: Color;
   version: string;
   canaryPercent?: number;
+  /** The live smoke gate that closes the rollback window (the old color is still deployed to roll back to). */
+  endOfWindow?: boolean;
 }
 
 /** Figures of one k6 run, read from its summary JSON. */

@@ -13,6 +13,8 @@ export interface InMemoryFaults {
   deploy?: boolean;
   waitReady?: boolean;
   gate?: Partial<Record<GateKind, boolean>>;
+  /** Only the live smoke gate at the end of the rollback window fails (a release that regresses once live). */
+  windowGate?: boolean;
   switch?: boolean;
   retire?: boolean;
 }
@@ -56,8 +58,9 @@ export class InMemoryTarget implements PromotionTarget {
 
   async gate(kind: GateKind, via: GateVia, expect: GateExpectation): Promise<GateResult> {
     const canary = expect.canaryPercent === undefined ? "" : ` canary ${expect.canaryPercent}%`;
-    this.calls.push(`gate ${kind} ${via} ${expect.color} ${expect.version}${canary}`);
-    const ok = !this.faults.gate?.[kind];
+    const window = expect.endOfWindow ? " end of window" : "";
+    this.calls.push(`gate ${kind} ${via} ${expect.color} ${expect.version}${canary}${window}`);
+    const ok = !this.faults.gate?.[kind] && !(this.faults.windowGate && expect.endOfWindow);
     return {
       kind,
       via,
