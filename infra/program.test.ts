@@ -45,7 +45,13 @@ describe.each(STACKS)("stack %s", (name) => {
         expect(Object.keys(c.resources.limits)).toEqual(expect.arrayContaining(["cpu", "memory"]));
         expect(Object.keys(c.resources.requests)).toEqual(expect.arrayContaining(["cpu", "memory"]));
       }
-      expect(spec(d).template.spec.terminationGracePeriodSeconds).toBeGreaterThan(0);
+      const pod = spec(d).template.spec;
+      const container = pod.containers[0];
+      const env = Object.fromEntries(container.env.map((e: Spec) => [e.name, e.value]));
+      expect(pod.terminationGracePeriodSeconds, d.metadata.name).toBe(
+        container.lifecycle.preStop.sleep.seconds + Number(env.DRAIN_SECONDS) + 5,
+      );
+      expect(Number(env.SHUTDOWN_DELAY_MS)).toBeLessThan(Number(env.DRAIN_SECONDS) * 1000);
     }
   });
 

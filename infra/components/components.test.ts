@@ -170,8 +170,12 @@ describe("blue-green workloads", () => {
       CATALOG_URL: "http://catalog-green.blueprint-prod.svc.cluster.local:8081",
       ORDERS_URL: "http://orders-green.blueprint-prod.svc.cluster.local:8082",
       DRAIN_SECONDS: "10",
+      SHUTDOWN_DELAY_MS: "5000",
     });
-    expect((deployment!.spec as any).template.spec.terminationGracePeriodSeconds).toBe(15);
+    const pod = (deployment!.spec as any).template.spec;
+    expect(pod.containers[0].lifecycle.preStop.sleep.seconds).toBe(3);
+    // preStop 3 s + drain deadline 10 s + 5 s: the kit's closers finish by DRAIN_SECONDS + 4 s after SIGTERM.
+    expect(pod.terminationGracePeriodSeconds).toBe(18);
   });
 
   it("when a color has no version, then it runs no replicas and cannot be built", () => {

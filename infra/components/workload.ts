@@ -10,8 +10,6 @@ import {
   type K8sObject,
 } from "./meta.js";
 
-/** Seconds the preStop hook waits so endpoints and the edge drop the pod before SIGTERM starts the drain. */
-export const PRESTOP_SLEEP_SECONDS = 3;
 export const APP_UID = 1000;
 export const REDIS_SECRET = { name: "redis-auth", key: "password" };
 export const MONGO_APP_SECRET = { name: "mongo-app", key: "password" };
@@ -38,6 +36,7 @@ export function buildEnv(bp: Blueprint, region: Region, service: Service, color:
     { name: "HOST", value: "0.0.0.0" },
     { name: "LOG_LEVEL", value: "info" },
     { name: "DRAIN_SECONDS", value: String(service.drainSeconds) },
+    { name: "SHUTDOWN_DELAY_MS", value: String(service.shutdownDelayMs) },
     { name: "REGION", value: region.name },
     { name: "COLOR", value: color },
     { name: "SERVICE_VERSION", value: bp.rollout.versions[color]! },
@@ -150,7 +149,7 @@ export function buildServiceColor(
               startupProbe: probe("/livez", service.probes.startup),
               livenessProbe: probe("/livez", service.probes.liveness),
               readinessProbe: probe("/readyz", service.probes.readiness),
-              lifecycle: { preStop: { sleep: { seconds: PRESTOP_SLEEP_SECONDS } } },
+              lifecycle: { preStop: { sleep: { seconds: service.preStopSeconds } } },
               securityContext: {
                 runAsNonRoot: true,
                 runAsUser: APP_UID,

@@ -36,7 +36,9 @@ describe("a valid stack config", () => {
       "catalog:8081",
       "orders:8082",
     ]);
-    expect(bp.services[0]!.terminationGracePeriodSeconds).toBe(15);
+    // preStop sleep 3 s + drainSeconds 10 + 5 s for the kit's closers.
+    expect(bp.services[0]!.terminationGracePeriodSeconds).toBe(18);
+    expect(bp.services[0]!.shutdownDelayMs).toBe(5000);
     expect(bp.services[0]!.dependsOnServices).toEqual(["catalog", "orders"]);
     expect(bp.rollout).toMatchObject({
       activeColor: "blue",
@@ -56,6 +58,18 @@ describe("a valid stack config", () => {
     config.regions = [{ name: "solo", kubeconfig: { context: "x" } }];
     config.dns.policy = "failover";
     expect(parseBlueprint(config, "t").primaryRegion.name).toBe("solo");
+  });
+
+  it("when drainSeconds is short, then the default shutdown delay is half of it and the grace period follows", () => {
+    const config = base();
+    config.services = [{ name: "api", image: "r/api", port: 8080, drainSeconds: 4 }];
+    config.edge.routes = [{ path: "/", service: "api" }];
+    const [api] = parseBlueprint(config, "t").services;
+    expect(api).toMatchObject({
+      shutdownDelayMs: 2000,
+      preStopSeconds: 3,
+      terminationGracePeriodSeconds: 12,
+    });
   });
 
   it("merges capacity overrides over the environment defaults", () => {
@@ -155,6 +169,16 @@ describe("an invalid stack config fails with the key and the fix", () => {
       },
       [
         "blueprint:services[0].resources.requests.cpu: 2 exceeds limits.cpu 500m — requests must not exceed limits",
+      ],
+    ],
+    [
+      "a shutdown delay that does not fit in the drain deadline",
+      (c) => {
+        c.services = [{ name: "api", image: "r/api", port: 8080, drainSeconds: 2, shutdownDelayMs: 2000 }];
+        c.edge.routes = [{ path: "/", service: "api" }];
+      },
+      [
+        "blueprint:services[0].shutdownDelayMs: 2000 ms is not below drainSeconds (2 s) — the service would refuse to start (SHUTDOWN_DELAY_MS must be below DRAIN_SECONDS); lower shutdownDelayMs or raise drainSeconds",
       ],
     ],
     [

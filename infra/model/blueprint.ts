@@ -23,8 +23,22 @@ export interface Region extends RegionConfig {
   loopbackAddress: string;
 }
 
-export interface Service extends ServiceConfig {
-  /** Kubernetes terminationGracePeriodSeconds: the drain deadline plus time to close clients. */
+/** Seconds the preStop hook sleeps so endpoints and the edge drop the pod before SIGTERM starts the drain. */
+export const PRESTOP_SLEEP_SECONDS = 3;
+/** Seconds after the drain deadline: the kit's closers get 4 s (services/lib lifecycle), plus 1 s of slack. */
+export const CLOSE_CLIENTS_SECONDS = 5;
+
+/** Default SHUTDOWN_DELAY_MS: 5 s, but at most half the drain deadline so requests still get time to finish. */
+export function defaultShutdownDelayMs(drainSeconds: number): number {
+  return Math.min(5000, drainSeconds * 500);
+}
+
+export interface Service extends Omit<ServiceConfig, "shutdownDelayMs"> {
+  /** SHUTDOWN_DELAY_MS, always below drainSeconds × 1000 (the kit refuses to start otherwise). */
+  shutdownDelayMs: number;
+  /** Seconds of the preStop sleep before SIGTERM (Kubernetes). */
+  preStopSeconds: number;
+  /** Kubernetes terminationGracePeriodSeconds: preStop sleep + drain deadline + time to close clients. */
   terminationGracePeriodSeconds: number;
   dependsOnData: DataStore[];
   dependsOnServices: string[];
@@ -97,7 +111,9 @@ function derive(config: StackConfig, services: ServiceConfig[], stack: string): 
     primaryRegion: regions.find((r) => r.primary)!,
     services: services.map((s) => ({
       ...s,
-      terminationGracePeriodSeconds: s.drainSeconds + 5,
+      shutdownDelayMs: s.shutdownDelayMs ?? defaultShutdownDelayMs(s.drainSeconds),
+      preStopSeconds: PRESTOP_SLEEP_SECONDS,
+      terminationGracePeriodSeconds: PRESTOP_SLEEP_SECONDS + s.drainSeconds + CLOSE_CLIENTS_SECONDS,
       dependsOnData: s.dependsOn.filter((d): d is DataStore =>
         (DATA_STORES as readonly string[]).includes(d),
       ),

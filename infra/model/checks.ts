@@ -87,6 +87,12 @@ function checkServices(config: StackConfig, services: ServiceConfig[]): ConfigPr
         });
       }
     }
+    if (s.shutdownDelayMs !== undefined && s.shutdownDelayMs >= s.drainSeconds * 1000) {
+      problems.push({
+        path: `${at}.shutdownDelayMs`,
+        message: `${s.shutdownDelayMs} ms is not below drainSeconds (${s.drainSeconds} s) — the service would refuse to start (SHUTDOWN_DELAY_MS must be below DRAIN_SECONDS); lower shutdownDelayMs or raise drainSeconds`,
+      });
+    }
     s.dependsOn.forEach((d, j) => {
       if (d === s.name) {
         problems.push({

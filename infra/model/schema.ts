@@ -120,6 +120,15 @@ export const serviceSchema = z.strictObject({
     .max(300)
     .default(10)
     .describe("Graceful-shutdown deadline (DRAIN_SECONDS)."),
+  shutdownDelayMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(299_000)
+    .optional()
+    .describe(
+      "SHUTDOWN_DELAY_MS: time with /readyz 503 before the listener closes; below drainSeconds; default min(5000, drainSeconds x 500).",
+    ),
   env: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "must be an env var name"), z.string()).default({}),
   dependsOn: z
     .array(z.string())
