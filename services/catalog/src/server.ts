@@ -45,6 +45,7 @@ export async function start(config: CatalogConfig, opts: { logger?: Logger } = {
     outbox: reservations.collection,
     docMutex: reservationMutex,
     pollMs: config.outboxPollMs,
+    createTopics: config.kafkaCreateTopics,
     groupId: "catalog-saga",
     consumes: topics.orders,
     handle: (value) => saga.handle(value),

@@ -26,6 +26,17 @@ describe("loadConfig", () => {
       mongoDb: "catalog",
     });
     expect(config.kafkaBrokers).toEqual(["a:9092", "b:9093"]);
+    expect(config.kafkaCreateTopics).toBe(true);
+  });
+
+  test("when KAFKA_CREATE_TOPICS is false, then the service is told not to create topics", () => {
+    expect(loadConfig(spec, { ...valid, KAFKA_CREATE_TOPICS: "false" }).kafkaCreateTopics).toBe(false);
+  });
+
+  test("when KAFKA_CREATE_TOPICS is neither true nor false, then the error names it and the choices", () => {
+    const message = problemOf({ ...valid, KAFKA_CREATE_TOPICS: "no" });
+    expect(message).toContain('KAFKA_CREATE_TOPICS: value "no" is invalid');
+    expect(message).toContain("Fix: set KAFKA_CREATE_TOPICS to true or false");
   });
 
   test("when a required key is missing, then the error names it and shows an example", () => {

@@ -171,6 +171,14 @@ export const kafkaConfig = () => ({
       .pipe(z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, "each broker must be host:port")).min(1)),
     { doc: "comma-separated Kafka brokers host:port", example: "127.0.0.1:9092" },
   ),
+  kafkaCreateTopics: key(
+    "KAFKA_CREATE_TOPICS",
+    z.enum(["true", "false"]).transform((v) => v === "true"),
+    {
+      doc: 'true or false: whether the service creates missing saga topics at start ("false" where Strimzi KafkaTopic resources own them)',
+      default: "true",
+    },
+  ),
 });
 
 export const outboxConfig = () => ({

@@ -1,3 +1,4 @@
+import { pino, type Logger } from "pino";
 import type { RunningServer } from "../../../scripts/lib/servers/index.js";
 
 /** Env for a service under test: real servers, a fresh database, loopback, quiet logs, short drain. */
@@ -56,3 +57,10 @@ export const sagaTopics = [
   { name: "orders.events", partitions: 3 },
   { name: "catalog.events", partitions: 3 },
 ];
+
+/** A pino logger that keeps its JSON lines in memory, so a test can wait for and inspect what a service logged. */
+export function captureLogger(level = "info"): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ level }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  return { logger, lines };
+}

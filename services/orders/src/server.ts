@@ -37,6 +37,7 @@ export async function start(config: OrdersConfig, opts: { logger?: Logger } = {}
     outbox: orders.collection,
     docMutex: orderMutex,
     pollMs: config.outboxPollMs,
+    createTopics: config.kafkaCreateTopics,
     groupId: "orders-saga",
     consumes: topics.catalog,
     handle: (value) => saga.handle(value),

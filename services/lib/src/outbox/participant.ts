@@ -20,6 +20,8 @@ export function startSagaParticipant<T extends OutboxFields & { _id: string }>(
     /** The mutex the service uses for its own writes to outbox documents. */
     docMutex: RedisMutex;
     pollMs: number;
+    /** Create missing saga topics before consuming (KAFKA_CREATE_TOPICS); false where Strimzi owns them. */
+    createTopics: boolean;
     groupId: string;
     consumes: string;
     handle: (value: Buffer | null, payload: EachMessagePayload) => Promise<void>;
@@ -34,7 +36,7 @@ export function startSagaParticipant<T extends OutboxFields & { _id: string }>(
   startConsumer(kit, kafka, {
     groupId: opts.groupId,
     topics: [opts.consumes],
-    ensureTopics: topicSpecs,
+    ...(opts.createTopics ? { ensureTopics: topicSpecs } : {}),
     handle: (payload) => opts.handle(payload.message.value, payload),
   });
 }
