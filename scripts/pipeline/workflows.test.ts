@@ -25,7 +25,12 @@ function actionlint(paths: string[]): { ok: boolean; output: string } {
 
 describe("GitHub workflows for users of the blueprint", () => {
   it("when actionlint checks every workflow, then it reports nothing", () => {
-    expect(files.map((f) => f.split("/").at(-1)).sort()).toEqual(["ci.yml", "preview.yml", "promote.yml"]);
+    expect(files.map((f) => f.split("/").at(-1)).sort()).toEqual([
+      "ci.yml",
+      "images.yml",
+      "preview.yml",
+      "promote.yml",
+    ]);
     expect(actionlint(files)).toEqual({ ok: true, output: "" });
   });
 
@@ -38,6 +43,17 @@ describe("GitHub workflows for users of the blueprint", () => {
     const result = actionlint([bad]);
     expect(result.ok).toBe(false);
     expect(result.output).toMatch(/property "nope" is not defined/);
+  });
+
+  it("when a workflow deploys images, then it first builds them with the images workflow and deploys its tag", () => {
+    const read = (f: string) => readFileSync(join(WORKFLOWS, f), "utf8");
+    for (const f of ["preview.yml", "promote.yml"]) {
+      expect(read(f), f).toMatch(/ {2}images:\n(?: {4}.*\n)*? {4}uses: \.\/\.github\/workflows\/images\.yml/);
+      expect(read(f), f).toMatch(/needs: images/);
+    }
+    expect(read("preview.yml")).toContain('--version "$IMAGE_TAG"');
+    expect(read("images.yml")).toContain("docker/build-push-action@v6");
+    expect(read("images.yml")).toContain('sha="sha-$(git rev-parse --short=12 HEAD)"');
   });
 
   it("when a workflow runs an npm script, then package.json defines it", () => {

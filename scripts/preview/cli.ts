@@ -1,4 +1,5 @@
-// `npm run preview:create -- --pr 42 --version 1.2.0` and `npm run preview:destroy -- --pr 42`.
+// `npm run preview:create -- --pr 42 --version 1.2.0 [--kubeconfig <file>]` (or KUBECONFIG_EU_WEST) and
+// `npm run preview:destroy -- --pr 42`.
 import { parseArgs } from "node:util";
 import { createPreview, destroyPreview } from "./preview.js";
 import { checkPreviewArgs } from "./stack-file.js";
@@ -6,7 +7,7 @@ import { explainPulumiError } from "../pipeline/cloud-target.js";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { pr: { type: "string" }, version: { type: "string" } },
+  options: { pr: { type: "string" }, version: { type: "string" }, kubeconfig: { type: "string" } },
 });
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -15,11 +16,16 @@ try {
   if (command === "create") {
     if (!values.version)
       throw new Error("--version is required: the image tag to preview, e.g. --version sha-1a2b3c");
-    await createPreview(checkPreviewArgs(values.pr, values.version), values.version, { log });
+    await createPreview(checkPreviewArgs(values.pr, values.version), values.version, {
+      log,
+      ...(values.kubeconfig ? { kubeconfigFile: values.kubeconfig } : {}),
+    });
   } else if (command === "destroy") {
     await destroyPreview(checkPreviewArgs(values.pr), { log });
   } else {
-    throw new Error("usage: tsx scripts/preview/cli.ts create --pr <n> --version <tag> | destroy --pr <n>");
+    throw new Error(
+      "usage: tsx scripts/preview/cli.ts create --pr <n> --version <tag> [--kubeconfig <file>] | destroy --pr <n>",
+    );
   }
 } catch (err) {
   process.stderr.write(`✖ ${explainPulumiError(err)}\n`);

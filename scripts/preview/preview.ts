@@ -1,5 +1,7 @@
+import { readFileSync } from "node:fs";
 import { LocalWorkspace } from "@pulumi/pulumi/automation/index.js";
 import { REPO_ROOT } from "../../infra/config/stack-file.js";
+import type { Blueprint } from "../../infra/model/index.js";
 import {
   previewStackName,
   removePreviewStackFile,
@@ -10,6 +12,47 @@ import {
 export interface PreviewOptions {
   workDir?: string;
   log?: (line: string) => void;
+  /** Where kubeconfigs come from: KUBECONFIG_<KEY> variables; default process.env. */
+  env?: Record<string, string | undefined>;
+  /** `--kubeconfig <file>`: the kubeconfig of a preview whose regions use one secret key. */
+  kubeconfigFile?: string;
+}
+
+/** `kubeconfigEuWest` → `KUBECONFIG_EU_WEST`: the variable holding the kubeconfig for that secret config key. */
+export const kubeconfigEnvVar = (key: string) => key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
+
+/**
+ * The `secrets:<key>` config every region's `kubeconfig.secretConfigKey` needs, from `--kubeconfig <file>` or
+ * KUBECONFIG_<KEY>; throws naming both when one is missing, before any stack changes.
+ */
+export function kubeconfigSecrets(
+  bp: Blueprint,
+  opts: Pick<PreviewOptions, "env" | "kubeconfigFile"> = {},
+): Record<string, string> {
+  const env = opts.env ?? process.env;
+  const keys = [
+    ...new Set(
+      bp.regions.flatMap((r) =>
+        r.kubeconfig && "secretConfigKey" in r.kubeconfig ? [r.kubeconfig.secretConfigKey] : [],
+      ),
+    ),
+  ];
+  if (opts.kubeconfigFile && keys.length !== 1)
+    throw new Error(
+      `--kubeconfig fits a preview with one secret kubeconfig key; this one has ${keys.length} (${keys.join(", ")}) — set ${keys.map(kubeconfigEnvVar).join(", ")} instead`,
+    );
+  const secrets: Record<string, string> = {};
+  for (const key of keys) {
+    const value = opts.kubeconfigFile
+      ? readFileSync(opts.kubeconfigFile, "utf8")
+      : env[kubeconfigEnvVar(key)];
+    if (!value?.trim())
+      throw new Error(
+        `the preview cluster's kubeconfig is missing: set ${kubeconfigEnvVar(key)} to its content or pass --kubeconfig <file> (it becomes the secret config secrets:${key})`,
+      );
+    secrets[`secrets:${key}`] = value;
+  }
+  return secrets;
 }
 
 /** Validates and writes Pulumi.pr-<n>.yaml, then creates (or selects) the stack and runs `pulumi up`. */
@@ -21,11 +64,13 @@ export async function createPreview(
   const workDir = opts.workDir ?? REPO_ROOT;
   const log = opts.log ?? (() => {});
   const preview = renderPreviewStack(pr, version, { root: workDir });
+  const secrets = kubeconfigSecrets(preview.blueprint, opts);
   writePreviewStack(preview);
   log(
     `✔ ${preview.file} (validated: ${preview.blueprint.regions.length} region, namespace ${preview.blueprint.namespace})`,
   );
   const stack = await LocalWorkspace.createOrSelectStack({ stackName: preview.stack, workDir });
+  for (const [key, value] of Object.entries(secrets)) await stack.setConfig(key, { value, secret: true });
   const result = await stack.up({ onOutput: (out) => log(out.trimEnd()) });
   const regions = (result.outputs.regions?.value ?? {}) as Record<string, { liveUrl?: string }>;
   const urls = Object.values(regions).flatMap((r) => (r.liveUrl ? [r.liveUrl] : []));

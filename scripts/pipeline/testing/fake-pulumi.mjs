@@ -32,6 +32,10 @@ if (a === "version") {
 } else if (a === "config" && b === "set-all" && args.includes("--json")) {
   for (const [key, v] of Object.entries(JSON.parse(flag("--json")))) config[key] = v.value;
   saveConfig();
+} else if (a === "config" && b === "set") {
+  config[args[2]] = args[args.indexOf("--") + 1];
+  if (args.includes("--secret")) config.secretKeys = [...new Set([...(config.secretKeys ?? []), args[2]])];
+  saveConfig();
 } else if (a === "config" && b === "get") {
   const value = config[args[2]];
   if (value === undefined) {
