@@ -81,7 +81,8 @@ describe("Route53 plan", () => {
   });
 
   it("when the gateway address is an IP, then the health check probes it with the hostname as Host and SNI", () => {
-    expect(healthCheckArgs(bp(), "203.0.113.7")).toEqual({
+    const tls = bp({ edge: { hostname: "shop.example.com", tls: { enabled: true } } });
+    expect(healthCheckArgs(tls, "203.0.113.7")).toEqual({
       type: "HTTPS",
       port: 443,
       resourcePath: "/readyz",
@@ -91,7 +92,12 @@ describe("Route53 plan", () => {
       fqdn: "shop.example.com",
       enableSni: true,
     });
-    expect(healthCheckArgs(bp(), "lb.elb.example.net").fqdn).toBe("lb.elb.example.net");
+    expect(healthCheckArgs(tls, "lb.elb.example.net").fqdn).toBe("lb.elb.example.net");
+  });
+
+  it("when TLS is off at the edge, then the health check probes plain HTTP on port 80", () => {
+    expect(healthCheckArgs(bp(), "203.0.113.7")).toMatchObject({ type: "HTTP", port: 80 });
+    expect(healthCheckArgs(bp(), "203.0.113.7").enableSni).toBeUndefined();
   });
 });
 

@@ -72,6 +72,22 @@ describe("a valid stack config", () => {
     });
   });
 
+  it("when the health check protocol is not set, then it follows edge.tls.enabled", () => {
+    expect(parseBlueprint(base(), "t").dns.healthCheck.protocol).toBe("http");
+    const tls = base();
+    tls.edge.tls = { enabled: true };
+    expect(parseBlueprint(tls, "t").dns.healthCheck.protocol).toBe("https");
+  });
+
+  it("when every region's gateway address is IPv4, then a route53 hostname may be the zone apex (A records)", () => {
+    const config = base();
+    config.edge.hostname = "example.com";
+    config.regions.forEach(
+      (r: Record<string, unknown>, i: number) => (r.gatewayAddress = `203.0.113.${i + 1}`),
+    );
+    expect(parseBlueprint(config, "t").edge.hostname).toBe("example.com");
+  });
+
   it("merges capacity overrides over the environment defaults", () => {
     const config = { ...base(), capacity: { requestsPerSecond: 42 } };
     expect(parseBlueprint(config, "t").capacity).toMatchObject({ requestsPerSecond: 42, p95Ms: 300 });
@@ -204,6 +220,23 @@ describe("an invalid stack config fails with the key and the fix", () => {
       (c) => (c.dns.healthCheck.intervalSeconds = 15),
       [
         "blueprint:dns.healthCheck.intervalSeconds: Route53 health checks run every 10 or 30 seconds (got 15) — use 10 or 30",
+      ],
+    ],
+    [
+      "an https health check without TLS at the edge",
+      (c) => (c.dns.healthCheck.protocol = "https"),
+      [
+        "blueprint:dns.healthCheck.protocol: is https but edge.tls.enabled is false, so every health check would fail — set dns.healthCheck.protocol: http or edge.tls.enabled: true",
+      ],
+    ],
+    [
+      "a route53 hostname at the zone apex without IPv4 gateway addresses",
+      (c) => {
+        c.edge.hostname = "example.com";
+        c.regions[0].gatewayAddress = "203.0.113.10";
+      },
+      [
+        'blueprint:edge.hostname: "example.com" is the apex of dns.zone, where Route53 cannot hold the CNAME written for a gateway with a hostname address — use a name under the zone (e.g. www.example.com) or set every regions[].gatewayAddress to an IPv4 address',
       ],
     ],
     [

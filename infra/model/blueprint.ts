@@ -65,7 +65,9 @@ export interface Blueprint {
   data: StackConfig["data"];
   edge: StackConfig["edge"] & { previewHostname: string };
   rollout: Rollout;
-  dns: StackConfig["dns"];
+  dns: Omit<StackConfig["dns"], "healthCheck"> & {
+    healthCheck: StackConfig["dns"]["healthCheck"] & { protocol: "http" | "https" };
+  };
   capacity: Capacity;
 }
 
@@ -140,7 +142,13 @@ function derive(config: StackConfig, services: ServiceConfig[], stack: string): 
       weights,
       rollbackWindowSeconds: config.rollout.rollbackWindowSeconds,
     },
-    dns: config.dns,
+    dns: {
+      ...config.dns,
+      healthCheck: {
+        ...config.dns.healthCheck,
+        protocol: config.dns.healthCheck.protocol ?? (config.edge.tls.enabled ? "https" : "http"),
+      },
+    },
     capacity: { ...CAPACITY_DEFAULTS[config.environment], ...config.capacity },
   };
 }

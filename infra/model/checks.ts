@@ -195,6 +195,24 @@ function checkDns(config: StackConfig): ConfigProblem[] {
       message: `Cloudflare monitors run at most every 10 seconds (got ${healthCheck.intervalSeconds}) — use 10 or more`,
     });
   }
+  if (healthCheck.protocol === "https" && !config.edge.tls.enabled) {
+    problems.push({
+      path: "blueprint:dns.healthCheck.protocol",
+      message:
+        "is https but edge.tls.enabled is false, so every health check would fail — set dns.healthCheck.protocol: http or edge.tls.enabled: true",
+    });
+  }
+  const ipv4 = (a: string | undefined) => a !== undefined && /^\d{1,3}(\.\d{1,3}){3}$/.test(a);
+  if (
+    provider === "route53" &&
+    config.edge.hostname === config.dns.zone &&
+    !config.regions.every((r) => ipv4(r.gatewayAddress))
+  ) {
+    problems.push({
+      path: "blueprint:edge.hostname",
+      message: `"${config.edge.hostname}" is the apex of dns.zone, where Route53 cannot hold the CNAME written for a gateway with a hostname address — use a name under the zone (e.g. www.${config.dns.zone}) or set every regions[].gatewayAddress to an IPv4 address`,
+    });
+  }
   if (provider === "route53" && policy === "latency") {
     config.regions.forEach((r, i) => {
       if (!r.cloudRegion) {

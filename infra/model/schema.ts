@@ -230,7 +230,10 @@ export const dnsSchema = z.strictObject({
         .default("/readyz"),
       intervalSeconds: z.number().int().min(1).max(3600).default(30),
       failureThreshold: z.number().int().min(1).max(10).default(3),
-      protocol: z.enum(["http", "https"]).default("https"),
+      protocol: z
+        .enum(["http", "https"])
+        .optional()
+        .describe("Default: https when edge.tls.enabled, else http."),
     })
     .prefault({}),
 });
