@@ -136,6 +136,32 @@ describe("data tier", () => {
     expect(replica).toMatchObject({ unmanaged: true, updateStrategy: "OnDelete", users: [] });
   });
 
+  it("when there are several regions, then each Kafka cluster, its bootstrap and MirrorMaker's source carry the region's name", () => {
+    const b = bp();
+    const names = b.regions.map((r) => buildKafka(b, r).find((o) => o.kind === "Kafka")!.metadata.name);
+    expect(names).toEqual(["kafka-eu-west", "kafka-us-east", "kafka-ap-southeast"]);
+    const pool = buildKafka(b, b.regions[1]!).find((o) => o.kind === "KafkaNodePool")!;
+    expect(pool.metadata.labels!["strimzi.io/cluster"]).toBe("kafka-us-east");
+    const [source, target] = (buildKafka(b, b.regions[1]!).at(-1)!.spec as Record<string, any>).clusters;
+    expect(source.bootstrapServers).toBe(
+      "kafka-eu-west-kafka-bootstrap.blueprint-prod.svc.clusterset.local:9094",
+    );
+    expect(source.tls.trustedCertificates[0].secretName).toBe("kafka-eu-west-cluster-ca-cert");
+    expect(target.bootstrapServers).toBe("kafka-us-east-kafka-bootstrap:9092");
+    const listeners = (buildKafka(b, b.regions[0]!)[1]!.spec as Record<string, any>).kafka.listeners;
+    expect(listeners[1].configuration.brokers[0].advertisedHost).toBe(
+      "kafka-eu-west-pool-0.kafka-eu-west-kafka-brokers.blueprint-prod.svc.clusterset.local",
+    );
+    const [deployment] = buildServiceColor(b, b.regions[2]!, b.services[1]!, "blue");
+    const env = (deployment!.spec as any).template.spec.containers[0].env as {
+      name: string;
+      value?: string;
+    }[];
+    expect(env.find((e) => e.name === "KAFKA_BROKERS")!.value).toBe(
+      "kafka-ap-southeast-kafka-bootstrap.blueprint-prod.svc.cluster.local:9092",
+    );
+  });
+
   it("when Kafka is mirrored, then only non-primary regions run MirrorMaker 2 from the primary", () => {
     const b = bp();
     expect(buildKafka(b, b.regions[0]!).map((o) => o.kind)).toEqual([

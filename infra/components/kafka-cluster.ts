@@ -8,11 +8,12 @@ import {
   PINS,
   clustersetHost,
   commonLabels,
+  kafkaBootstrapService,
+  kafkaClusterName,
   operatorNamespace,
   type K8sObject,
 } from "./meta.js";
 
-export const KAFKA_CLUSTER = "kafka";
 const POOL = "pool";
 const STRIMZI_API = "kafka.strimzi.io/v1beta2";
 
@@ -21,16 +22,21 @@ export function strimziValues(bp: Blueprint): Record<string, unknown> {
   return { watchNamespaces: [bp.namespace], watchAnyNamespace: false, replicas: 1 };
 }
 
-/** Hostname a broker advertises on the replication listener, reachable from other regions through MCS. */
-export function replicationHost(bp: Blueprint, brokerId: number): string {
-  return clustersetHost(`${KAFKA_CLUSTER}-${POOL}-${brokerId}.${KAFKA_CLUSTER}-kafka-brokers`, bp.namespace);
+/**
+ * Hostname a broker of `region` advertises on the replication listener, for other regions. Assumes the
+ * multi-cluster DNS resolves `<pod>.<headless service>.<ns>.svc.clusterset.local`; not provable offline.
+ */
+export function replicationHost(bp: Blueprint, region: Region, brokerId: number): string {
+  const cluster = kafkaClusterName(region.name);
+  return clustersetHost(`${cluster}-${POOL}-${brokerId}.${cluster}-kafka-brokers`, bp.namespace);
 }
 
 /** Kafka in KRaft mode: one node pool with combined controller+broker roles, topics, and MirrorMaker 2. */
 export function buildKafka(bp: Blueprint, region: Region): K8sObject[] {
   const ns = bp.namespace;
   const k = bp.data.kafka;
-  const labels = { ...commonLabels("kafka", "broker"), "strimzi.io/cluster": KAFKA_CLUSTER };
+  const cluster = kafkaClusterName(region.name);
+  const labels = { ...commonLabels("kafka", "broker"), "strimzi.io/cluster": cluster };
   const rf = Math.min(3, k.brokersPerRegion);
   const minIsr = Math.max(1, Math.min(2, rf - 1));
   const brokerIds = Array.from({ length: k.brokersPerRegion }, (_, i) => i);
@@ -67,7 +73,7 @@ export function buildKafka(bp: Blueprint, region: Region): K8sObject[] {
       type: "internal",
       tls: true,
       configuration: {
-        brokers: brokerIds.map((broker) => ({ broker, advertisedHost: replicationHost(bp, broker) })),
+        brokers: brokerIds.map((broker) => ({ broker, advertisedHost: replicationHost(bp, region, broker) })),
       },
     });
   }
@@ -75,7 +81,7 @@ export function buildKafka(bp: Blueprint, region: Region): K8sObject[] {
     apiVersion: STRIMZI_API,
     kind: "Kafka",
     metadata: {
-      name: KAFKA_CLUSTER,
+      name: cluster,
       namespace: ns,
       labels: commonLabels("kafka", "broker"),
       annotations: { "strimzi.io/node-pools": "enabled", "strimzi.io/kraft": "enabled" },
@@ -117,6 +123,7 @@ export function buildMirrorMaker(bp: Blueprint, region: Region): K8sObject {
   const target = region.name;
   const topics = bp.data.kafka.topics.map((t) => t.name.replaceAll(".", "\\.")).join("|");
   const rf = Math.min(3, bp.data.kafka.brokersPerRegion);
+  const sourceCluster = kafkaClusterName(source);
   // Identity names keep one topic per name in every region, so consumers need no per-region config.
   const policy = { "replication.policy.class": "org.apache.kafka.connect.mirror.IdentityReplicationPolicy" };
   return {
@@ -134,16 +141,17 @@ export function buildMirrorMaker(bp: Blueprint, region: Region): K8sObject {
       clusters: [
         {
           alias: source,
-          bootstrapServers: `${clustersetHost(`${KAFKA_CLUSTER}-kafka-bootstrap`, bp.namespace)}:${KAFKA_REPLICATION_PORT}`,
+          bootstrapServers: `${clustersetHost(kafkaBootstrapService(source), bp.namespace)}:${KAFKA_REPLICATION_PORT}`,
           tls: {
             trustedCertificates: [
-              { secretName: `${KAFKA_CLUSTER}-cluster-ca-cert-${source}`, pattern: "*.crt" },
+              // Strimzi's CA Secret of the primary, copied once into this region under its own name.
+              { secretName: `${sourceCluster}-cluster-ca-cert`, pattern: "*.crt" },
             ],
           },
         },
         {
           alias: target,
-          bootstrapServers: `${KAFKA_CLUSTER}-kafka-bootstrap:${DATA_PORTS.kafka}`,
+          bootstrapServers: `${kafkaBootstrapService(target)}:${DATA_PORTS.kafka}`,
           config: {
             "config.storage.replication.factor": rf,
             "offset.storage.replication.factor": rf,
@@ -214,7 +222,7 @@ export class KafkaCluster extends pulumi.ComponentResource {
         dependsOn: [operator],
       });
     }
-    this.bootstrap = `${KAFKA_CLUSTER}-kafka-bootstrap.${bp.namespace}.svc.cluster.local:${DATA_PORTS.kafka}`;
+    this.bootstrap = `${kafkaBootstrapService(args.region.name)}.${bp.namespace}.svc.cluster.local:${DATA_PORTS.kafka}`;
     this.registerOutputs({ bootstrap: this.bootstrap });
   }
 }

@@ -47,7 +47,8 @@ export function colorSelector(service: string, color: Color): Record<string, str
 export const DATA_POD_LABELS = {
   redis: { "app.kubernetes.io/name": "redis" },
   mongo: { "app.kubernetes.io/name": "percona-server-mongodb", "app.kubernetes.io/component": "mongod" },
-  kafka: { "strimzi.io/cluster": "kafka", "strimzi.io/broker-role": "true" },
+  // Kafka clusters are named per region (kafkaClusterName), so brokers are selected by kind and role.
+  kafka: { "strimzi.io/kind": "Kafka", "strimzi.io/broker-role": "true" },
 } as const;
 
 export const DATA_PORTS = { redis: 6379, mongo: 27017, kafka: 9092 } as const;
@@ -60,6 +61,19 @@ export function edgeNamespace(namespace: string): string {
 }
 export function operatorNamespace(namespace: string): string {
   return `${namespace}-operators`;
+}
+
+/**
+ * Strimzi Kafka cluster of a region. Named per region so that Services exported across clusters (MCS merges
+ * exports of the same name and namespace into one clusterset Service) never mix brokers of two regions.
+ */
+export function kafkaClusterName(region: string): string {
+  return `kafka-${region}`;
+}
+
+/** Bootstrap Service Strimzi creates for a region's cluster. */
+export function kafkaBootstrapService(region: string): string {
+  return `${kafkaClusterName(region)}-kafka-bootstrap`;
 }
 
 export function mongoClusterName(region: string): string {

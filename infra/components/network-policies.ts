@@ -7,6 +7,7 @@ import {
   KAFKA_REPLICATION_PORT,
   colorSelector,
   commonLabels,
+  kafkaClusterName,
   edgeNamespace,
   operatorNamespace,
   type K8sObject,
@@ -159,7 +160,7 @@ function kafkaSupportPolicies(bp: Blueprint, region: Region): K8sObject[] {
     policy(
       ns,
       "kafka-entity-operator",
-      { matchLabels: { "strimzi.io/name": "kafka-entity-operator" } },
+      { matchLabels: { "strimzi.io/name": `${kafkaClusterName(region.name)}-entity-operator` } },
       {
         egress: [
           { to: [brokers], ports: tcp(...STRIMZI_ADMIN_PORTS) },
@@ -176,7 +177,13 @@ function kafkaSupportPolicies(bp: Blueprint, region: Region): K8sObject[] {
       {
         ingress: [
           {
-            from: [{ podSelector: { matchLabels: { "strimzi.io/name": "kafka-entity-operator" } } }],
+            from: [
+              {
+                podSelector: {
+                  matchLabels: { "strimzi.io/name": `${kafkaClusterName(region.name)}-entity-operator` },
+                },
+              },
+            ],
             ports: tcp(...STRIMZI_ADMIN_PORTS),
           },
         ],

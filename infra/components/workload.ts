@@ -5,6 +5,7 @@ import {
   DATA_PORTS,
   colorSelector,
   commonLabels,
+  kafkaBootstrapService,
   mongoClusterName,
   serviceHost,
   type K8sObject,
@@ -66,7 +67,7 @@ export function buildEnv(bp: Blueprint, region: Region, service: Service, color:
   if (service.dependsOnData.includes("kafka")) {
     env.push({
       name: "KAFKA_BROKERS",
-      value: `${serviceHost("kafka-kafka-bootstrap", ns)}:${DATA_PORTS.kafka}`,
+      value: `${serviceHost(kafkaBootstrapService(region.name), ns)}:${DATA_PORTS.kafka}`,
     });
   }
   for (const [name, value] of Object.entries(service.env)) env.push({ name, value });
