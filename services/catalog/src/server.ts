@@ -46,6 +46,7 @@ export async function start(config: CatalogConfig, opts: { logger?: Logger } = {
     docMutex: reservationMutex,
     pollMs: config.outboxPollMs,
     createTopics: config.kafkaCreateTopics,
+    activeColorFile: config.activeColorFile,
     groupId: "catalog-saga",
     consumes: topics.orders,
     handle: (value) => saga.handle(value),

@@ -179,6 +179,14 @@ export const kafkaConfig = () => ({
       default: "true",
     },
   ),
+  activeColorFile: key(
+    "ACTIVE_COLOR_FILE",
+    z.string().transform((s) => (s.trim() === "" ? undefined : s.trim())),
+    {
+      doc: "the path of a file holding blue or green, the color whose saga consumers run (unset: they always run)",
+      default: "",
+    },
+  ),
 });
 
 export const outboxConfig = () => ({

@@ -11,6 +11,8 @@ export interface ReadinessReport {
   ready: boolean;
   reason?: string;
   checks: Record<string, "ok" | string>;
+  /** State that is not a pass/fail check, e.g. whether this color's consumers run. */
+  details?: Record<string, unknown>;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, name: string): Promise<T> {
@@ -25,11 +27,17 @@ function withTimeout<T>(promise: Promise<T>, ms: number, name: string): Promise<
 export class Health {
   private readonly checks: HealthCheck[] = [];
   private drainingSince: number | undefined;
+  private readonly details = new Map<string, () => unknown>();
 
   constructor(private readonly timeoutMs = 1000) {}
 
   addCheck(name: string, check: () => Promise<unknown>, opts: { critical?: boolean } = {}): void {
     this.checks.push({ name, check, critical: opts.critical ?? true });
+  }
+
+  /** Adds `name` to the `details` of every readiness report; `read` must be cheap and synchronous. */
+  addDetail(name: string, read: () => unknown): void {
+    this.details.set(name, read);
   }
 
   startDraining(): void {
@@ -52,11 +60,15 @@ export class Health {
       }),
     );
     const checks = Object.fromEntries(results.map(([c, r]) => [c.name, r]));
-    if (this.draining) return { ready: false, reason: "draining: shutting down", checks };
+    const extra =
+      this.details.size > 0
+        ? { details: Object.fromEntries([...this.details].map(([name, read]) => [name, read()])) }
+        : {};
+    if (this.draining) return { ready: false, reason: "draining: shutting down", checks, ...extra };
     const failed = results.find(([c, r]) => c.critical && r !== "ok");
     return failed
-      ? { ready: false, reason: `${failed[0].name}: ${failed[1]}`, checks }
-      : { ready: true, checks };
+      ? { ready: false, reason: `${failed[0].name}: ${failed[1]}`, checks, ...extra }
+      : { ready: true, checks, ...extra };
   }
 
   livez(): RequestHandler {

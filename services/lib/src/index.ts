@@ -9,6 +9,13 @@
  *
  * main.ts: `runMain(() => loadConfig(...), start)`.
  */
+export {
+  ActiveColorWatcher,
+  readActiveColor,
+  type ActiveColorState,
+  type Color,
+  type ConsumerGate,
+} from "./active-color.js";
 export { createApp, listen, type AppParts, type RunningService } from "./app.js";
 export {
   commonConfig,

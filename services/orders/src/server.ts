@@ -38,6 +38,7 @@ export async function start(config: OrdersConfig, opts: { logger?: Logger } = {}
     docMutex: orderMutex,
     pollMs: config.outboxPollMs,
     createTopics: config.kafkaCreateTopics,
+    activeColorFile: config.activeColorFile,
     groupId: "orders-saga",
     consumes: topics.catalog,
     handle: (value) => saga.handle(value),

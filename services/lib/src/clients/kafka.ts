@@ -7,6 +7,8 @@ import {
   type LogEntry,
   type Producer,
 } from "kafkajs";
+import { Gauge } from "prom-client";
+import type { ConsumerGate } from "../active-color.js";
 import type { ServiceKit } from "../kit.js";
 
 export type { Consumer, EachMessagePayload, Kafka, Producer } from "kafkajs";
@@ -52,12 +54,17 @@ export interface ConsumerOptions {
   topics: string[];
   /** Created when missing before subscribing (local Kafka; Strimzi KafkaTopic resources in clusters). */
   ensureTopics?: { topic: string; numPartitions: number }[];
+  /** When given, the consumer runs only while the gate is open (e.g. the active color); always otherwise. */
+  gate?: ConsumerGate;
   handle: (payload: EachMessagePayload) => Promise<void>;
 }
 
 /**
  * Runs a consumer group in the background: connects with backoff while Kafka is down, restarts after a
- * non-retriable crash, and lets kafkajs redeliver when `handle` throws (handlers must be idempotent).
+ * non-retriable crash, and lets kafkajs redeliver when `handle` throws (handlers must be idempotent). With a
+ * gate, a closed gate disconnects the consumer (it leaves the group, so the partitions move to the members
+ * that stay) and an open one starts it again. Start and pause run one at a time, in the background: HTTP and
+ * the drain never wait for them.
  */
 export function startConsumer(
   kit: ServiceKit,
@@ -66,13 +73,29 @@ export function startConsumer(
 ): { stop(): Promise<void> } {
   const log = kit.logger.child({ consumer: opts.groupId });
   let stopped = false;
+  let enabled = false;
   let consumer: Consumer | undefined;
   let joined = false;
   let timer: NodeJS.Timeout | undefined;
   let failures = 0;
+  let transitions: Promise<void> = Promise.resolve();
+  const active = new Gauge({
+    name: "saga_consumer_active",
+    help: "1 while this instance's consumer group member is meant to run (active color, or no color gate), else 0",
+    labelNames: ["group"],
+    registers: [kit.metrics.registry],
+  });
+
+  const wanted = () => enabled && !stopped;
+  // The one place that starts or pauses the consumer; queued so a start and a pause never interleave.
+  const reconcile = () => {
+    transitions = transitions.then(async () => {
+      if (wanted() && !consumer) await run();
+      else if (!wanted() && consumer) await halt(consumer);
+    });
+  };
 
   const run = async (): Promise<void> => {
-    if (stopped) return;
     const c = kafka.consumer({
       groupId: opts.groupId,
       // The broker minimum: after a crash-restart the old member blocks the rebalance until its session expires.
@@ -89,37 +112,71 @@ export function startConsumer(
     });
     c.on(c.events.CRASH, (e) => {
       joined = false;
-      if (!e.payload.restart) schedule(c);
+      if (!e.payload.restart && consumer === c) retryLater(c);
     });
+    // stop() may disconnect this consumer while it is still starting; then it must not carry on and join.
+    const abandoned = async () => {
+      if (consumer === c) return false;
+      await c.disconnect().catch(() => undefined);
+      return true;
+    };
     try {
       if (opts.ensureTopics) await ensureTopics(kafka, opts.ensureTopics);
+      if (await abandoned()) return;
       await c.connect();
       for (const topic of opts.topics) await c.subscribe({ topic, fromBeginning: true });
+      if (await abandoned()) return;
       await c.run({ eachMessage: opts.handle });
+      await abandoned();
     } catch (err) {
+      if (consumer !== c) return;
       log.warn({ err: (err as Error).message, failures }, "consumer could not start; retrying");
-      schedule(c);
+      retryLater(c);
     }
   };
-  const schedule = (failed: Consumer) => {
-    if (stopped) return;
-    failures += 1;
+  const halt = async (c: Consumer): Promise<void> => {
+    consumer = undefined;
+    joined = false;
+    clearTimeout(timer);
+    await c.disconnect().catch(() => undefined);
+  };
+  const retryLater = (failed: Consumer) => {
+    consumer = undefined;
     void failed.disconnect().catch(() => undefined);
-    timer = setTimeout(() => void run(), Math.min(250 * 2 ** Math.min(failures, 4), 4000));
+    if (!wanted()) return;
+    failures += 1;
+    clearTimeout(timer);
+    timer = setTimeout(reconcile, Math.min(250 * 2 ** Math.min(failures, 4), 4000));
   };
 
   kit.health.addCheck(
     `kafka-consumer-${opts.groupId}`,
     async () => {
-      if (!joined) throw new Error("consumer has not joined its group");
+      if (enabled && !joined) throw new Error("consumer has not joined its group");
     },
     { critical: false },
   );
-  void run();
+  const setEnabled = (open: boolean) => {
+    enabled = open;
+    active.set({ group: opts.groupId }, open ? 1 : 0);
+    reconcile();
+  };
+  if (opts.gate) {
+    const gate = opts.gate;
+    active.set({ group: opts.groupId }, 0);
+    void gate.ready.then(() => {
+      setEnabled(gate.open);
+      gate.onChange(setEnabled);
+    });
+  } else setEnabled(true);
+
   const stop = async () => {
     stopped = true;
     clearTimeout(timer);
-    await consumer?.disconnect().catch(() => undefined);
+    // Not queued behind a start in progress: the drain must not wait for a group join.
+    const c = consumer;
+    consumer = undefined;
+    await c?.disconnect().catch(() => undefined);
   };
   kit.lifecycle.onClose(`kafka-consumer-${opts.groupId}`, stop);
   return { stop };

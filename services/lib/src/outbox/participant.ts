@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Collection, Db } from "mongodb";
+import { ActiveColorWatcher } from "../active-color.js";
 import { startConsumer, type EachMessagePayload, type Kafka } from "../clients/kafka.js";
 import type { RedisMutex } from "../clients/redis-mutex.js";
 import { topicSpecs } from "../events.js";
@@ -9,7 +10,8 @@ import { OutboxRelay } from "./relay.js";
 
 /**
  * Wires one saga participant: the outbox relay for `outbox` and the consumer group for `consumes`. The group is
- * shared by blue and green (Kafka splits partitions between them); handlers must be idempotent.
+ * shared by blue and green; the consumer runs only in the color ACTIVE_COLOR_FILE names (both when it names
+ * none), and handlers stay idempotent for the moments of a switch when both or a redelivery process an event.
  */
 export function startSagaParticipant<T extends OutboxFields & { _id: string }>(
   kit: ServiceKit,
@@ -22,6 +24,8 @@ export function startSagaParticipant<T extends OutboxFields & { _id: string }>(
     pollMs: number;
     /** Create missing saga topics before consuming (KAFKA_CREATE_TOPICS); false where Strimzi owns them. */
     createTopics: boolean;
+    /** ACTIVE_COLOR_FILE: the consumer runs only while it names this instance's color (unset: always). */
+    activeColorFile: string | undefined;
     groupId: string;
     consumes: string;
     handle: (value: Buffer | null, payload: EachMessagePayload) => Promise<void>;
@@ -33,7 +37,16 @@ export function startSagaParticipant<T extends OutboxFields & { _id: string }>(
     owner,
     docMutex: opts.docMutex,
   }).start();
+  // Relays run in both colors (claims keep them apart); the consumer follows the active color.
+  const activeColor = new ActiveColorWatcher({
+    file: opts.activeColorFile,
+    color: kit.config.color,
+    logger: kit.logger.child({ consumer: opts.groupId }),
+  });
+  kit.health.addDetail("activeColor", () => ({ file: opts.activeColorFile ?? null, ...activeColor.state }));
+  kit.lifecycle.onClose("active-color-watcher", async () => activeColor.stop());
   startConsumer(kit, kafka, {
+    gate: activeColor,
     groupId: opts.groupId,
     topics: [opts.consumes],
     ...(opts.createTopics ? { ensureTopics: topicSpecs } : {}),
