@@ -72,6 +72,29 @@ describe.each(STACKS)("stack %s", (name) => {
     }
   });
 
+  it("every service pod reads the active color from the rollout ConfigMap and leaves Kafka topics to Strimzi", () => {
+    const { bp } = renders[name]!;
+    for (const region of renders[name]!.render.regions) {
+      const configMaps = region.objects.filter(
+        (o) => o.kind === "ConfigMap" && o.metadata.name === "rollout",
+      );
+      expect(configMaps.map((c) => c.data)).toEqual([{ "active-color": bp.rollout.activeColor }]);
+    }
+    for (const d of ofKind(name, "Deployment")) {
+      const pod = spec(d).template.spec;
+      const container = pod.containers[0];
+      const env = Object.fromEntries(container.env.map((e: Spec) => [e.name, e.value]));
+      expect(env.ACTIVE_COLOR_FILE, d.metadata.name).toBe("/etc/blueprint/rollout/active-color");
+      expect(container.volumeMounts).toContainEqual({
+        name: "rollout",
+        mountPath: "/etc/blueprint/rollout",
+        readOnly: true,
+      });
+      expect(pod.volumes).toContainEqual({ name: "rollout", configMap: { name: "rollout" } });
+      if (env.KAFKA_BROKERS) expect(env.KAFKA_CREATE_TOPICS, d.metadata.name).toBe("false");
+    }
+  });
+
   it("no data store is reachable from outside its namespace", () => {
     const { bp } = renders[name]!;
     const peerCidrs = new Set(bp.regions.flatMap((r) => (r.podCidr ? [r.podCidr] : [])));
@@ -210,7 +233,12 @@ describe("blue-green", () => {
     expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
     const changed = [...a.keys()].filter((k) => JSON.stringify(a.get(k)) !== JSON.stringify(b.get(k)));
     expect(changed.length).toBeGreaterThan(0);
-    for (const key of changed) expect(a.get(key)!.kind, key).toBe("HTTPRoute");
+    // Routing: the HTTPRoutes, and the rollout ConfigMap that tells consumers which color is live (C1).
+    for (const key of changed) expect(key, key).toMatch(/\/(HTTPRoute\/.*|ConfigMap\/rollout)$/);
+    for (const region of after.regions) {
+      const configMap = region.objects.find((o) => o.kind === "ConfigMap" && o.metadata.name === "rollout");
+      expect(configMap!.data).toEqual({ "active-color": "green" });
+    }
     expect(changed.some((k) => k.includes("/HTTPRoute/public"))).toBe(true);
   });
 });

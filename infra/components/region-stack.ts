@@ -10,6 +10,7 @@ import { MongoReplicaSet, type MongoPasswords } from "./mongo-replica-set.js";
 import { buildNetworkPolicies } from "./network-policies.js";
 import { RedisCache } from "./redis-cache.js";
 import { ServiceColor } from "./service-color.js";
+import { buildRolloutConfigMap } from "./workload.js";
 
 /** The app namespace, the edge namespace and the operators' namespace. */
 export function buildNamespaces(bp: Blueprint): K8sObject[] {
@@ -78,11 +79,22 @@ export class RegionStack extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+    const rollout = createObject(`${name}-rollout-configmap`, buildRolloutConfigMap(bp), {
+      ...child,
+      dependsOn: [appNs!],
+    });
     for (const color of deployedColors(bp)) {
       for (const service of bp.services) {
         new ServiceColor(
           `${name}-${service.name}-${color}`,
-          { blueprint: bp, region, service, color, provider, dependsOn: [appNs!, redis, mongo, kafka] },
+          {
+            blueprint: bp,
+            region,
+            service,
+            color,
+            provider,
+            dependsOn: [appNs!, rollout, redis, mongo, kafka],
+          },
           { parent: this },
         );
       }

@@ -1,6 +1,12 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type { Blueprint, Color, Region, Service } from "../model/index.js";
-import { imageRef } from "../model/index.js";
+import {
+  ACTIVE_COLOR_KEY,
+  ACTIVE_COLOR_PATH,
+  ROLLOUT_MOUNT_DIR,
+  imageRef,
+  serviceEnv,
+} from "../model/index.js";
 import {
   DATA_PORTS,
   colorSelector,
@@ -29,49 +35,52 @@ export function colorReplicas(bp: Blueprint, service: Service, color: Color): { 
   return service.replicas;
 }
 
-/** Environment per contract B; each color calls its own color, secrets come from Secrets by reference. */
+/** Name of the per-namespace ConfigMap holding the active color (contract C1). */
+export const ROLLOUT_CONFIGMAP = "rollout";
+
+/** The `rollout` ConfigMap of a region namespace: `active-color` is the color live traffic goes to. */
+export function buildRolloutConfigMap(bp: Blueprint): K8sObject {
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: ROLLOUT_CONFIGMAP, namespace: bp.namespace, labels: commonLabels("rollout", "config") },
+    data: { [ACTIVE_COLOR_KEY]: bp.rollout.activeColor },
+  };
+}
+
+/**
+ * Container env from the shared `serviceEnv` (contract C4): each color calls its own color; passwords come
+ * from Secrets by reference and precede the URLs that expand them, since $(VAR) sees only earlier variables.
+ */
 export function buildEnv(bp: Blueprint, region: Region, service: Service, color: Color): EnvVar[] {
   const ns = bp.namespace;
-  const env: EnvVar[] = [
-    { name: "PORT", value: String(service.port) },
-    { name: "HOST", value: "0.0.0.0" },
-    { name: "LOG_LEVEL", value: "info" },
-    { name: "DRAIN_SECONDS", value: String(service.drainSeconds) },
-    { name: "SHUTDOWN_DELAY_MS", value: String(service.shutdownDelayMs) },
-    { name: "REGION", value: region.name },
-    { name: "COLOR", value: color },
-    { name: "SERVICE_VERSION", value: bp.rollout.versions[color]! },
-  ];
-  for (const dep of service.dependsOnServices) {
-    const target = bp.services.find((s) => s.name === dep)!;
-    const name = `${dep.toUpperCase().replaceAll("-", "_")}_URL`;
-    env.push({ name, value: `http://${serviceHost(`${dep}-${color}`, ns)}:${target.port}` });
-  }
   const secretRef = (s: { name: string; key: string }) => ({ secretKeyRef: { name: s.name, key: s.key } });
-  // $(VAR) expands only variables defined earlier in the list, so each password precedes its URL.
+  const secrets: EnvVar[] = [];
   if (service.dependsOnData.includes("redis")) {
-    env.push({ name: "REDIS_PASSWORD", valueFrom: secretRef(REDIS_SECRET) });
-    env.push({
-      name: "REDIS_URL",
-      value: `redis://:$(REDIS_PASSWORD)@${serviceHost("redis", ns)}:${DATA_PORTS.redis}`,
-    });
+    secrets.push({ name: "REDIS_PASSWORD", valueFrom: secretRef(REDIS_SECRET) });
   }
   if (service.dependsOnData.includes("mongo")) {
-    const host = serviceHost(`${mongoClusterName(region.name)}-rs0`, ns);
-    env.push({ name: "MONGO_PASSWORD", valueFrom: secretRef(MONGO_APP_SECRET) });
-    env.push({
-      name: "MONGO_URL",
-      value: `mongodb://${MONGO_APP_USER}:$(MONGO_PASSWORD)@${host}:${DATA_PORTS.mongo}/?replicaSet=rs0&authSource=admin`,
-    });
+    secrets.push({ name: "MONGO_PASSWORD", valueFrom: secretRef(MONGO_APP_SECRET) });
   }
-  if (service.dependsOnData.includes("kafka")) {
-    env.push({
-      name: "KAFKA_BROKERS",
-      value: `${serviceHost(kafkaBootstrapService(region.name), ns)}:${DATA_PORTS.kafka}`,
-    });
-  }
-  for (const [name, value] of Object.entries(service.env)) env.push({ name, value });
-  return env;
+  const mongoHost = serviceHost(`${mongoClusterName(region.name)}-rs0`, ns);
+  const port = (name: string) => bp.services.find((s) => s.name === name)!.port;
+  const env = serviceEnv({
+    region,
+    service,
+    color,
+    version: bp.rollout.versions[color]!,
+    listen: { host: "0.0.0.0", port: service.port },
+    serviceUrl: (callee) => `http://${serviceHost(`${callee}-${color}`, ns)}:${port(callee)}`,
+    data: {
+      redisUrl: `redis://:$(REDIS_PASSWORD)@${serviceHost("redis", ns)}:${DATA_PORTS.redis}`,
+      mongoUrl: `mongodb://${MONGO_APP_USER}:$(MONGO_PASSWORD)@${mongoHost}:${DATA_PORTS.mongo}/?replicaSet=rs0&authSource=admin`,
+      kafkaBrokers: [`${serviceHost(kafkaBootstrapService(region.name), ns)}:${DATA_PORTS.kafka}`],
+    },
+    activeColorFile: ACTIVE_COLOR_PATH,
+    // Strimzi KafkaTopic objects own the topics (contract C2).
+    kafkaCreateTopics: false,
+  });
+  return [...secrets, ...Object.entries(env).map(([name, value]) => ({ name, value }))];
 }
 
 /** Deployment, Service, PodDisruptionBudget and HorizontalPodAutoscaler of one color (which must have a version). */
@@ -161,10 +170,17 @@ export function buildServiceColor(
                 capabilities: { drop: ["ALL"] },
                 seccompProfile: { type: "RuntimeDefault" },
               },
-              volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+              // A whole-directory mount (not subPath), so the kubelet updates the file after a switch.
+              volumeMounts: [
+                { name: "tmp", mountPath: "/tmp" },
+                { name: "rollout", mountPath: ROLLOUT_MOUNT_DIR, readOnly: true },
+              ],
             },
           ],
-          volumes: [{ name: "tmp", emptyDir: { sizeLimit: EPHEMERAL.request } }],
+          volumes: [
+            { name: "tmp", emptyDir: { sizeLimit: EPHEMERAL.request } },
+            { name: "rollout", configMap: { name: ROLLOUT_CONFIGMAP } },
+          ],
         },
       },
     },

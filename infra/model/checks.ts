@@ -1,6 +1,7 @@
 import { DATA_STORES, COLORS, type ServiceConfig, type StackConfig } from "./schema.js";
 import { CAPACITY_DEFAULTS } from "./defaults.js";
 import type { ConfigProblem } from "./errors.js";
+import { MANAGED_ENV, serviceUrlVar } from "./service-env.js";
 
 /** Rules that span several keys; each problem names the key to change and how. */
 export function checkCrossFields(config: StackConfig, services: ServiceConfig[]): ConfigProblem[] {
@@ -92,6 +93,18 @@ function checkServices(config: StackConfig, services: ServiceConfig[]): ConfigPr
         path: `${at}.shutdownDelayMs`,
         message: `${s.shutdownDelayMs} ms is not below drainSeconds (${s.drainSeconds} s) — the service would refuse to start (SHUTDOWN_DELAY_MS must be below DRAIN_SECONDS); lower shutdownDelayMs or raise drainSeconds`,
       });
+    }
+    const managed = new Set<string>([
+      ...MANAGED_ENV,
+      ...s.dependsOn.filter((d) => names.includes(d)).map(serviceUrlVar),
+    ]);
+    for (const name of Object.keys(s.env)) {
+      if (managed.has(name)) {
+        problems.push({
+          path: `${at}.env.${name}`,
+          message: `is set by the blueprint for every instance (serviceEnv) — remove it from env; change the model key behind it instead (port, drainSeconds, shutdownDelayMs, dependsOn, rollout)`,
+        });
+      }
     }
     s.dependsOn.forEach((d, j) => {
       if (d === s.name) {

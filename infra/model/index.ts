@@ -4,3 +4,4 @@ export * from "./errors.js";
 export * from "./blueprint.js";
 export * from "./rollout.js";
 export { toBase } from "./checks.js";
+export * from "./service-env.js";

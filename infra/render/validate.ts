@@ -4,7 +4,7 @@ import { Deployment, StatefulSet } from "kubernetes-models/apps/v1";
 import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2";
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
-import { Namespace, Secret, Service } from "kubernetes-models/v1";
+import { ConfigMap, Namespace, Secret, Service } from "kubernetes-models/v1";
 import type { K8sObject } from "../components/meta.js";
 import { loadCrdValidators } from "./crd-validators.js";
 
@@ -17,6 +17,7 @@ const model =
 
 /** Validator per apiVersion/kind: kubernetes-models for core kinds, the model packages for Gateway API and cert-manager. */
 const MODEL_VALIDATORS: Record<string, Entry> = {
+  "v1/ConfigMap": { source: "kubernetes-models", validate: model(ConfigMap) },
   "v1/Namespace": { source: "kubernetes-models", validate: model(Namespace) },
   "v1/Secret": { source: "kubernetes-models", validate: model(Secret) },
   "v1/Service": { source: "kubernetes-models", validate: model(Service) },

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { loadBlueprint } from "../../infra/config/stack-file.js";
 import { localPorts } from "./ports.js";
+import { serviceEnv as modelServiceEnv } from "../../infra/model/index.js";
 import { serviceEnv } from "./service-env.js";
 
 const bp = loadBlueprint("local");
@@ -37,6 +38,35 @@ describe("service environment", () => {
       REDIS_URL: data.redis,
       DRAIN_SECONDS: "10",
     });
+  });
+
+  it("when run locally, then the env is the model's serviceEnv with no deregistration wait and the services' own topic creation", () => {
+    const env = serviceEnv(
+      service("catalog"),
+      regionB,
+      "blue",
+      "1.0.0",
+      ports,
+      data,
+      {},
+      "/tmp/state/active-color",
+    );
+    expect(env).toMatchObject({ SHUTDOWN_DELAY_MS: "0", ACTIVE_COLOR_FILE: "/tmp/state/active-color" });
+    expect(env.KAFKA_CREATE_TOPICS).toBeUndefined();
+    expect(env.FAULT_ERROR_RATE).toBeUndefined();
+    expect(
+      modelServiceEnv({
+        region: regionB,
+        service: service("catalog"),
+        color: "blue",
+        version: "1.0.0",
+        listen: { host: "127.0.2.1", port: ports.service("catalog", "blue", "region-b") },
+        serviceUrl: (callee) => `http://127.0.2.1:${ports.service(callee, "blue", "region-b")}`,
+        data: { redisUrl: data.redis, mongoUrl: data.mongo, kafkaBrokers: data.kafkaBrokers },
+        shutdownDelayMs: 0,
+        activeColorFile: "/tmp/state/active-color",
+      }),
+    ).toEqual(env);
   });
 
   it("when faults are given, then they are passed as FAULT_ERROR_RATE and FAULT_DELAY_MS", () => {

@@ -1,5 +1,12 @@
-import type { Color, Region, Service } from "../../infra/model/index.js";
+import {
+  serviceEnv as modelServiceEnv,
+  type Color,
+  type Region,
+  type Service,
+} from "../../infra/model/index.js";
 import type { LocalPorts } from "./ports.js";
+
+export { serviceUrlVar } from "../../infra/model/index.js";
 
 /** Addresses of the shared data tier and the region's Redis, as the services see them. */
 export interface DataUrls {
@@ -8,17 +15,16 @@ export interface DataUrls {
   kafkaBrokers: string[];
 }
 
+/** Local-only rollback drills: never part of the model's environment. */
 export interface Faults {
   errorRate?: number;
   delayMs?: number;
 }
 
-/** `orders` → `ORDERS_URL`, the contract-B variable a caller reads for a service it depends on. */
-export const serviceUrlVar = (name: string) => `${name.toUpperCase().replace(/-/g, "_")}_URL`;
-
 /**
- * Environment of one service process (contract B): common keys, data stores and called services of the
- * same color and region, the model's `env`, and optional faults for rollback drills.
+ * Environment of one local service process: the model's `serviceEnv` (contract C4) with loopback addresses,
+ * plus optional faults for rollback drills. Kafka topics are created by the services (KAFKA_CREATE_TOPICS left
+ * at its default).
  */
 export function serviceEnv(
   service: Service,
@@ -28,28 +34,20 @@ export function serviceEnv(
   ports: LocalPorts,
   data: DataUrls,
   faults: Faults = {},
+  activeColorFile?: string,
 ): Record<string, string> {
-  const env: Record<string, string> = {
-    PORT: String(ports.service(service.name, color, region.name)),
-    HOST: region.loopbackAddress,
-    LOG_LEVEL: "info",
-    DRAIN_SECONDS: String(service.drainSeconds),
+  const env = modelServiceEnv({
+    region,
+    service,
+    color,
+    version,
+    listen: { host: region.loopbackAddress, port: ports.service(service.name, color, region.name) },
+    serviceUrl: (callee) => `http://${region.loopbackAddress}:${ports.service(callee, color, region.name)}`,
+    data: { redisUrl: data.redis, mongoUrl: data.mongo, kafkaBrokers: data.kafkaBrokers },
     // The local edge routes by config, not readiness, and moves traffic before a color stops: no deregistration wait.
-    SHUTDOWN_DELAY_MS: "0",
-    REGION: region.name,
-    COLOR: color,
-    SERVICE_VERSION: version,
-  };
-  for (const store of service.dependsOnData) {
-    if (store === "redis") env.REDIS_URL = data.redis;
-    if (store === "mongo") env.MONGO_URL = data.mongo;
-    if (store === "kafka") env.KAFKA_BROKERS = data.kafkaBrokers.join(",");
-  }
-  for (const callee of service.dependsOnServices) {
-    env[serviceUrlVar(callee)] =
-      `http://${region.loopbackAddress}:${ports.service(callee, color, region.name)}`;
-  }
-  Object.assign(env, service.env);
+    shutdownDelayMs: 0,
+    ...(activeColorFile !== undefined ? { activeColorFile } : {}),
+  });
   if (faults.errorRate !== undefined) {
     if (!(faults.errorRate >= 0 && faults.errorRate <= 1)) {
       throw new Error(`faults.errorRate must be between 0 and 1 (got ${faults.errorRate})`);
