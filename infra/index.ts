@@ -16,6 +16,7 @@ function load() {
 const outputs = createBlueprint(load());
 
 export const regions = outputs.regions;
+export const regionEndpoints = outputs.regionEndpoints;
 export const activeColor = outputs.activeColor;
 export const versions = outputs.versions;
 export const weights = outputs.weights;

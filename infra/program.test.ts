@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { readStackConfig } from "./config/stack-file.js";
 import { DATA_POD_LABELS, edgeNamespace, operatorNamespace, type K8sObject } from "./components/meta.js";
 import { deployedColors, parseBlueprint, type Blueprint } from "./model/index.js";
-import { MOCK_SECRET_PREFIX, runUnderMockEngine } from "./render/mock-engine.js";
+import { MOCK_SECRET_PREFIX, mockGatewayAddress, runUnderMockEngine } from "./render/mock-engine.js";
 import { renderBlueprint, type StackRender } from "./render/render.js";
 
 // Policies over what the program would create, run under the mock engine (the test double for Pulumi's engine).
@@ -288,6 +288,32 @@ describe("the program", () => {
     const k8s = run.resources.filter((r) => r.custom && r.type.startsWith("kubernetes:"));
     expect(k8s.length).toBeGreaterThan(100);
     for (const r of k8s) expect(r.provider?.split("::")[3], `${r.type} ${r.name}`).toBe(`k8s-${r.region}`);
+  });
+
+  it("when the program runs, then regionEndpoints lists every region in model order with its gateway address, hosts and scheme", async () => {
+    const prod = await runUnderMockEngine(blueprint("prod"));
+    const endpoints = await new Promise((resolve) => prod.outputs.regionEndpoints.apply(resolve));
+    expect(endpoints).toEqual(
+      ["eu-west", "us-east", "ap-southeast"].map((region, i) => ({
+        region,
+        address: mockGatewayAddress(i),
+        publicHost: "shop.example.com",
+        previewHost: "preview.shop.example.com",
+        scheme: "https",
+      })),
+    );
+    const config = readStackConfig("dev");
+    (config.regions as Record<string, unknown>[])[0]!.gatewayAddress = "lb-1.elb.example.net";
+    const dev = await runUnderMockEngine(parseBlueprint(config, "dev"));
+    expect(await new Promise((resolve) => dev.outputs.regionEndpoints.apply(resolve))).toEqual([
+      {
+        region: "eu-west",
+        address: "lb-1.elb.example.net",
+        publicHost: "dev.shop.example.com",
+        previewHost: "preview.dev.shop.example.com",
+        scheme: "http",
+      },
+    ]);
   });
 
   it("when a region names a secret config key, then its provider gets that secret as kubeconfig", async () => {

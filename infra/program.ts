@@ -13,8 +13,20 @@ export interface RegionOutputs {
   previewUrl: string | undefined;
 }
 
+/** Contract C3: how the pipeline reaches one region's edge directly (k6 baseUrl `${scheme}://${address}` + Host). */
+export interface RegionEndpoint {
+  region: string;
+  /** Gateway address (IP or hostname): `regions[].gatewayAddress`, else the Gateway's status address. */
+  address: string;
+  publicHost: string;
+  previewHost: string;
+  scheme: "http" | "https";
+}
+
 export interface BlueprintOutputs {
   regions: Record<string, RegionOutputs>;
+  /** One per region, in model order (contract C3). */
+  regionEndpoints: pulumi.Output<RegionEndpoint[]>;
   activeColor: string;
   versions: Partial<Record<string, string>>;
   weights: Record<string, number>;
@@ -48,7 +60,7 @@ export function createBlueprint(bp: Blueprint): BlueprintOutputs {
   const regions: Record<string, RegionOutputs> = {};
   const addresses: Record<string, pulumi.Output<string>> = {};
   const redis: Record<string, pulumi.Output<string>> = {};
-  const scheme = bp.edge.tls.enabled ? "https" : "http";
+  const scheme: RegionEndpoint["scheme"] = bp.edge.tls.enabled ? "https" : "http";
   for (const region of bp.regions) {
     if (bp.regions.length > 1 && !region.podCidr) {
       pulumi.log.warn(
@@ -77,8 +89,20 @@ export function createBlueprint(bp: Blueprint): BlueprintOutputs {
     bp.dns.provider === "cloudflare"
       ? new CloudflareLoadBalancer("dns", dnsArgs)
       : new Route53Failover("dns", dnsArgs);
+  const regionEndpoints = pulumi.all(
+    bp.regions.map((region) =>
+      addresses[region.name]!.apply((address): RegionEndpoint => ({
+        region: region.name,
+        address,
+        publicHost: bp.edge.hostname,
+        previewHost: bp.edge.previewHostname,
+        scheme,
+      })),
+    ),
+  );
   return {
     regions,
+    regionEndpoints,
     activeColor: bp.rollout.activeColor,
     versions: Object.fromEntries(deployedColors(bp).map((c) => [c, bp.rollout.versions[c]!])),
     weights: bp.rollout.weights,
