@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { BlueprintConfigError, deployedColors, imageRef, parseBlueprint, workloadName } from "./index.js";
 import { canary, deployToIdle, retireIdle, switchColors } from "./rollout.js";
-import { loadBlueprint } from "../config/stack-file.js";
+import { loadBlueprint, readStackConfig } from "../config/stack-file.js";
 
 function base(): Record<string, any> {
   return {
@@ -86,6 +86,11 @@ describe("a valid stack config", () => {
       (r: Record<string, unknown>, i: number) => (r.gatewayAddress = `203.0.113.${i + 1}`),
     );
     expect(parseBlueprint(config, "t").edge.hostname).toBe("example.com");
+  });
+
+  it("when the local stack sets no capacity, then its gate targets the 50 req/s measured on the 2-core machine", () => {
+    expect(readStackConfig("local").capacity).toBeUndefined();
+    expect(loadBlueprint("local").capacity).toMatchObject({ requestsPerSecond: 50, p95Ms: 300, p99Ms: 800 });
   });
 
   it("merges capacity overrides over the environment defaults", () => {
