@@ -7,6 +7,7 @@ import { REPO_ROOT, stripProject } from "../config/stack-file.js";
 import { parseBlueprint } from "../model/index.js";
 import { KUBE_SCORE } from "./kube-score.js";
 import { renderStack } from "./render-stack.js";
+import { summarize } from "./summary.js";
 import { createValidator } from "./validate.js";
 
 const root = mkdtempSync(join(tmpdir(), "blueprint-render-"));
@@ -75,5 +76,19 @@ describe("the validator", () => {
       "example.com/v1/Unknown /u",
     ]);
     expect(errors[3]!.message).toBe("no schema to validate this kind — add one to infra/render/validate.ts");
+  });
+});
+
+describe("the render summary", () => {
+  it("when kube-score is not installed, then the render fails and says to run npm run setup", async () => {
+    const report = await renderStack("dev", { root });
+    const missing = { ...report, kubeScore: { available: false, critical: [], warning: [], output: "" } };
+    const summary = summarize(missing, 1);
+    expect(summary.failed).toBe(true);
+    expect(summary.lines).toContain(
+      `kube-score: not installed at ${KUBE_SCORE} — run \`npm run setup\` (it installs kube-score)`,
+    );
+    const clean = { ...report, kubeScore: { available: true, critical: [], warning: [], output: "" } };
+    expect(summarize(clean, 1).failed).toBe(report.errors.length > 0);
   });
 });
