@@ -21,7 +21,9 @@ import { productRoutes } from "./routes/products.js";
 export async function start(config: CatalogConfig, opts: { logger?: Logger } = {}): Promise<RunningService> {
   const kit = createServiceKit("catalog", config, opts);
   const { db } = await connectMongo(kit, config.mongoUrl, config.mongoDb);
-  const redis = createRedis(kit, config.redisUrl);
+  // Not critical: without Redis reads go to MongoDB; writes and saga steps (per-document mutex) answer 503 or are
+  // redelivered. Every catalog of the region shares this Redis, so a critical check would empty the region.
+  const redis = createRedis(kit, config.redisUrl, "redis", { critical: false });
   const subscriber = createRedis(kit, config.redisUrl, "redis-subscriber", { readiness: false });
   const kafka = createKafka(kit, config.kafkaBrokers);
 

@@ -6,10 +6,11 @@ import { registerCircuitGauge, Upstream } from "./upstream/upstream.js";
 /** Starts the gateway (contract B): proxy routes, shared rate limit, breakers; stop() drains gracefully. */
 export async function start(config: GatewayConfig, opts: { logger?: Logger } = {}): Promise<RunningService> {
   const kit = createServiceKit("gateway", config, opts);
-  // Readiness is Redis and draining only, never the upstreams: if catalog failed, every gateway in the region
+  // Readiness is draining only, never the upstreams nor Redis: if catalog failed, every gateway in the region
   // would turn unready and DNS would drop the whole region (orders too) for a partial fault, and a fault shared
-  // by all regions would take them all out of DNS. A down upstream is answered per request (503, open circuit).
-  const redis = createRedis(kit, config.redisUrl);
+  // by all regions would take them all out of DNS. A down upstream is answered per request (503, open circuit);
+  // a down Redis is shown in /readyz and the in-memory insurance limiter takes over.
+  const redis = createRedis(kit, config.redisUrl, "redis", { critical: false });
   const upstreamOptions = {
     retryBudgetPercent: config.retryBudgetPercent,
     circuitErrorPercent: config.circuitErrorPercent,

@@ -44,7 +44,7 @@ export { Metrics } from "./metrics.js";
 export { requestContext } from "./request-context.js";
 export { runMain } from "./run-main.js";
 export { findOperatorKey, parseInput, validateBody, validateQuery, type FieldIssue } from "./validate.js";
-export { createRedis, type Redis } from "./clients/redis.js";
+export { createRedis, redisAvailable, type Redis } from "./clients/redis.js";
 export { RedisMutex } from "./clients/redis-mutex.js";
 export { connectMongo } from "./clients/mongo.js";
 export {

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Logger, Metrics, Redis } from "@blueprint/service-kit";
+import { redisAvailable, type Logger, type Metrics, type Redis } from "@blueprint/service-kit";
 import type { Product } from "./product-repository.js";
 
 export interface CacheOptions {
@@ -75,6 +75,11 @@ export class ProductCache {
   }
 
   private async getShared(sku: string, load: () => Promise<Cached>): Promise<Cached> {
+    // Redis lost: answer from MongoDB now rather than wait for commands queued until a reconnect.
+    if (!redisAvailable(this.redis)) {
+      this.reads.inc({ source: "mongo_fallback" });
+      return load();
+    }
     const cached = await this.readRedis(sku);
     if (cached !== undefined) return cached;
     const token = randomUUID();

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { AppError } from "../errors.js";
+import { redisAvailable } from "./redis.js";
 
 const release = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -21,6 +22,9 @@ export class RedisMutex {
 
   async run<T>(key: string, write: () => Promise<T>): Promise<T> {
     // The hash tag keeps the lock in the key's cluster slot.
+    // Redis lost: refuse at once (503, or a redelivery for a consumer) instead of queueing until a reconnect.
+    if (!redisAvailable(this.redis))
+      throw AppError.unavailable(`${this.prefix} ${key}: the lock store (Redis) is unavailable; retry`);
     const lockKey = `${this.prefix}:{${key}}:lock`;
     const token = randomUUID();
     const until = Date.now() + this.waitMs;

@@ -4,14 +4,27 @@ import type { ServiceKit } from "../kit.js";
 export type { Redis } from "ioredis";
 
 /**
+ * False while the client has lost its connection and is reconnecting (or was closed): callers that can do
+ * without Redis skip it instead of waiting in the offline queue. True while connecting at start, so the first
+ * commands wait for the connection rather than bypass the cache.
+ */
+export function redisAvailable(redis: Redis): boolean {
+  return redis.status !== "reconnecting" && redis.status !== "close" && redis.status !== "end";
+}
+
+/**
  * ioredis with lazy connect, bounded per-command retries (callers fail fast instead of queueing forever) and
  * capped reconnect backoff; registers a readiness check (PING) and a closer.
+ *
+ * `critical` (default true) decides whether a failed PING makes /readyz 503. Make it false where the service
+ * degrades without Redis (a cache, a rate limit with a local fallback): Redis is shared by every instance of the
+ * region, so a critical check turns a Redis restart into "the whole region is unready".
  */
 export function createRedis(
   kit: ServiceKit,
   url: string,
   name = "redis",
-  opts: { readiness?: boolean } = {},
+  opts: { readiness?: boolean; critical?: boolean } = {},
 ): Redis {
   const redis = new Redis(url, {
     lazyConnect: true,
@@ -24,7 +37,14 @@ export function createRedis(
   });
   redis.on("error", (err: Error) => kit.logger.warn({ err: err.message, client: name }, "redis error"));
   redis.connect().catch(() => undefined);
-  if (opts.readiness ?? true) kit.health.addCheck(name, () => redis.ping());
+  if (opts.readiness ?? true)
+    kit.health.addCheck(
+      name,
+      // Answer at once while reconnecting: a probe (1 s timeout by default) must not time out on a queued PING.
+      () =>
+        redisAvailable(redis) ? redis.ping() : Promise.reject(new Error(`not connected (${redis.status})`)),
+      { critical: opts.critical ?? true },
+    );
   kit.lifecycle.onClose(name, async () => {
     await redis.quit().catch(() => redis.disconnect());
   });

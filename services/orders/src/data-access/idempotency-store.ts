@@ -1,4 +1,4 @@
-import { AppError, type Redis } from "@blueprint/service-kit";
+import { AppError, redisAvailable, type Redis } from "@blueprint/service-kit";
 
 export interface IdempotencyRecord {
   orderId: string;
@@ -15,6 +15,13 @@ export class IdempotencyStore {
   /** Stores `record` if the key is new; otherwise returns the record stored first. */
   async claim(key: string, record: IdempotencyRecord): Promise<IdempotencyRecord | null> {
     const redisKey = `orders:idem:${key}`;
+    const unavailable = (err?: unknown) =>
+      AppError.unavailable(
+        "idempotency store (Redis) is unavailable; retry with the same Idempotency-Key",
+        err,
+      );
+    // Redis lost: 503 at once rather than after the commands queued for a reconnect time out.
+    if (!redisAvailable(this.redis)) throw unavailable();
     try {
       const set = await this.redis.set(redisKey, JSON.stringify(record), "EX", this.ttlSeconds, "NX");
       if (set === "OK") return null;
@@ -22,10 +29,7 @@ export class IdempotencyStore {
       // Expired between SET and GET: treat as new; the unique index on the key still prevents a duplicate order.
       return stored === null ? null : (JSON.parse(stored) as IdempotencyRecord);
     } catch (err) {
-      throw AppError.unavailable(
-        "idempotency store (Redis) is unavailable; retry with the same Idempotency-Key",
-        err,
-      );
+      throw unavailable(err);
     }
   }
 }
