@@ -17,7 +17,7 @@ import { CatalogService } from "./domain/catalog-service.js";
 import { StockSaga } from "./domain/stock-saga.js";
 import { productRoutes } from "./routes/products.js";
 
-/** Starts catalog: HTTP API, cache invalidation subscriber, saga consumer and outbox relay (contract B). */
+/** Starts catalog: HTTP API, cache invalidation subscriber, saga consumer and outbox relay. */
 export async function start(config: CatalogConfig, opts: { logger?: Logger } = {}): Promise<RunningService> {
   const kit = createServiceKit("catalog", config, opts);
   const { db } = await connectMongo(kit, config.mongoUrl, config.mongoDb);

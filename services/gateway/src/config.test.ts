@@ -9,7 +9,7 @@ const required = {
 };
 
 describe("gateway config", () => {
-  test("when only the required keys are set, then the contract B defaults apply", () => {
+  test("when only the required keys are set, then the documented defaults apply", () => {
     const config = loadGatewayConfig(required);
     expect(config).toMatchObject({
       port: 8080,

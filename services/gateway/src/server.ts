@@ -3,7 +3,7 @@ import { createGatewayApp } from "./app.js";
 import type { GatewayConfig } from "./config.js";
 import { registerCircuitGauge, Upstream } from "./upstream/upstream.js";
 
-/** Starts the gateway (contract B): proxy routes, shared rate limit, breakers; stop() drains gracefully. */
+/** Starts the gateway: proxy routes, shared rate limit, breakers; stop() drains gracefully. */
 export async function start(config: GatewayConfig, opts: { logger?: Logger } = {}): Promise<RunningService> {
   const kit = createServiceKit("gateway", config, opts);
   // Readiness is draining only, never the upstreams nor Redis: if catalog failed, every gateway in the region

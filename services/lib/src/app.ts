@@ -60,7 +60,7 @@ export interface RunningService {
   stop(): Promise<DrainTimeline>;
 }
 
-/** Listens and returns the contract B handle; `stop()` runs the lifecycle's graceful drain. */
+/** Listens and returns `{url, port, stop()}`; `stop()` runs the lifecycle's graceful drain. */
 export async function listen(
   app: Express,
   host: string,

@@ -15,7 +15,7 @@ function problemOf(env: NodeJS.ProcessEnv): string {
 }
 
 describe("loadConfig", () => {
-  test("when only required keys are set, then defaults from contract B apply", () => {
+  test("when only required keys are set, then the documented defaults apply", () => {
     const config = loadConfig(spec, valid);
     expect(config).toMatchObject({
       port: 8081,

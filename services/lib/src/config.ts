@@ -83,7 +83,7 @@ const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
 const nonNegativeInt = z.coerce.number().int().min(0);
 
-/** Keys every service reads (contract B). */
+/** Keys every service reads. */
 export function commonConfig(defaultPort: number) {
   return {
     port: key("PORT", port, { doc: "a TCP port 0-65535 (0 picks a free one)", default: String(defaultPort) }),

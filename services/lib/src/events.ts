@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import type { OutboxEvent } from "./outbox/outbox.js";
 
-/** Kafka topics and event shapes shared by the saga participants (contract B). Message key = orderId. */
+/** Kafka topics and event shapes shared by the saga participants. Message key = orderId. */
 export const topics = { orders: "orders.events", catalog: "catalog.events" } as const;
 export const topicSpecs = [
   { topic: topics.orders, numPartitions: 3 },

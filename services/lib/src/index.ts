@@ -5,7 +5,7 @@
  *   const kit = createServiceKit("catalog", config);       // logger, health, metrics, lifecycle
  *   const redis = createRedis(kit, config.redisUrl);        // registers a readiness check and a closer
  *   const app = kit.createApp((app) => app.use(routes));    // request id, metrics, /livez /readyz /metrics, errors
- *   return kit.listen(app);                                 // { url, port, stop() } (contract B)
+ *   return kit.listen(app);                                 // { url, port, stop() }
  *
  * main.ts: `runMain(() => loadConfig(...), start)`.
  */
