@@ -1,4 +1,9 @@
 import { LocalWorkspace } from "@pulumi/pulumi/automation/index.js";
+import { mkdtempSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { exportTargets } from "../../load/lib/export-targets.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadBlueprint } from "../../infra/config/stack-file.js";
 import { deployToIdle, switchColors } from "../../infra/model/index.js";
@@ -32,8 +37,8 @@ const target = () =>
 /** The cloud target with its network steps (k6 gates, /readyz polls) answered as passed: no gateway exists here. */
 class Ungated extends CloudTarget {
   override async waitReady(): Promise<void> {}
-  override async gate(kind: GateKind, via: GateVia, _expect: GateExpectation): Promise<GateResult> {
-    return {
+  override async gate(kind: GateKind, via: GateVia, _expect: GateExpectation): Promise<GateResult[]> {
+    const pass: GateResult = {
       kind,
       via,
       ok: true,
@@ -47,6 +52,7 @@ class Ungated extends CloudTarget {
       failedThresholds: [],
       files: {},
     };
+    return [pass];
   }
 }
 
@@ -58,7 +64,85 @@ const ungated = async (workDir: string) =>
 const withoutNoise = (cmds: string[][]) =>
   cmds.filter((c) => c[0] !== "version" && !(c[0] === "stack" && c[1] === "history"));
 
+/** Stub gateway (test double: no cluster here) answering the k6 mix as green 1.1.0, recording Host headers. */
+async function stubGateway(): Promise<{ url: string; address: string; hosts: string[]; close(): void }> {
+  const hosts: string[] = [];
+  const server = createServer((req, res) => {
+    hosts.push(req.headers.host ?? "");
+    res.setHeader("content-type", "application/json");
+    res.setHeader("x-color", "green");
+    res.setHeader("x-service-version", "1.1.0");
+    if (req.method === "POST") return void res.writeHead(201).end('{"id":"o-1","status":"PENDING"}');
+    if (req.url?.startsWith("/api/orders/orders/")) return void res.end('{"id":"o-1","status":"CONFIRMED"}');
+    if (req.url === "/api/catalog/products") return void res.end('{"items":[{"sku":"s-1","stock":9}]}');
+    res.end('{"sku":"s-1","stock":9}');
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = `127.0.0.1:${(server.address() as { port: number }).port}`;
+  return { url: `http://${address}`, address, hosts, close: () => server.close() };
+}
+
 describe("cloud target (Automation API against the pulumi stand-in)", () => {
+  it("when a promotion gates, then every region's gateway from regionEndpoints is gated with the right Host header", async () => {
+    const [a, b] = [await stubGateway(), await stubGateway()];
+    const endpoint = (region: string, address: string) => ({
+      region,
+      address,
+      publicHost: "dev.shop.example.com",
+      previewHost: "preview.dev.shop.example.com",
+      scheme: "http",
+    });
+    fake.setState({
+      config: { "blueprint:rollout": JSON.stringify(initial) },
+      outputs: {
+        ...outputs,
+        regionEndpoints: [endpoint("eu-west", a.address), endpoint("us-east", b.address)],
+      },
+    });
+    const t = await CloudTarget.select(
+      "dev",
+      {
+        blueprint: loadBlueprint("dev"),
+        reportDir: mkdtempSync(join(tmpdir(), "cloud-gates-")),
+        targets: { ...exportTargets("dev"), requestsPerSecond: 10, durationSeconds: 2, smokeSeconds: 2 },
+      },
+      fake.workDir,
+    );
+    try {
+      await t.waitReady("green");
+      const preview = await t.gate("capacity", "preview", { color: "green", version: "1.1.0" });
+      const previewHosts = [new Set(a.hosts), new Set(b.hosts)];
+      a.hosts.length = b.hosts.length = 0;
+      const live = await t.gate("smoke", "live", { color: "green", version: "1.1.0" });
+
+      expect(preview.map((g) => [g.region, g.kind, g.via, g.ok])).toEqual([
+        ["eu-west", "capacity", "preview", true],
+        ["us-east", "smoke", "preview", true],
+      ]);
+      expect(previewHosts).toEqual([
+        new Set(["preview.dev.shop.example.com"]),
+        new Set(["preview.dev.shop.example.com"]),
+      ]);
+      expect(live.map((g) => [g.region, g.kind, g.via, g.ok])).toEqual([
+        ["eu-west", "smoke", "live", true],
+        ["us-east", "smoke", "live", true],
+      ]);
+      for (const g of [...preview, ...live]) expect(g.requests, `${g.region} ${g.kind}`).toBeGreaterThan(0);
+      expect(new Set([...a.hosts, ...b.hosts])).toEqual(new Set(["dev.shop.example.com"]));
+      expect(b.hosts.length).toBeGreaterThan(0);
+    } finally {
+      a.close();
+      b.close();
+    }
+  }, 60_000);
+
+  it("when the stack has no regionEndpoints output, then gating fails saying to run pulumi up", async () => {
+    const t = await target();
+    await expect(t.gate("smoke", "live", { color: "green", version: "1.1.0" })).rejects.toThrow(
+      'stack dev has no "regionEndpoints" output — run `pulumi up` with this version of infra/ first',
+    );
+  });
+
   it("when a color is deployed, then blueprint:rollout is set as structured config and `pulumi up` runs on that stack", async () => {
     const t = await target();
     const next = deployToIdle(await t.current(), "1.1.0");

@@ -1,4 +1,6 @@
 import { LocalWorkspace, type OutputMap, type Stack } from "@pulumi/pulumi/automation/index.js";
+import { get as httpGet } from "node:http";
+import { get as httpsGet } from "node:https";
 import { setTimeout as sleep } from "node:timers/promises";
 import { REPO_ROOT } from "../../infra/config/stack-file.js";
 import type { Blueprint, Color, RolloutConfig } from "../../infra/model/index.js";
@@ -32,11 +34,23 @@ interface RegionOutput {
   previewUrl?: string;
 }
 
+/** Contract C3: the stack output `regionEndpoints`, one per region in model order. */
+export interface RegionEndpoint {
+  region: string;
+  /** The region's gateway address (IP or hostname). */
+  address: string;
+  publicHost: string;
+  previewHost: string;
+  scheme: "http" | "https";
+}
+
 export interface CloudTargetOptions {
   blueprint: Blueprint;
   reportDir: string;
   log?: (line: string) => void;
   readyTimeoutMs?: number;
+  /** The k6 targets; default the blueprint's capacity figures (tests shorten them). */
+  targets?: object;
 }
 
 /**
@@ -105,39 +119,49 @@ export class CloudTarget implements PromotionTarget {
     await this.apply(rollout, `deploy ${version} to ${color}`);
   }
 
-  /** `pulumi up` already waited for the Deployments; this waits until the preview host answers through the edge. */
+  /**
+   * `pulumi up` already waited for the Deployments; this waits until every region's gateway answers /readyz 200
+   * on the preview host (the new color through the real edge).
+   */
   async waitReady(color: Color): Promise<void> {
-    const urls = (await this.regionOutputs()).map((r) => r.previewUrl);
     const deadline = Date.now() + (this.opts.readyTimeoutMs ?? 300_000);
-    for (const url of urls) {
-      if (!url) throw new Error(`the stack output regions.*.previewUrl is empty — is ${color} deployed?`);
+    for (const e of await this.regionEndpoints()) {
+      const url = `${e.scheme}://${e.address}/readyz`;
       let last = "no answer";
       for (;;) {
-        const status = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(5_000) }).then(
-          (r) => r.status,
-          (e: Error) => e.message,
-        );
+        const status = await httpStatus(url, e.previewHost);
         if (status === 200) break;
         last = String(status);
         if (Date.now() > deadline)
-          throw new Error(`${url}/readyz did not answer 200 in time (last: ${last})`);
+          throw new Error(
+            `${e.region}: ${url} (Host ${e.previewHost}) did not answer 200 in time (last: ${last}) — is ${color} deployed?`,
+          );
         await sleep(2_000);
       }
     }
   }
 
-  async gate(kind: GateKind, via: GateVia, expect: GateExpectation): Promise<GateResult> {
-    const [first] = await this.regionOutputs();
-    const url = via === "preview" ? first?.previewUrl : first?.liveUrl;
-    if (!url) throw new Error(`the stack has no ${via} URL (output regions.*.${via}Url)`);
-    return runGate(kind, via, {
-      script: kind === "capacity" ? "02-capacity.ts" : "01-smoke.ts",
-      name: `${this.stack.name}-${gateName(kind, via, expect)}`,
-      reportDir: this.opts.reportDir,
-      baseUrl: url,
-      targets: targetsOf(this.opts.blueprint),
-      env: expectationEnv(expect),
-    });
+  /** Every region's gateway, with the preview or public Host header (see PromotionTarget.gate for the plan). */
+  async gate(kind: GateKind, via: GateVia, expect: GateExpectation): Promise<GateResult[]> {
+    const [primary, ...others] = await this.regionEndpoints();
+    const plan: [GateKind, RegionEndpoint][] =
+      kind === "capacity"
+        ? [[kind, primary!], ...others.map((e): [GateKind, RegionEndpoint] => ["smoke", e])]
+        : [primary!, ...others].map((e): [GateKind, RegionEndpoint] => [kind, e]);
+    return Promise.all(
+      plan.map(async ([k, e]) => {
+        const result = await runGate(k, via, {
+          script: k === "capacity" ? "02-capacity.ts" : "01-smoke.ts",
+          name: `${this.stack.name}-${gateName(k, via, expect)}-${e.region}`,
+          reportDir: this.opts.reportDir,
+          baseUrl: `${e.scheme}://${e.address}`,
+          host: via === "preview" ? e.previewHost : e.publicHost,
+          targets: this.opts.targets ?? targetsOf(this.opts.blueprint),
+          env: expectationEnv(expect),
+        });
+        return { ...result, region: e.region };
+      }),
+    );
   }
 
   async switch(rollout: RolloutConfig): Promise<void> {
@@ -161,6 +185,22 @@ export class CloudTarget implements PromotionTarget {
     };
   }
 
+  private async regionEndpoints(): Promise<RegionEndpoint[]> {
+    const out = await this.stack.outputs();
+    const endpoints = out.regionEndpoints?.value as RegionEndpoint[] | undefined;
+    if (!Array.isArray(endpoints) || endpoints.length === 0)
+      throw new Error(
+        `stack ${this.stack.name} has no "regionEndpoints" output — run \`pulumi up\` with this version of infra/ first`,
+      );
+    for (const e of endpoints) {
+      if (!e.address || !e.publicHost || !e.previewHost || !["http", "https"].includes(e.scheme))
+        throw new Error(
+          `stack ${this.stack.name}: regionEndpoints entry ${JSON.stringify(e)} lacks an address, hosts or scheme — is the region's gateway deployed?`,
+        );
+    }
+    return endpoints;
+  }
+
   private async regionOutputs(): Promise<RegionOutput[]> {
     const out = await this.stack.outputs();
     const regions = out.regions?.value as Record<string, RegionOutput> | undefined;
@@ -181,6 +221,19 @@ export function liveRollout(outputs: OutputMap): RolloutConfig | undefined {
   const weights = outputs.weights?.value as Record<Color, number> | undefined;
   const split = weights && (weights[activeColor] ?? 100) < 100;
   return { activeColor, versions: { ...versions }, weights: split ? weights : undefined };
+}
+
+/** One GET with a Host header (fetch forbids setting Host); 0 when there is no answer. */
+function httpStatus(url: string, host: string): Promise<number> {
+  return new Promise((resolve) => {
+    const get = url.startsWith("https:") ? httpsGet : httpGet;
+    const req = get(url, { headers: { host }, timeout: 5_000, servername: host }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", () => resolve(0));
+  });
 }
 
 /** The Automation API's errors for a missing CLI are raw spawn output; say what to install instead. */

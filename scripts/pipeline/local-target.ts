@@ -1,5 +1,5 @@
 import type { Color, RolloutConfig } from "../../infra/model/index.js";
-import type { LocalEnvironment } from "../local/environment.js";
+import type { LocalEndpoints, LocalEnvironment } from "../local/environment.js";
 import type { Faults } from "../local/service-env.js";
 import { targetsOf } from "../../load/lib/export-targets.js";
 import { expectationEnv, gateName, runGate } from "./k6.js";
@@ -63,19 +63,33 @@ export class LocalTarget implements PromotionTarget {
     await this.env.waitReady(color, 60_000);
   }
 
-  async gate(kind: GateKind, via: GateVia, expect: GateExpectation): Promise<GateResult> {
-    const primary = this.env.endpoints[0]!;
-    const name = gateName(kind, via, expect);
-    return runGate(kind, via, {
-      script: kind === "capacity" ? "02-capacity.ts" : "01-smoke.ts",
-      name,
-      reportDir: this.opts.reportDir,
-      baseUrl: primary.edge,
-      host: via === "preview" ? primary.previewHost : primary.publicHost,
-      targets: targetsOf(this.env.blueprint),
-      env: expectationEnv(expect),
-      onOutput: (text) => logLines(this.opts.log, `k6 ${name}`, text),
-    });
+  /**
+   * Every region at once: the capacity gate through the primary region's edge, and a smoke gate through each other
+   * region's edge (a light 2-10 req/s beside it, so the rehearsal stays as short as one gate); live gates in every region.
+   */
+  async gate(kind: GateKind, via: GateVia, expect: GateExpectation): Promise<GateResult[]> {
+    const [primary, ...others] = this.env.endpoints;
+    if (!primary) throw new Error("the local environment has no region endpoints");
+    const plan: [GateKind, LocalEndpoints][] =
+      kind === "capacity"
+        ? [[kind, primary], ...others.map((e): [GateKind, LocalEndpoints] => ["smoke", e])]
+        : this.env.endpoints.map((e): [GateKind, LocalEndpoints] => [kind, e]);
+    return Promise.all(
+      plan.map(async ([k, e]) => {
+        const name = `${gateName(k, via, expect)}-${e.region}`;
+        const result = await runGate(k, via, {
+          script: k === "capacity" ? "02-capacity.ts" : "01-smoke.ts",
+          name,
+          reportDir: this.opts.reportDir,
+          baseUrl: e.edge,
+          host: via === "preview" ? e.previewHost : e.publicHost,
+          targets: targetsOf(this.env.blueprint),
+          env: expectationEnv(expect),
+          onOutput: (text) => logLines(this.opts.log, `k6 ${name}`, text),
+        });
+        return { ...result, region: e.region };
+      }),
+    );
   }
 
   async switch(rollout: RolloutConfig): Promise<void> {

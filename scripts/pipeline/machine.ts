@@ -42,7 +42,7 @@ export interface PromotionOptions {
 export class GateFailedError extends Error {
   constructor(readonly gate: GateResult) {
     super(
-      `${gate.kind} gate via ${gate.via} failed (k6 exit ${gate.exitCode}): ${gate.failedThresholds.join("; ") || "no summary"} ` +
+      `${gate.kind} gate via ${gate.via} failed (k6 exit ${gate.exitCode})${gate.region ? ` in ${gate.region}` : ""}: ${gate.failedThresholds.join("; ") || "no summary"} ` +
         `— ${gate.requestsPerSecond.toFixed(1)} req/s, p95 ${gate.p95Ms.toFixed(0)} ms, errors ${(gate.errorRate * 100).toFixed(2)}%`,
     );
     this.name = "GateFailedError";
@@ -88,9 +88,11 @@ export async function promote(target: PromotionTarget, opts: PromotionOptions): 
     extra: { canaryPercent?: number; endOfWindow?: boolean } = {},
   ): Promise<void> {
     const expect = { color, version: opts.version, ...extra };
-    const result = await target.gate(kind, via, expect);
-    gates.push(result);
-    if (!result.ok) throw new GateFailedError(result);
+    const results = await target.gate(kind, via, expect);
+    gates.push(...results);
+    if (results.length === 0) throw new Error(`${kind} gate via ${via}: the target ran no gate`);
+    const failed = results.find((r) => !r.ok);
+    if (failed) throw new GateFailedError(failed);
   }
 
   const percents = opts.canaryPercents ?? [];

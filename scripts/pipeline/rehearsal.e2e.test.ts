@@ -41,6 +41,16 @@ describe.sequential("blue-green rehearsal on the local environment", () => {
       "retire blue",
     ]);
     const capacity = result.promotion.gates.find((g) => g.kind === "capacity")!;
+    const [primary, ...others] = env.endpoints.map((e) => e.region);
+    // Capacity through the primary region, a smoke gate through every other region, all via preview, then a live
+    // smoke gate in every region after the switch and again at the end of the rollback window.
+    expect(result.promotion.gates.map((g) => [g.kind, g.via, g.region, g.ok])).toEqual([
+      ["capacity", "preview", primary, true],
+      ...others.map((r) => ["smoke", "preview", r, true]),
+      ...[1, 2].flatMap(() => env.endpoints.map((e) => ["smoke", "live", e.region, true])),
+    ]);
+    for (const g of result.promotion.gates)
+      expect(g.requests, `${g.kind} ${g.via} ${g.region}`).toBeGreaterThan(0);
     expect(capacity.requestsPerSecond).toBeGreaterThanOrEqual(0.8 * target.requestsPerSecond);
     expect(capacity.p95Ms).toBeLessThan(target.p95Ms);
     expect(capacity.p99Ms).toBeLessThan(target.p99Ms);
@@ -57,9 +67,9 @@ describe.sequential("blue-green rehearsal on the local environment", () => {
 
     const md = readFileSync(result.reportFile, "utf8");
     expect(md).toContain(
-      `| capacity via preview | pass | ${capacity.requests} | ${capacity.requestsPerSecond.toFixed(1)} | ${capacity.p95Ms.toFixed(1)} |`,
+      `| capacity via preview (${primary}) | pass | ${capacity.requests} | ${capacity.requestsPerSecond.toFixed(1)} | ${capacity.p95Ms.toFixed(1)} |`,
     );
-    expect(md).toMatch(/\| smoke via live \| pass \|/);
+    expect(md).toMatch(/\| smoke via live \(region-b\) \| pass \|/);
     expect(existsSync(capacity.files.dashboard!)).toBe(true);
   });
 
@@ -70,9 +80,15 @@ describe.sequential("blue-green rehearsal on the local environment", () => {
 
     expect(result.ok).toBe(true);
     expect(result.promotion).toMatchObject({ ok: false, rolledBack: true });
-    expect(result.promotion.reason).toMatch(/^capacity gate via preview failed \(k6 exit 99\)/);
+    expect(result.promotion.reason).toMatch(
+      /^(capacity|smoke) gate via preview failed \(k6 exit 99\) in region-/,
+    );
     const gate = result.promotion.gates[0]!;
-    expect(gate.errorRate).toBeGreaterThan(0.15);
+    expect(gate).toMatchObject({ kind: "capacity", region: env.endpoints[0]!.region, ok: false });
+    // Faults are injected at the gateway only: clients see the 30% set, not 51% compounded over gateway and catalog.
+    expect(gate.errorRate).toBeGreaterThan(0.2);
+    expect(gate.errorRate).toBeLessThan(0.4);
+    expect(result.promotion.gates.every((g) => !g.ok)).toBe(true);
     expect(result.promotion.steps.some((s) => s.name.startsWith("switch live traffic"))).toBe(false);
     expect(after).toEqual(before);
     const live = before[0]!;

@@ -23,7 +23,7 @@ const rel = (file: string | undefined) =>
   file ? `[${file.split("/").at(-1)}](${file.split("/").at(-1)})` : "-";
 
 function gateRow(g: GateResult): string {
-  return `| ${g.kind} via ${g.via} | ${g.ok ? "pass" : "**FAIL**"} | ${g.requests} | ${g.requestsPerSecond.toFixed(1)} | ${g.p95Ms.toFixed(1)} | ${g.p99Ms.toFixed(1)} | ${pct(g.errorRate)} | ${pct(g.checksRate)} | ${rel(g.files.dashboard)} |`;
+  return `| ${g.kind} via ${g.via}${g.region ? ` (${g.region})` : ""} | ${g.ok ? "pass" : "**FAIL**"} | ${g.requests} | ${g.requestsPerSecond.toFixed(1)} | ${g.p95Ms.toFixed(1)} | ${g.p99Ms.toFixed(1)} | ${pct(g.errorRate)} | ${pct(g.checksRate)} | ${rel(g.files.dashboard)} |`;
 }
 
 function liveRows(samples: LiveSample[]): string[] {
@@ -55,7 +55,9 @@ export function renderReport(r: RehearsalReport): string {
     ...p.gates.map(gateRow),
     ...p.gates.flatMap((g) =>
       g.failedThresholds.length
-        ? [`\nFailed thresholds (${g.kind}): ${g.failedThresholds.map((t) => `\`${t}\``).join(", ")}`]
+        ? [
+            `\nFailed thresholds (${g.kind}${g.region ? `, ${g.region}` : ""}): ${g.failedThresholds.map((t) => `\`${t}\``).join(", ")}`,
+          ]
         : [],
     ),
     "",

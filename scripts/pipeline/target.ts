@@ -17,6 +17,8 @@ export interface GateExpectation {
 export interface GateResult {
   kind: GateKind;
   via: GateVia;
+  /** The region whose edge/gateway this run went through (targets gate every region). */
+  region?: string;
   ok: boolean;
   exitCode: number;
   requests: number;
@@ -47,7 +49,12 @@ export interface PromotionTarget {
   current(): Promise<RolloutConfig>;
   deploy(color: Color, version: string, rollout: RolloutConfig): Promise<void>;
   waitReady(color: Color): Promise<void>;
-  gate(kind: GateKind, via: GateVia, expect: GateExpectation): Promise<GateResult>;
+  /**
+   * One k6 run per region: `capacity` via preview runs the capacity gate through the primary region and a smoke
+   * gate through every other region (every region's edge must reach the new color, the capacity is measured once);
+   * any other gate runs in every region. The gate passes only if every run passes.
+   */
+  gate(kind: GateKind, via: GateVia, expect: GateExpectation): Promise<GateResult[]>;
   switch(rollout: RolloutConfig): Promise<void>;
   retire(color: Color, rollout: RolloutConfig): Promise<void>;
   rollback(previous: RolloutConfig, badColor: Color): Promise<void>;

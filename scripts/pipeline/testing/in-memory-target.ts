@@ -56,12 +56,12 @@ export class InMemoryTarget implements PromotionTarget {
     if (this.faults.waitReady) throw new Error(`${color} never became ready (injected)`);
   }
 
-  async gate(kind: GateKind, via: GateVia, expect: GateExpectation): Promise<GateResult> {
+  async gate(kind: GateKind, via: GateVia, expect: GateExpectation): Promise<GateResult[]> {
     const canary = expect.canaryPercent === undefined ? "" : ` canary ${expect.canaryPercent}%`;
     const window = expect.endOfWindow ? " end of window" : "";
     this.calls.push(`gate ${kind} ${via} ${expect.color} ${expect.version}${canary}${window}`);
     const ok = !this.faults.gate?.[kind] && !(this.faults.windowGate && expect.endOfWindow);
-    return {
+    const result: GateResult = {
       kind,
       via,
       ok,
@@ -75,6 +75,7 @@ export class InMemoryTarget implements PromotionTarget {
       failedThresholds: ok ? [] : ["http_req_failed: rate<=0.01"],
       files: {},
     };
+    return [result];
   }
 
   async switch(rollout: RolloutConfig): Promise<void> {
