@@ -5,7 +5,7 @@ import { Counter } from "k6/metrics";
 import type { Options } from "k6/options";
 import { loadTargets } from "./lib/targets.ts";
 import { baseOptions, failover } from "./lib/presets.ts";
-import { getProduct, prepare } from "./lib/flow.ts";
+import { getProduct, prepare, type SetupData } from "./lib/flow.ts";
 import { summaryFiles } from "./lib/summary.ts";
 
 const targets = loadTargets();
@@ -27,12 +27,12 @@ export const options: Options = {
   thresholds: { http_req_failed: ["rate<0.5"] },
 };
 
-export function setup(): void {
-  void prepare();
+export function setup(): SetupData {
+  return prepare();
 }
 
-export default function (): void {
-  const region = getProduct().headers["X-Edge-Region"];
+export default function (data: SetupData): void {
+  const region = getProduct(data).headers["X-Edge-Region"];
   if (region) byRegion.get(region)?.add(1);
 }
 

@@ -10,10 +10,13 @@ import { K6_BIN, runGate } from "../scripts/pipeline/k6.js";
 
 // Stub origin (test double for the edge, serving the gateway's routes): these tests check k6's wiring —
 // thresholds, exit codes, summary files. The e2e suite runs the same scripts against the real local environment.
-function stubOrigin(errorRate: number): Promise<{ server: Server; url: string }> {
+function stubOrigin(
+  errorRate: number,
+  products = [{ sku: "stub-1", stock: 5 }],
+): Promise<{ server: Server; url: string }> {
   let n = 0;
   const server = createServer((req, res) => {
-    const served = req.url !== "/readyz" && req.method !== "PUT";
+    const served = req.url !== "/readyz";
     const fail = served && errorRate > 0 && ++n % Math.round(1 / errorRate) === 0;
     res.setHeader("content-type", "application/json");
     res.setHeader("x-color", "green");
@@ -21,7 +24,8 @@ function stubOrigin(errorRate: number): Promise<{ server: Server; url: string }>
     if (fail) return void res.writeHead(500).end('{"error":"injected"}');
     if (req.method === "POST") return void res.writeHead(201).end('{"id":"o-1","status":"PENDING"}');
     if (req.url?.startsWith("/api/orders/orders/")) return void res.end('{"id":"o-1","status":"CONFIRMED"}');
-    res.end("[]");
+    if (req.url === "/api/catalog/products") return void res.end(JSON.stringify({ items: products }));
+    res.end('{"sku":"stub-1","stock":5}');
   });
   return new Promise((resolve) =>
     server.listen(0, "127.0.0.1", () => {
@@ -35,14 +39,17 @@ const dir = mkdtempSync(join(tmpdir(), "k6-test-"));
 const targets = { ...exportTargets("local"), requestsPerSecond: 20, smokeSeconds: 3 };
 let healthy: { server: Server; url: string };
 let broken: { server: Server; url: string };
+let empty: { server: Server; url: string };
 
 beforeAll(async () => {
   healthy = await stubOrigin(0);
   broken = await stubOrigin(0.3);
+  empty = await stubOrigin(0, []);
 });
 afterAll(() => {
   healthy.server.close();
   broken.server.close();
+  empty.server.close();
 });
 
 describe("k6 gates", () => {
@@ -113,7 +120,7 @@ describe("k6 gates", () => {
       env: { EXPECT_COLOR: "green", EXPECT_VERSION: "1.1.0" },
     });
     expect(gate).toMatchObject({ ok: true, exitCode: 0, errorRate: 0, checksRate: 1, failedThresholds: [] });
-    // 3 s at 2 req/s: setup()'s readiness probe, seeding PUTs and orders are not counted.
+    // 3 s at 2 req/s: setup()'s readiness probe, product list and orders are not counted.
     expect(gate.requests).toBeGreaterThanOrEqual(5);
     expect(gate.requests).toBeLessThanOrEqual(8);
     expect(readFileSync(gate.files.markdown!, "utf8")).toMatch(
@@ -161,6 +168,22 @@ describe("k6 gates", () => {
     expect(gate.ok).toBe(false);
     expect(gate.exitCode).not.toBe(0);
     expect(gate.failedThresholds.join()).toMatch(/not ready/);
+  });
+
+  it("when the catalog has no products, then setup fails fast saying it must be seeded", async () => {
+    const gate = await runGate("smoke", "live", {
+      script: "01-smoke.ts",
+      name: "smoke-empty",
+      reportDir: dir,
+      baseUrl: empty.url,
+      targets,
+    });
+    expect(gate.ok).toBe(false);
+    expect(gate.exitCode).not.toBe(99);
+    expect(gate.requests).toBe(0);
+    expect(gate.failedThresholds.join()).toContain(
+      `the catalog at ${empty.url} (Host -) has no products in stock: seed it first`,
+    );
   });
 
   it("when the k6 scripts are type-checked against the k6 types, then there are no errors", () => {

@@ -4,7 +4,6 @@ import { check, fail, sleep } from "k6";
 import exec from "k6/execution";
 import { target } from "./targets.ts";
 
-export const SKUS = ["k6-sku-1", "k6-sku-2", "k6-sku-3", "k6-sku-4", "k6-sku-5"];
 const ORDER_STATUSES = ["PENDING", "CONFIRMED", "CANCELLED"];
 
 type Res = RefinedResponse<ResponseType | undefined>;
@@ -27,42 +26,57 @@ function releaseChecks(): Record<string, (r: Res) => boolean> {
   return out;
 }
 
-/** What setup() hands every VU: orders to read before a VU has created its own. */
+/** What setup() hands every VU: the catalog's SKUs, and orders to read before a VU has created its own. */
 export interface SetupData {
+  skus: string[];
   orderIds: string[];
 }
 
-const SEED_ATTEMPTS = 10;
+const LIST_ATTEMPTS = 10;
 
-/** setup(): fail fast when the edge does not answer, then upsert the products the mix reads and orders. */
+/**
+ * setup(): fail fast when the edge does not answer, then read the SKUs the mix reads and orders from the catalog
+ * through the target. Catalog writes are internal (the gateway does not proxy them): the environment seeds its
+ * products (`npm run local` at `up`; a cloud stack's own data), so an empty catalog fails here, saying so.
+ */
 export function prepare(): SetupData {
-  const { baseUrl } = target();
+  const { baseUrl, host } = target();
   const ready = http.get(`${baseUrl}/readyz`, params("GET /readyz"));
   if (ready.status !== 200) {
     fail(
-      `target ${baseUrl} (Host ${target().host ?? "-"}) is not ready: /readyz answered ${ready.status} ${ready.error}`,
+      `target ${baseUrl} (Host ${host ?? "-"}) is not ready: /readyz answered ${ready.status} ${ready.error}`,
     );
   }
-  for (const sku of SKUS) {
-    const body = JSON.stringify({ name: `Load test ${sku}`, priceCents: 1000, stock: 10_000_000 });
-    // The PUT is idempotent, so 5xx answers are retried: seeding must not decide the gate, the scenario does.
-    let r = http.put(`${baseUrl}/api/catalog/products/${sku}`, body, params("PUT /products/:sku"));
-    for (let attempt = 1; attempt < SEED_ATTEMPTS && (r.status === 0 || r.status >= 500); attempt++) {
-      sleep(0.1);
-      r = http.put(`${baseUrl}/api/catalog/products/${sku}`, body, params("PUT /products/:sku"));
-    }
-    if (r.status !== 200 && r.status !== 201)
-      fail(`seeding ${sku} failed: ${r.status} ${String(r.body).slice(0, 200)}`);
+  // The GET is idempotent, so 5xx answers are retried: reading the list must not decide the gate, the scenario does.
+  let r = http.get(`${baseUrl}/api/catalog/products`, params("GET /products"));
+  for (let attempt = 1; attempt < LIST_ATTEMPTS && (r.status === 0 || r.status >= 500); attempt++) {
+    sleep(0.1);
+    r = http.get(`${baseUrl}/api/catalog/products`, params("GET /products"));
   }
-  for (let i = 0; i < 3; i++) createOrder();
-  return { orderIds: [...created] };
+  if (r.status !== 200)
+    fail(
+      `listing products at ${baseUrl}/api/catalog/products failed: ${r.status} ${String(r.body).slice(0, 200)}`,
+    );
+  const items = (r.json("items") ?? []) as { sku?: unknown; stock?: unknown }[];
+  const skus = items
+    .filter((p) => typeof p.sku === "string" && (typeof p.stock !== "number" || p.stock > 0))
+    .map((p) => String(p.sku));
+  if (skus.length === 0)
+    fail(
+      `the catalog at ${baseUrl} (Host ${host ?? "-"}) has no products in stock: seed it first (the local environment does at \`up\`; on a cloud stack, PUT /products/:sku to the catalog service inside the cluster)`,
+    );
+  const data: SetupData = { skus, orderIds: [] };
+  for (let i = 0; i < 3; i++) createOrder(data);
+  return { skus, orderIds: [...created] };
 }
 
 // Per-VU memory of the orders it created, so GET order reads a real id.
 const created: string[] = [];
 
-export function getProduct(): Res {
-  const sku = SKUS[Math.floor(Math.random() * SKUS.length)];
+const pick = (skus: string[]) => skus[Math.floor(Math.random() * skus.length)];
+
+export function getProduct(data: SetupData): Res {
+  const sku = pick(data.skus);
   const r = http.get(`${target().baseUrl}/api/catalog/products/${sku}`, params("GET /products/:sku"));
   check(r, { "product 200": (x) => x.status === 200, ...releaseChecks() });
   return r;
@@ -73,9 +87,9 @@ export function listProducts(): void {
   check(r, { "products 200": (x) => x.status === 200, ...releaseChecks() });
 }
 
-export function createOrder(): void {
+export function createOrder(data: SetupData): void {
   const key = `k6-${Date.now()}-${Math.random().toString(36).slice(2, 10)}${Math.random().toString(36).slice(2, 10)}`;
-  const sku = SKUS[Math.floor(Math.random() * SKUS.length)];
+  const sku = pick(data.skus);
   const body = JSON.stringify({ customerId: `k6-customer-${__VU}`, items: [{ sku, quantity: 1 }] });
   const r = http.post(
     `${target().baseUrl}/api/orders/orders`,
@@ -91,11 +105,11 @@ export function createOrder(): void {
   if (created.length > 50) created.shift();
 }
 
-export function getOrder(data?: SetupData): void {
-  const seeded = data?.orderIds ?? [];
+export function getOrder(data: SetupData): void {
+  const seeded = data.orderIds;
   const id =
     created[created.length - 1] ?? seeded[exec.scenario.iterationInTest % Math.max(1, seeded.length)];
-  if (!id) return void createOrder();
+  if (!id) return void createOrder(data);
   const r = http.get(`${target().baseUrl}/api/orders/orders/${id}`, params("GET /orders/:id"));
   check(r, {
     "order 200": (x) => x.status === 200,
@@ -108,11 +122,11 @@ export function getOrder(data?: SetupData): void {
  * One request per iteration, so the arrival rate is the request rate. A shop's browse-to-buy mix: 60% product,
  * 20% list, 10% create order, 10% read order.
  */
-export function mixedRequest(data?: SetupData): void {
+export function mixedRequest(data: SetupData): void {
   // The test-wide iteration number: arrival-rate executors spread iterations over many VUs, so __ITER stays small.
   const slot = exec.scenario.iterationInTest % 10;
-  if (slot < 6) void getProduct();
+  if (slot < 6) void getProduct(data);
   else if (slot < 8) listProducts();
-  else if (slot === 8) createOrder();
+  else if (slot === 8) createOrder(data);
   else getOrder(data);
 }

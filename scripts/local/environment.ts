@@ -11,6 +11,7 @@ import { effectiveWeights, renderNginxConfig, type RoutingState } from "./nginx-
 import { DEFAULT_BASE_PORT, localPorts, type LocalPorts } from "./ports.js";
 import { settleAll, stopPid } from "./processes.js";
 import { activeVersion, runUpPlan } from "./up-plan.js";
+import { seedCatalogs } from "./seed.js";
 import type { Faults } from "./service-env.js";
 import {
   dataUrls,
@@ -21,6 +22,7 @@ import {
   requireState,
   stateFile,
   upsertProcess,
+  writeActiveColor,
   writeState,
   type ProcessRecord,
 } from "./state.js";
@@ -114,6 +116,7 @@ class Environment implements LocalEnvironment {
       activeColor: active,
       versions: { [active]: activeVersion(this.blueprint) },
     };
+    writeActiveColor(this.stateDir, active);
     writeState(this.stateDir, {
       stack: this.stack,
       basePort: this.ports.basePort,
@@ -134,6 +137,9 @@ class Environment implements LocalEnvironment {
     const state = this.state();
     await this.stopColor(color);
     const started: ProcessRecord[] = [];
+    // Faults go to the services the edge routes to (the gateway) only: injected at every hop they would compound
+    // (30% at the gateway and at catalog fail 1 - 0.7 × 0.7 = 51% of catalog requests), so clients see the rate set.
+    const routed = new Set(this.blueprint.edge.routes.map((r) => r.service));
     try {
       await settleAll(
         this.blueprint.regions.flatMap((region) =>
@@ -148,7 +154,7 @@ class Environment implements LocalEnvironment {
               version,
               entry,
               data,
-              ...opts,
+              ...(opts.faults && routed.has(service.name) ? { faults: opts.faults } : {}),
             });
             started.push(spawned.rec);
             await this.record(spawned);
@@ -175,6 +181,15 @@ class Environment implements LocalEnvironment {
     await Promise.all(services.map((rec) => launch.waitReadyz(rec, timeoutMs)));
   }
 
+  async seed(color: Color): Promise<number> {
+    // A fork without the sample catalog has nothing to seed.
+    if (!this.blueprint.services.some((s) => s.name === "catalog")) return 0;
+    const catalogs = this.state().processes.filter(
+      (p) => p.role === "service" && p.service === "catalog" && p.color === color,
+    );
+    return seedCatalogs(catalogs);
+  }
+
   private edgeConfig(regionName: string, routing: RoutingState): string {
     const dir = launch.edgeDir(this.stateDir, regionName);
     return renderNginxConfig(this.blueprint, this.region(regionName), this.ports, routing, { dir });
@@ -195,6 +210,8 @@ class Environment implements LocalEnvironment {
       versions: { ...rollout.versions },
       ...(rollout.weights ? { weights: rollout.weights } : {}),
     };
+    // Contract C1: consumers follow the color the edges are about to route live traffic to.
+    writeActiveColor(this.stateDir, routing.activeColor);
     for (const rec of state.processes.filter((p) => p.role === "edge")) {
       const region = rec.region!;
       const config = this.edgeConfig(region, routing);

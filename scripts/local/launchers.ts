@@ -8,7 +8,7 @@ import { edgeConfigFile } from "./edge.js";
 import type { LocalPorts } from "./ports.js";
 import { httpStatus, pollUntil } from "./processes.js";
 import { serviceEnv, type DataUrls, type Faults } from "./service-env.js";
-import { isAlive, type ProcessRecord } from "./state.js";
+import { activeColorFile, isAlive, type ProcessRecord } from "./state.js";
 
 // One function per process kind: start it (with the harness of scripts/lib/servers) and describe it for state.json.
 
@@ -115,7 +115,17 @@ export function spawnService(
   { ports, stateDir }: LaunchContext,
   s: ServiceLaunch,
 ): Launched & { listening: Promise<void> } {
-  const env = serviceEnv(s.service, s.region, s.color, s.version, ports, s.data, s.faults);
+  // Contract C1: the file every applyRouting rewrites (state.ts writeActiveColor).
+  const env = serviceEnv(
+    s.service,
+    s.region,
+    s.color,
+    s.version,
+    ports,
+    s.data,
+    s.faults,
+    activeColorFile(stateDir),
+  );
   const name = `${s.service.name}-${s.color}-${s.region.name}`;
   const dir = join(stateDir, s.region.name, "services");
   mkdirSync(dir, { recursive: true });

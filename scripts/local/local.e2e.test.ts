@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
@@ -10,6 +10,7 @@ import { REPO_ROOT } from "../../infra/config/stack-file.js";
 import { resolveA } from "./dns-server.js";
 import { createLocalEnvironment, type LocalEnvironment } from "./environment.js";
 import { httpGet } from "./processes.js";
+import { SAMPLE_PRODUCTS } from "./seed.js";
 import { isAlive, stateFile } from "./state.js";
 
 // The whole local environment on loopback, on its own ports and state dir so a running `npm run local` is untouched.
@@ -128,6 +129,36 @@ describe("local environment (real processes on loopback)", () => {
     expect(existsSync(stateFile(stateDir))).toBe(true);
   });
 
+  it("when up, then each region's catalog holds the sample products and the gateway lists them (contract C5)", async () => {
+    const catalogs = (await env.status()).filter((p) => p.name.startsWith("catalog-blue-"));
+    expect(catalogs).toHaveLength(env.endpoints.length);
+    for (const c of catalogs) {
+      const skus = (
+        JSON.parse((await httpGet(`${c.url}/products`, { timeoutMs: 5_000 })).body) as {
+          items: { sku: string; stock: number }[];
+        }
+      ).items.map((p) => p.sku);
+      expect(skus, c.name).toEqual(expect.arrayContaining(SAMPLE_PRODUCTS.map((p) => p.sku)));
+    }
+    for (const e of env.endpoints) {
+      const listed = await httpGet(`${e.edge}${PATH}`, { host: e.publicHost, timeoutMs: 5_000 });
+      const items = (JSON.parse(listed.body) as { items: { sku: string }[] }).items;
+      expect(
+        items.map((p) => p.sku),
+        e.region,
+      ).toEqual(expect.arrayContaining(SAMPLE_PRODUCTS.map((p) => p.sku)));
+    }
+  });
+
+  it("when up, then every service gets ACTIVE_COLOR_FILE and the file names the active color (contract C1)", async () => {
+    const file = join(stateDir, "active-color");
+    expect(readFileSync(file, "utf8").trim()).toBe("blue");
+    for (const p of (await env.status()).filter((r) => r.role === "service")) {
+      const environ = readFileSync(`/proc/${p.pid}/environ`, "utf8").split("\0");
+      expect(environ, p.name).toContain(`ACTIVE_COLOR_FILE=${file}`);
+    }
+  });
+
   it("each region's edge answers the public host with the active color", async () => {
     for (const e of env.endpoints) {
       const answer = await httpGet(`${e.edge}${PATH}`, { host: e.publicHost, timeoutMs: 5_000 });
@@ -195,6 +226,7 @@ describe("local environment (real processes on loopback)", () => {
     const live = await httpGet(`${primary!.edge}${PATH}`, { host: primary!.publicHost, timeoutMs: 5_000 });
     expect([live.status, live.headers["x-color"]]).toEqual([200, "blue"]);
     await env.applyRouting({ activeColor: "green", versions: { blue: "1.0.0", green: "2.0.0" } });
+    expect(readFileSync(join(stateDir, "active-color"), "utf8").trim()).toBe("green");
   });
 
   it("when region-a's edge stops, then DNS answers region-b within three health-check intervals, and region-a again once it is back", async () => {

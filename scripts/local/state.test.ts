@@ -3,13 +3,16 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
 import {
+  activeColorFile,
   dataUrls,
   forgetProcesses,
   isAlive,
   readState,
   requireState,
   upsertProcess,
+  writeActiveColor,
   writeState,
   type LocalState,
 } from "./state.js";
@@ -75,5 +78,14 @@ describe("local state", () => {
       "mongo is not running — run 'npm run local -- up' first",
     );
     expect(() => dataUrls(state, "region-b")).toThrow("redis of region-b is not running");
+  });
+
+  it("when the active color is written twice, then the file holds only the last color (contract C1)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "active-color-"));
+    writeActiveColor(dir, "blue");
+    writeActiveColor(dir, "green");
+    expect(readFileSync(activeColorFile(dir), "utf8").trim()).toBe("green");
+    expect(activeColorFile(dir)).toBe(join(dir, "active-color"));
+    rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -35,6 +35,17 @@ export interface LocalState {
 
 export const stateFile = (stateDir: string) => join(stateDir, "state.json");
 
+/** Contract C1: the file every service reads (ACTIVE_COLOR_FILE) to know whether its Kafka consumers may run. */
+export const activeColorFile = (stateDir: string) => join(stateDir, "active-color");
+
+/** Replaced atomically, so a service re-reading it never sees a half-written color. */
+export function writeActiveColor(stateDir: string, color: Color): void {
+  const file = activeColorFile(stateDir);
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(`${file}.tmp`, `${color}\n`);
+  renameSync(`${file}.tmp`, file);
+}
+
 export function readState(stateDir: string): LocalState | undefined {
   const file = stateFile(stateDir);
   if (!existsSync(file)) return undefined;

@@ -32,11 +32,14 @@ export interface LocalEnvironment {
   dns: { host: string; port: number; name: string };
   /** Data tier + active color services + edges + DNS. */
   up(onProgress?: (line: string) => void): Promise<void>;
-  /** Starts that color's services in every region at `version` (faults: a deliberately bad release). */
+  /**
+   * Starts that color's services in every region at `version` (faults: a deliberately bad release; injected in the
+   * services the edge routes to, so clients see the configured error rate).
+   */
   deployColor(color: Color, version: string, opts?: { faults?: Faults }): Promise<void>;
   /** Every service of the color answers /readyz 200 in every region. */
   waitReady(color: Color, timeoutMs?: number): Promise<void>;
-  /** Regenerates the nginx configs from the model + rollout and reloads the edges. */
+  /** Writes <stateDir>/active-color (contract C1), regenerates the nginx configs and reloads the edges. */
   applyRouting(rollout: RoutingState): Promise<void>;
   /** Graceful SIGTERM of that color's services. */
   stopColor(color: Color): Promise<void>;

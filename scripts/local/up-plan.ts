@@ -3,6 +3,7 @@ import type { Color } from "../../infra/model/index.js";
 import { DNS_HOST, resolveA } from "./dns-server.js";
 import * as launch from "./launchers.js";
 import { pollUntil, settleAll } from "./processes.js";
+import { SAMPLE_PRODUCTS } from "./seed.js";
 
 /** What the plan needs from the environment: progress steps, the process table and the public operations. */
 export interface UpActions {
@@ -10,6 +11,8 @@ export interface UpActions {
   record(launched: launch.Launched): Promise<void>;
   deployColor(color: Color, version: string): Promise<void>;
   waitReady(color: Color): Promise<void>;
+  /** Puts the sample products into every region's catalog of the color; resolves to the number of writes. */
+  seed(color: Color): Promise<number>;
   startEdge(region: string): Promise<void>;
 }
 
@@ -43,6 +46,10 @@ export async function runUpPlan(ctx: launch.LaunchContext, a: UpActions): Promis
     () => a.deployColor(active, version),
   );
   await a.step(`${active}: every service answers /readyz 200`, () => a.waitReady(active));
+  await a.step(
+    `catalog: ${SAMPLE_PRODUCTS.length} sample products (${SAMPLE_PRODUCTS.map((p) => p.sku).join(", ")}) into each region's catalog`,
+    () => a.seed(active),
+  );
   for (const r of bp.regions) {
     await a.step(`${r.name}: edge (nginx) on ${r.loopbackAddress}:${ports.edge}`, () => a.startEdge(r.name));
   }
