@@ -1,4 +1,4 @@
-// `npm run local [-- <command>] [--keep] [--fail-gate] [--base-port N] [--stack S]`: the local environment.
+// `npm run local [-- <command>] [options]`: the local environment and its blue-green rehearsal (the one command).
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -10,12 +10,18 @@ import { isAlive, readState, stateFile } from "./state.js";
 
 const USAGE = `usage: npm run local [-- <command>] [options]
 commands:
-  run      (default) up → blue-green rehearsal from scripts/pipeline → report → down (--keep: stay up)
+  run      (default) up → blue-green rehearsal from scripts/pipeline → report → down
   up       start everything and stay in the foreground until Ctrl-C or 'npm run local -- down'
   status   table of the recorded processes
   down     stop every recorded process by PID
-options: --keep  --fail-gate (ship a bad release, expect the rollback)  --no-failover (skip the DNS failover drill)
-         --base-port <n> (default 18000)  --stack <name> (default local)`;
+options of run:
+  --keep              after the rehearsal, stay up until Ctrl-C or 'npm run local -- down'
+  --fail-gate         ship a bad release (30% of requests answer 500), expect the rollback
+  --no-failover       skip the DNS failover drill
+  --canary <p,...>    canary steps before the full switch, e.g. 10,50 (a live smoke gate at each)
+  --version <v>       version to promote (default: the live one with its minor part raised)
+  --report-dir <dir>  default reports/rehearsal-<time>
+options: --base-port <n> (default 18000)  --stack <name> (default local)  --state-dir <dir> (default .local/<stack>)`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -24,14 +30,18 @@ const { values, positionals } = parseArgs({
     keep: { type: "boolean", default: false },
     "fail-gate": { type: "boolean", default: false },
     failover: { type: "boolean", default: true },
+    canary: { type: "string" },
+    version: { type: "string" },
+    "report-dir": { type: "string" },
     "base-port": { type: "string" },
     stack: { type: "string", default: "local" },
+    "state-dir": { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
 const command = positionals[0] ?? "run";
 const stack = values.stack;
-const stateDir = join(REPO_ROOT, ".local", stack);
+const stateDir = values["state-dir"] ?? join(REPO_ROOT, ".local", stack);
 const basePort = values["base-port"] === undefined ? undefined : Number(values["base-port"]);
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -71,6 +81,9 @@ async function rehearse(env: LocalEnvironment): Promise<boolean> {
     failGate: values["fail-gate"],
     failoverDrill: values.failover,
     onProgress: log,
+    ...(values.canary ? { canaryPercents: values.canary.split(",").map(Number) } : {}),
+    ...(values.version ? { version: values.version } : {}),
+    ...(values["report-dir"] ? { reportDir: values["report-dir"] } : {}),
   });
   log(`report: ${result.reportFile}`);
   return result.ok;
@@ -84,17 +97,18 @@ function build(): void {
   log(`✔ build (${((performance.now() - started) / 1000).toFixed(1)} s)`);
 }
 
-async function up(env: LocalEnvironment): Promise<boolean> {
+async function up(env: LocalEnvironment): Promise<void> {
   const state = readState(stateDir);
   if (state && !isAlive(state.ownerPid)) {
     // The owner was killed without cleanup (SIGKILL, crash): its processes are orphans, restart cleanly.
     log(`⚠ leftovers of pid ${state.ownerPid}, which is gone: stopping them before starting again`);
     await env.down();
   } else if (state?.processes.some((p) => isAlive(p.pid))) {
-    log(
-      `✔ the local environment "${stack}" is already running (started ${state.startedAt} by pid ${state.ownerPid}); 'npm run local -- status' lists it`,
+    // Rehearsing against someone else's environment, or reporting success without rehearsing, would both mislead.
+    throw new Error(
+      `the local environment "${stack}" is already running (started ${state.startedAt} by pid ${state.ownerPid}) — ` +
+        `run 'npm run local -- down' first, or 'npm run local -- status' to see it`,
     );
-    return false;
   }
   build();
   const started = performance.now();
@@ -102,7 +116,6 @@ async function up(env: LocalEnvironment): Promise<boolean> {
   log(`✔ up in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   printStatus(await env.status());
   printEndpoints(env);
-  return true;
 }
 
 async function main(): Promise<number> {
@@ -110,7 +123,12 @@ async function main(): Promise<number> {
     log(USAGE);
     return values.help ? 0 : 2;
   }
-  const env = createLocalEnvironment({ stack, ...(basePort === undefined ? {} : { basePort }) });
+  const canary = values.canary?.split(",").map(Number) ?? [];
+  if (canary.some((p) => !Number.isInteger(p) || p < 1 || p > 99)) {
+    log(`--canary takes percents from 1 to 99 separated by commas, e.g. 10,50 (got ${values.canary})`);
+    return 2;
+  }
+  const env = createLocalEnvironment({ stack, stateDir, ...(basePort === undefined ? {} : { basePort }) });
   if (command === "status") {
     const rows = await env.status();
     if (rows.length === 0) {
@@ -145,7 +163,7 @@ async function main(): Promise<number> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
-  if (!(await up(env))) return 0;
+  await up(env);
   if (command === "up") {
     await holdUntilStopped();
     await env.down();
