@@ -93,6 +93,24 @@ describe("a valid stack config", () => {
     expect(loadBlueprint("local").capacity).toMatchObject({ requestsPerSecond: 50, p95Ms: 300, p99Ms: 800 });
   });
 
+  it("when serviceOverrides name a sample service, then only the keys given replace its values", () => {
+    const config = {
+      ...base(),
+      serviceOverrides: { gateway: { replicas: { min: 3, max: 20 }, drainSeconds: 20 } },
+    };
+    const [gateway, catalog] = parseBlueprint(config, "t").services;
+    expect(gateway).toMatchObject({
+      name: "gateway",
+      image: "ghcr.io/example/blueprint-gateway",
+      port: 8080,
+      replicas: { min: 3, max: 20 },
+      drainSeconds: 20,
+      terminationGracePeriodSeconds: 28,
+      dependsOnServices: ["catalog", "orders"],
+    });
+    expect(catalog!.replicas).toEqual({ min: 2, max: 6 });
+  });
+
   it("merges capacity overrides over the environment defaults", () => {
     const config = { ...base(), capacity: { requestsPerSecond: 42 } };
     expect(parseBlueprint(config, "t").capacity).toMatchObject({ requestsPerSecond: 42, p95Ms: 300 });
@@ -200,6 +218,28 @@ describe("an invalid stack config fails with the key and the fix", () => {
       },
       [
         "blueprint:services[0].shutdownDelayMs: 2000 ms is not below drainSeconds (2 s) — the service would refuse to start (SHUTDOWN_DELAY_MS must be below DRAIN_SECONDS); lower shutdownDelayMs or raise drainSeconds",
+      ],
+    ],
+    [
+      "a service override for a service that does not exist",
+      (c) => (c.serviceOverrides = { payments: { replicas: { min: 1, max: 1 } } }),
+      [
+        'blueprint:serviceOverrides.payments: "payments" is not a service — use one of: gateway, catalog, orders (or add it to services)',
+      ],
+    ],
+    [
+      "a service override with a misspelled key or a bad value",
+      (c) => (c.serviceOverrides = { orders: { replica: 2, port: 80 } }),
+      [
+        "blueprint:serviceOverrides.orders.port: must be >= 1024 (got 80)",
+        'blueprint:serviceOverrides.orders: unknown key "replica" — remove or fix the spelling (every key is documented in Pulumi.yaml)',
+      ],
+    ],
+    [
+      "a service override that breaks a cross-field rule",
+      (c) => (c.serviceOverrides = { catalog: { replicas: { min: 4, max: 2 } } }),
+      [
+        "blueprint:serviceOverrides.catalog.replicas: min (4) is greater than max (2) — raise max or lower min",
       ],
     ],
     [

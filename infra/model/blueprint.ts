@@ -84,10 +84,48 @@ export function parseBlueprint(raw: unknown, stack: string): Blueprint {
     );
   }
   const config = parsed.data;
-  const services = (config.services ?? SAMPLE_SERVICES.map((s) => serviceSchema.parse(s))) as ServiceConfig[];
+  const base = ((raw as Record<string, unknown>).services ?? SAMPLE_SERVICES) as Record<string, unknown>[];
+  const { services, problems: overrideProblems } = applyOverrides(base, config.serviceOverrides ?? {});
+  if (overrideProblems.length > 0) throw new BlueprintConfigError(stack, overrideProblems);
   const problems: ConfigProblem[] = checkCrossFields(config, services);
   if (problems.length > 0) throw new BlueprintConfigError(stack, problems);
   return derive(config, services, stack);
+}
+
+/** Merges `serviceOverrides` over the services (each key replaces the service's value) and validates the result. */
+function applyOverrides(
+  base: Record<string, unknown>[],
+  overrides: Record<string, Record<string, unknown>>,
+): { services: ServiceConfig[]; problems: ConfigProblem[] } {
+  const names = base.map((s) => String(s.name));
+  const problems: ConfigProblem[] = [];
+  for (const [name, override] of Object.entries(overrides)) {
+    if (!names.includes(name)) {
+      problems.push({
+        path: `blueprint:serviceOverrides.${name}`,
+        message: `"${name}" is not a service — use one of: ${names.join(", ")} (or add it to services)`,
+      });
+    }
+    if ("name" in override) {
+      problems.push({
+        path: `blueprint:serviceOverrides.${name}.name`,
+        message: "a service cannot be renamed by an override — remove name",
+      });
+    }
+  }
+  const services = base.map((service) => {
+    const name = String(service.name);
+    const merged = { ...service, ...overrides[name] };
+    const result = serviceSchema.safeParse(merged);
+    if (result.success) return result.data;
+    for (const issue of result.error.issues) {
+      const where = name in overrides ? ["serviceOverrides", name] : ["services", names.indexOf(name)];
+      const located = { ...issue, path: [...where, ...issue.path] } as typeof issue;
+      problems.push(describeZodIssue(located, { [where[0]!]: { [where[1]!]: merged } }));
+    }
+    return undefined;
+  });
+  return { services: services.filter((s): s is ServiceConfig => s !== undefined), problems };
 }
 
 function derive(config: StackConfig, services: ServiceConfig[], stack: string): Blueprint {

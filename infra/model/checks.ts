@@ -65,6 +65,10 @@ function checkServices(config: StackConfig, services: ServiceConfig[]): ConfigPr
   const names = services.map((s) => s.name);
   const where = config.services ? "blueprint:services" : "blueprint:services (default)";
   services.forEach((s, i) => {
+    const overridden = config.serviceOverrides?.[s.name] ?? {};
+    // A problem in a key set by serviceOverrides is reported there, where the user has to fix it.
+    const key = (k: string) =>
+      k in overridden ? `blueprint:serviceOverrides.${s.name}.${k}` : `${where}[${i}].${k}`;
     const at = `${where}[${i}]`;
     if (names.indexOf(s.name) !== i) {
       problems.push({
@@ -74,7 +78,7 @@ function checkServices(config: StackConfig, services: ServiceConfig[]): ConfigPr
     }
     if (s.replicas.min > s.replicas.max) {
       problems.push({
-        path: `${at}.replicas`,
+        path: key("replicas"),
         message: `min (${s.replicas.min}) is greater than max (${s.replicas.max}) — raise max or lower min`,
       });
     }
@@ -83,14 +87,14 @@ function checkServices(config: StackConfig, services: ServiceConfig[]): ConfigPr
       const lim = s.resources.limits[kind];
       if (toBase(req) > toBase(lim)) {
         problems.push({
-          path: `${at}.resources.requests.${kind}`,
+          path: `${key("resources")}.requests.${kind}`,
           message: `${req} exceeds limits.${kind} ${lim} — requests must not exceed limits`,
         });
       }
     }
     if (s.shutdownDelayMs !== undefined && s.shutdownDelayMs >= s.drainSeconds * 1000) {
       problems.push({
-        path: `${at}.shutdownDelayMs`,
+        path: key("shutdownDelayMs"),
         message: `${s.shutdownDelayMs} ms is not below drainSeconds (${s.drainSeconds} s) — the service would refuse to start (SHUTDOWN_DELAY_MS must be below DRAIN_SECONDS); lower shutdownDelayMs or raise drainSeconds`,
       });
     }
@@ -101,7 +105,7 @@ function checkServices(config: StackConfig, services: ServiceConfig[]): ConfigPr
     for (const name of Object.keys(s.env)) {
       if (managed.has(name)) {
         problems.push({
-          path: `${at}.env.${name}`,
+          path: `${key("env")}.${name}`,
           message: `is set by the blueprint for every instance (serviceEnv) — remove it from env; change the model key behind it instead (port, drainSeconds, shutdownDelayMs, dependsOn, rollout)`,
         });
       }
@@ -109,12 +113,12 @@ function checkServices(config: StackConfig, services: ServiceConfig[]): ConfigPr
     s.dependsOn.forEach((d, j) => {
       if (d === s.name) {
         problems.push({
-          path: `${at}.dependsOn[${j}]`,
+          path: `${key("dependsOn")}[${j}]`,
           message: `a service cannot depend on itself — remove "${d}"`,
         });
       } else if (!(DATA_STORES as readonly string[]).includes(d) && !names.includes(d)) {
         problems.push({
-          path: `${at}.dependsOn[${j}]`,
+          path: `${key("dependsOn")}[${j}]`,
           message: `"${d}" is neither a data store (${DATA_STORES.join(", ")}) nor a service (${names.join(", ")})`,
         });
       }

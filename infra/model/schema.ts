@@ -260,6 +260,12 @@ export const stackConfigSchema = z.strictObject({
     .describe("Kubernetes namespace; default blueprint-<environment>[-<previewId>]."),
   regions: z.array(regionSchema).min(1, "needs at least one region"),
   services: z.array(serviceSchema).min(1).optional().describe("Default: the three sample services."),
+  serviceOverrides: z
+    .record(dnsLabel, z.record(z.string(), z.unknown()))
+    .optional()
+    .describe(
+      "Per service name, keys that replace that service's value as a whole (replicas, resources, ...); merged over `services` or the sample services.",
+    ),
   data: dataSchema.prefault({}),
   edge: edgeSchema,
   rollout: rolloutSchema.prefault({}),
