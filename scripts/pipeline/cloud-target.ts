@@ -78,7 +78,7 @@ export class CloudTarget implements PromotionTarget {
   /**
    * The rollout the deployed stack runs, from its outputs (activeColor, versions, weights of infra/index.ts): the
    * checkout's Pulumi.<stack>.yaml is not committed back by CI, so only the backend knows what the last run made
-   * live. The checkout's config gives the fields the outputs lack (rollback window, idle replicas), and is the
+   * live. The checkout's config gives the fields the outputs lack (the rollback window), and is the
    * whole answer only for a stack that was never deployed.
    */
   async current(): Promise<RolloutConfig> {
