@@ -79,12 +79,15 @@ export function startConsumer(
   let timer: NodeJS.Timeout | undefined;
   let failures = 0;
   let transitions: Promise<void> = Promise.resolve();
-  const active = new Gauge({
-    name: "saga_consumer_active",
-    help: "1 while this instance's consumer group member is meant to run (active color, or no color gate), else 0",
-    labelNames: ["group"],
-    registers: [kit.metrics.registry],
-  });
+  // One gauge per registry, labelled by group, so a service may run several consumers.
+  const active =
+    (kit.metrics.registry.getSingleMetric("saga_consumer_active") as Gauge<"group"> | undefined) ??
+    new Gauge({
+      name: "saga_consumer_active",
+      help: "1 while this instance's consumer group member is meant to run (active color, or no color gate), else 0",
+      labelNames: ["group"],
+      registers: [kit.metrics.registry],
+    });
 
   const wanted = () => enabled && !stopped;
   // The one place that starts or pauses the consumer; queued so a start and a pause never interleave.
