@@ -93,7 +93,7 @@ export function commonConfig(defaultPort: number) {
       default: "info",
     }),
     drainSeconds: key("DRAIN_SECONDS", positiveInt.max(300), {
-      doc: "the hard shutdown deadline in whole seconds (1-300); terminationGracePeriodSeconds = DRAIN_SECONDS + 5",
+      doc: "the hard shutdown deadline in whole seconds (1-300); on Kubernetes terminationGracePeriodSeconds = preStop 3 s + DRAIN_SECONDS + 5",
       default: "10",
     }),
     shutdownDelayMs: key("SHUTDOWN_DELAY_MS", nonNegativeInt, {
