@@ -58,6 +58,34 @@ describe("loadConfig", () => {
     expect(message).toContain("each broker must be host:port");
   });
 
+  test("when DRAIN_SECONDS is 4 and SHUTDOWN_DELAY_MS is unset, then the delay defaults to 2000 ms and the config loads", () => {
+    const config = loadConfig(spec, { ...valid, DRAIN_SECONDS: "4" }, [drainRule]);
+    expect(config.shutdownDelayMs).toBe(2000);
+  });
+
+  test("when DRAIN_SECONDS is unset or large, then the delay defaults to 5000 ms like the model", () => {
+    expect(loadConfig(spec, valid, [drainRule]).shutdownDelayMs).toBe(5000);
+    expect(loadConfig(spec, { ...valid, DRAIN_SECONDS: "60" }, [drainRule]).shutdownDelayMs).toBe(5000);
+    expect(loadConfig(spec, { ...valid, DRAIN_SECONDS: "1", SHUTDOWN_DELAY_MS: "" }).shutdownDelayMs).toBe(
+      500,
+    );
+  });
+
+  test("when SHUTDOWN_DELAY_MS is set, then it wins over the derived default and is still checked against DRAIN_SECONDS", () => {
+    expect(
+      loadConfig(spec, { ...valid, DRAIN_SECONDS: "4", SHUTDOWN_DELAY_MS: "3000" }).shutdownDelayMs,
+    ).toBe(3000);
+    expect(problemOf({ ...valid, DRAIN_SECONDS: "4", SHUTDOWN_DELAY_MS: "4000" })).toContain(
+      "SHUTDOWN_DELAY_MS: 4000 ms is not below DRAIN_SECONDS (4 s)",
+    );
+  });
+
+  test("when DRAIN_SECONDS is invalid and SHUTDOWN_DELAY_MS unset, then only DRAIN_SECONDS is named", () => {
+    const message = problemOf({ ...valid, DRAIN_SECONDS: "0" });
+    expect(message).toContain('DRAIN_SECONDS: value "0" is invalid');
+    expect(message).not.toContain("SHUTDOWN_DELAY_MS");
+  });
+
   test("when the shutdown delay does not fit in the drain deadline, then SHUTDOWN_DELAY_MS is named", () => {
     expect(problemOf({ ...valid, DRAIN_SECONDS: "2", SHUTDOWN_DELAY_MS: "2000" })).toContain(
       "SHUTDOWN_DELAY_MS: 2000 ms is not below DRAIN_SECONDS (2 s). Fix: lower SHUTDOWN_DELAY_MS or raise DRAIN_SECONDS",

@@ -7,6 +7,11 @@ export interface ConfigKey<S extends z.ZodType = z.ZodType> {
   doc: string;
   /** Raw env string used when the variable is unset; no default means the key is required. */
   default?: string;
+  /**
+   * Raw env string used when the variable is unset, computed from the other keys once they parsed (takes
+   * precedence over `default`, which then only documents the rule). Not called when another key is invalid.
+   */
+  defaultFrom?: (config: Record<string, unknown>) => string;
   /** Shown in the fix hint of required keys. */
   example?: string;
 }
@@ -54,11 +59,28 @@ export function loadConfig<T extends ConfigSpec>(
 ): ConfigOf<T> {
   const problems: ConfigProblem[] = [];
   const out: Record<string, unknown> = {};
-  for (const [name, k] of Object.entries(spec)) {
-    const raw = env[k.env] === undefined || env[k.env] === "" ? k.default : env[k.env];
+  const unset = (k: ConfigKey) => env[k.env] === undefined || env[k.env] === "";
+  // Keys whose default derives from others parse last, and only when the others are valid.
+  const entries = Object.entries(spec);
+  const derived = entries.filter(([, k]) => k.defaultFrom && unset(k));
+  for (const [name, k] of entries) {
+    if (derived.some(([n]) => n === name)) continue;
+    parseKey(name, k, unset(k) ? k.default : env[k.env]);
+  }
+  if (problems.length === 0) for (const [name, k] of derived) parseKey(name, k, k.defaultFrom?.(out));
+  if (problems.length === 0) {
+    for (const rule of rules) {
+      const problem = rule(out as ConfigOf<T>);
+      if (problem) problems.push(problem);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return out as ConfigOf<T>;
+
+  function parseKey(name: string, k: ConfigKey, raw: string | undefined): void {
     if (raw === undefined) {
       problems.push({ env: k.env, message: "is required but not set", fix: fixFor(k) });
-      continue;
+      return;
     }
     const parsed = k.schema.safeParse(raw);
     if (parsed.success) out[name] = parsed.data;
@@ -69,19 +91,16 @@ export function loadConfig<T extends ConfigSpec>(
         fix: fixFor(k),
       });
   }
-  if (problems.length === 0) {
-    for (const rule of rules) {
-      const problem = rule(out as ConfigOf<T>);
-      if (problem) problems.push(problem);
-    }
-  }
-  if (problems.length > 0) throw new ConfigError(problems);
-  return out as ConfigOf<T>;
 }
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
 const nonNegativeInt = z.coerce.number().int().min(0);
+
+/** Default SHUTDOWN_DELAY_MS: 5 s, but at most half the drain deadline so requests still get time to finish. */
+export function defaultShutdownDelayMs(drainSeconds: number): number {
+  return Math.min(5000, drainSeconds * 500);
+}
 
 /** Keys every service reads. */
 export function commonConfig(defaultPort: number) {
@@ -98,7 +117,9 @@ export function commonConfig(defaultPort: number) {
     }),
     shutdownDelayMs: key("SHUTDOWN_DELAY_MS", nonNegativeInt, {
       doc: "milliseconds to stay up with /readyz 503 before closing the listener, so load balancers deregister the pod (below DRAIN_SECONDS)",
-      default: "5000",
+      default: "min(5000, DRAIN_SECONDS x 500)",
+      // Same rule as infra/model defaultShutdownDelayMs, so a process started outside the model starts too.
+      defaultFrom: (c) => String(defaultShutdownDelayMs(c.drainSeconds as number)),
     }),
     region: key("REGION", z.string().regex(/^[a-z0-9-]{1,40}$/), {
       doc: "the region name (lowercase, digits, dashes)",

@@ -1,12 +1,12 @@
 import { describe, expect, test } from "vitest";
 import { runLoad } from "../test/load.js";
-import { commonConfig, loadConfig } from "./config.js";
+import { commonConfig, drainRule, loadConfig } from "./config.js";
 import { createServiceKit } from "./kit.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function startSample(env: NodeJS.ProcessEnv) {
-  const config = loadConfig(commonConfig(0), { HOST: "127.0.0.1", LOG_LEVEL: "silent", ...env });
+  const config = loadConfig(commonConfig(0), { HOST: "127.0.0.1", LOG_LEVEL: "silent", ...env }, [drainRule]);
   const kit = createServiceKit("sample", config);
   const closed: string[] = [];
   kit.lifecycle.onClose("first", async () => void closed.push("first"));
@@ -38,9 +38,20 @@ describe("graceful drain", () => {
     expect(result.ok).toBeGreaterThan(20);
     expect(result.unreadySeenAt).toBeDefined();
     expect(result.unreadySeenAt!).toBeLessThan(timeline.listenerClosedAt!);
-    expect(timeline.listenerClosedAt! - timeline.drainingAt).toBeGreaterThanOrEqual(1000);
+    // Date.now() and timers round independently: a 1000 ms timer may measure 999 ms.
+    expect(timeline.listenerClosedAt! - timeline.drainingAt).toBeGreaterThanOrEqual(990);
     expect(timeline.forcedSockets).toBe(0);
     expect(closed).toEqual(["second", "first"]);
+  });
+
+  test("when DRAIN_SECONDS is 1 and SHUTDOWN_DELAY_MS is unset, then the service starts and waits the derived 500 ms", async () => {
+    const { service } = await startSample({ DRAIN_SECONDS: "1" });
+    expect((await fetch(`${service.url}/work`)).status).toBe(200);
+    const timeline = await service.stop();
+
+    const delay = timeline.listenerClosedAt! - timeline.drainingAt;
+    expect(delay).toBeGreaterThanOrEqual(490);
+    expect(delay).toBeLessThan(1000);
   });
 
   test("when a request outlives DRAIN_SECONDS, then its socket is destroyed at the deadline and stop() still finishes", async () => {
