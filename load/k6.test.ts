@@ -99,6 +99,22 @@ describe("k6 gates", () => {
     });
   });
 
+  it("when RESOLVE maps a hostname to an IP, then the scripts carry it as k6's hosts option", () => {
+    const inspect = (resolve: string) =>
+      execFileSync(
+        K6_BIN,
+        ["inspect", "-e", `TARGETS=${JSON.stringify(targets)}`, "-e", `RESOLVE=${resolve}`, "01-smoke.ts"],
+        { cwd: import.meta.dirname, encoding: "utf8", stdio: "pipe" },
+      );
+    expect(JSON.parse(inspect('{"app.example.com":"203.0.113.7"}')).hosts).toEqual({
+      "app.example.com": "203.0.113.7",
+    });
+    // k6 dials the local machine for a hostname value: the scripts refuse it rather than test the wrong host.
+    expect(() => inspect('{"app.example.com":"lb-1.elb.amazonaws.com"}')).toThrow(
+      /RESOLVE.app.example.com must be an IP address or IP:port \(got \\"lb-1.elb.amazonaws.com\\"\)/,
+    );
+  });
+
   it("when the targets are missing, then k6 stops with the variable to set", () => {
     const run = () =>
       execFileSync(K6_BIN, ["inspect", "01-smoke.ts"], {

@@ -1,5 +1,5 @@
 import type { Options, Scenario } from "k6/options";
-import type { Targets } from "./targets.ts";
+import { resolveHosts, type Targets } from "./targets.ts";
 
 export const SUMMARY_TREND_STATS = ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)"];
 
@@ -43,6 +43,13 @@ export function failover(t: Targets, rate: number, seconds: number): Scenario {
   };
 }
 
+/** Shared options; `hosts` from RESOLVE (see resolveHosts) when the pipeline maps a hostname to a gateway address. */
 export function baseOptions(): Partial<Options> {
-  return { summaryTrendStats: SUMMARY_TREND_STATS, setupTimeout: "30s", noConnectionReuse: false };
+  const hosts = resolveHosts();
+  return {
+    summaryTrendStats: SUMMARY_TREND_STATS,
+    setupTimeout: "30s",
+    noConnectionReuse: false,
+    ...(hosts ? { hosts } : {}),
+  };
 }

@@ -45,3 +45,34 @@ export function target(): { baseUrl: string; host: string | undefined } {
   if (!baseUrl) throw new Error("set BASE_URL, e.g. BASE_URL=http://127.0.1.1:18080");
   return { baseUrl: baseUrl.replace(/\/$/, ""), host: __ENV.HOST || undefined };
 }
+
+const ADDRESS = [
+  /^\d{1,3}(\.\d{1,3}){3}(:\d+)?$/, // IPv4, optional port
+  /^[0-9a-fA-F]*:[0-9a-fA-F:]*$/, // IPv6
+  /^\[[0-9a-fA-F:]+\](:\d+)?$/, // [IPv6], optional port
+];
+
+/**
+ * RESOLVE: JSON object hostname → IP (or `IP:port`), k6's `hosts` option: requests to `https://<hostname>` connect
+ * to that address while SNI, certificate verification and Host stay the hostname's. k6 v1.8 takes IPs only (a
+ * hostname value silently dials the local machine), so the pipeline resolves gateway hostnames before starting k6.
+ */
+export function resolveHosts(): Record<string, string> | undefined {
+  const text = __ENV.RESOLVE;
+  if (!text) return undefined;
+  let hosts: unknown;
+  try {
+    hosts = JSON.parse(text);
+  } catch {
+    throw new Error(`RESOLVE must be a JSON object hostname → IP (got ${text})`);
+  }
+  if (typeof hosts !== "object" || hosts === null || Array.isArray(hosts))
+    throw new Error(`RESOLVE must be a JSON object hostname → IP (got ${text})`);
+  for (const [name, address] of Object.entries(hosts)) {
+    if (typeof address !== "string" || !ADDRESS.some((re) => re.test(address)))
+      throw new Error(
+        `RESOLVE.${name} must be an IP address or IP:port (got ${JSON.stringify(address)}): k6 does not resolve hostnames there`,
+      );
+  }
+  return hosts as Record<string, string>;
+}

@@ -1,6 +1,9 @@
 import { LocalWorkspace } from "@pulumi/pulumi/automation/index.js";
-import { mkdtempSync } from "node:fs";
-import { createServer } from "node:http";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { TLSSocket } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exportTargets } from "../../load/lib/export-targets.js";
@@ -64,11 +67,23 @@ const ungated = async (workDir: string) =>
 const withoutNoise = (cmds: string[][]) =>
   cmds.filter((c) => c[0] !== "version" && !(c[0] === "stack" && c[1] === "history"));
 
-/** Stub gateway (test double: no cluster here) answering the k6 mix as green 1.1.0, recording Host headers. */
-async function stubGateway(): Promise<{ url: string; address: string; hosts: string[]; close(): void }> {
+/**
+ * Stub gateway (test double: no cluster here) answering the k6 mix as green 1.1.0, recording Host headers and,
+ * over https, the SNI server names.
+ */
+async function stubGateway(tls?: { key: string; cert: string }): Promise<{
+  address: string;
+  port: number;
+  hosts: string[];
+  serverNames: string[];
+  close(): void;
+}> {
   const hosts: string[] = [];
-  const server = createServer((req, res) => {
+  const serverNames: string[] = [];
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     hosts.push(req.headers.host ?? "");
+    const sni = (req.socket as TLSSocket).servername;
+    if (sni) serverNames.push(sni);
     res.setHeader("content-type", "application/json");
     res.setHeader("x-color", "green");
     res.setHeader("x-service-version", "1.1.0");
@@ -76,10 +91,40 @@ async function stubGateway(): Promise<{ url: string; address: string; hosts: str
     if (req.url?.startsWith("/api/orders/orders/")) return void res.end('{"id":"o-1","status":"CONFIRMED"}');
     if (req.url === "/api/catalog/products") return void res.end('{"items":[{"sku":"s-1","stock":9}]}');
     res.end('{"sku":"s-1","stock":9}');
-  });
+  };
+  const server = tls ? createHttpsServer(tls, handler) : createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = `127.0.0.1:${(server.address() as { port: number }).port}`;
-  return { url: `http://${address}`, address, hosts, close: () => server.close() };
+  const port = (server.address() as { port: number }).port;
+  return { address: `127.0.0.1:${port}`, port, hosts, serverNames, close: () => server.close() };
+}
+
+/** A self-signed certificate (openssl) valid for the given DNS names. */
+function selfSigned(dir: string, names: string[]): { key: string; cert: string; certFile: string } {
+  const [keyFile, certFile] = [join(dir, "key.pem"), join(dir, "cert.pem")];
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      `/CN=${names[0]}`,
+      "-addext",
+      `subjectAltName=${names.map((n) => `DNS:${n}`).join(",")}`,
+      "-keyout",
+      keyFile,
+      "-out",
+      certFile,
+    ],
+    { stdio: "pipe" },
+  );
+  return { key: readFileSync(keyFile, "utf8"), cert: readFileSync(certFile, "utf8"), certFile };
 }
 
 describe("cloud target (Automation API against the pulumi stand-in)", () => {
@@ -120,21 +165,109 @@ describe("cloud target (Automation API against the pulumi stand-in)", () => {
         ["us-east", "smoke", "preview", true],
       ]);
       expect(previewHosts).toEqual([
-        new Set(["preview.dev.shop.example.com"]),
-        new Set(["preview.dev.shop.example.com"]),
+        new Set([`preview.dev.shop.example.com:${a.port}`]),
+        new Set([`preview.dev.shop.example.com:${b.port}`]),
       ]);
       expect(live.map((g) => [g.region, g.kind, g.via, g.ok])).toEqual([
         ["eu-west", "smoke", "live", true],
         ["us-east", "smoke", "live", true],
       ]);
       for (const g of [...preview, ...live]) expect(g.requests, `${g.region} ${g.kind}`).toBeGreaterThan(0);
-      expect(new Set([...a.hosts, ...b.hosts])).toEqual(new Set(["dev.shop.example.com"]));
+      expect(new Set([...a.hosts, ...b.hosts])).toEqual(
+        new Set([`dev.shop.example.com:${a.port}`, `dev.shop.example.com:${b.port}`]),
+      );
       expect(b.hosts.length).toBeGreaterThan(0);
     } finally {
       a.close();
       b.close();
     }
   }, 60_000);
+
+  it("when a region's scheme is https, then k6 and the readiness probe reach its address with the hostname as SNI, Host and certificate name", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cloud-tls-"));
+    const tls = selfSigned(dir, ["dev.shop.example.com", "preview.dev.shop.example.com"]);
+    const gw = await stubGateway(tls);
+    fake.setState({
+      config: { "blueprint:rollout": JSON.stringify(initial) },
+      outputs: {
+        ...outputs,
+        regionEndpoints: [
+          {
+            region: "eu-west",
+            address: gw.address,
+            publicHost: "dev.shop.example.com",
+            previewHost: "preview.dev.shop.example.com",
+            scheme: "https",
+          },
+        ],
+      },
+    });
+    const t = await CloudTarget.select(
+      "dev",
+      {
+        blueprint: loadBlueprint("dev"),
+        reportDir: dir,
+        targets: { ...exportTargets("dev"), requestsPerSecond: 10, durationSeconds: 2, smokeSeconds: 2 },
+        // Trusted instead of the system's CAs; the certificate is still verified against the hostname.
+        caFile: tls.certFile,
+      },
+      fake.workDir,
+    );
+    try {
+      await t.waitReady("green");
+      const preview = await t.gate("smoke", "preview", { color: "green", version: "1.1.0" });
+      const previewSeen = { hosts: new Set(gw.hosts), serverNames: new Set(gw.serverNames) };
+      gw.hosts.length = gw.serverNames.length = 0;
+      const live = await t.gate("smoke", "live", { color: "green", version: "1.1.0" });
+
+      expect(preview.map((g) => [g.region, g.ok, g.failedThresholds])).toEqual([["eu-west", true, []]]);
+      expect(live.map((g) => [g.region, g.ok, g.failedThresholds])).toEqual([["eu-west", true, []]]);
+      expect(preview[0]!.requests).toBeGreaterThan(0);
+      expect(previewSeen).toEqual({
+        hosts: new Set([`preview.dev.shop.example.com:${gw.port}`]),
+        serverNames: new Set(["preview.dev.shop.example.com"]),
+      });
+      expect({ hosts: new Set(gw.hosts), serverNames: new Set(gw.serverNames) }).toEqual({
+        hosts: new Set([`dev.shop.example.com:${gw.port}`]),
+        serverNames: new Set(["dev.shop.example.com"]),
+      });
+    } finally {
+      gw.close();
+    }
+  }, 60_000);
+
+  it("when the gateway's certificate does not name the preview host, then waitReady fails naming the certificate error", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cloud-tls-"));
+    const tls = selfSigned(dir, ["other.example.com"]);
+    const gw = await stubGateway(tls);
+    fake.setState({
+      config: { "blueprint:rollout": JSON.stringify(initial) },
+      outputs: {
+        ...outputs,
+        regionEndpoints: [
+          {
+            region: "eu-west",
+            address: gw.address,
+            publicHost: "dev.shop.example.com",
+            previewHost: "preview.dev.shop.example.com",
+            scheme: "https",
+          },
+        ],
+      },
+    });
+    const t = await CloudTarget.select(
+      "dev",
+      { blueprint: loadBlueprint("dev"), reportDir: dir, readyTimeoutMs: 0, caFile: tls.certFile },
+      fake.workDir,
+    );
+    try {
+      await expect(t.waitReady("green")).rejects.toThrow(
+        /eu-west: https:\/\/preview\.dev\.shop\.example\.com:\d+\/readyz \(via 127\.0\.0\.1\) did not answer 200 in time \(last: Hostname\/IP does not match certificate's altnames/,
+      );
+    } finally {
+      gw.close();
+    }
+  });
 
   it("when the stack has no regionEndpoints output, then gating fails saying to run pulumi up", async () => {
     const t = await target();

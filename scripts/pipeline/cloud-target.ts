@@ -1,6 +1,9 @@
 import { LocalWorkspace, type OutputMap, type Stack } from "@pulumi/pulumi/automation/index.js";
+import { readFileSync } from "node:fs";
+import { lookup } from "node:dns/promises";
 import { get as httpGet } from "node:http";
 import { get as httpsGet } from "node:https";
+import { isIP } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { REPO_ROOT } from "../../infra/config/stack-file.js";
 import type { Blueprint, Color, RolloutConfig } from "../../infra/model/index.js";
@@ -51,6 +54,11 @@ export interface CloudTargetOptions {
   readyTimeoutMs?: number;
   /** The k6 targets; default the blueprint's capacity figures (tests shorten them). */
   targets?: object;
+  /**
+   * A PEM file of the CAs to trust instead of the system's (a private CA; the tests' self-signed certificate):
+   * the readiness probes use it as `ca`, k6 as SSL_CERT_FILE. Certificates are always verified against the hostname.
+   */
+  caFile?: string;
 }
 
 /**
@@ -121,27 +129,30 @@ export class CloudTarget implements PromotionTarget {
 
   /**
    * `pulumi up` already waited for the Deployments; this waits until every region's gateway answers /readyz 200
-   * on the preview host (the new color through the real edge).
+   * on the preview hostname (the new color through the real edge; https verified against that hostname).
    */
   async waitReady(color: Color): Promise<void> {
     const deadline = Date.now() + (this.opts.readyTimeoutMs ?? 300_000);
+    const ca = this.opts.caFile ? readFileSync(this.opts.caFile, "utf8") : undefined;
     for (const e of await this.regionEndpoints()) {
-      const url = `${e.scheme}://${e.address}/readyz`;
-      let last = "no answer";
+      const route = await routeTo(e, e.previewHost);
+      const url = `${route.baseUrl}/readyz (via ${route.ip})`;
       for (;;) {
-        const status = await httpStatus(url, e.previewHost);
-        if (status === 200) break;
-        last = String(status);
+        const ready = await probe(route, "/readyz", ca);
+        if (ready.status === 200) break;
         if (Date.now() > deadline)
           throw new Error(
-            `${e.region}: ${url} (Host ${e.previewHost}) did not answer 200 in time (last: ${last}) — is ${color} deployed?`,
+            `${e.region}: ${url} did not answer 200 in time (last: ${ready.error ?? ready.status}) — is ${color} deployed?`,
           );
         await sleep(2_000);
       }
     }
   }
 
-  /** Every region's gateway, with the preview or public Host header (see PromotionTarget.gate for the plan). */
+  /**
+   * Every region's gateway, through its public or preview hostname: k6 requests `${scheme}://<hostname>` with the
+   * hostname mapped to the gateway's IP (k6 `hosts`), so SNI, certificate verification and Host are the hostname's.
+   */
   async gate(kind: GateKind, via: GateVia, expect: GateExpectation): Promise<GateResult[]> {
     const [primary, ...others] = await this.regionEndpoints();
     const plan: [GateKind, RegionEndpoint][] =
@@ -150,14 +161,18 @@ export class CloudTarget implements PromotionTarget {
         : [primary!, ...others].map((e): [GateKind, RegionEndpoint] => [kind, e]);
     return Promise.all(
       plan.map(async ([k, e]) => {
+        const route = await routeTo(e, via === "preview" ? e.previewHost : e.publicHost);
         const result = await runGate(k, via, {
           script: k === "capacity" ? "02-capacity.ts" : "01-smoke.ts",
           name: `${this.stack.name}-${gateName(k, via, expect)}-${e.region}`,
           reportDir: this.opts.reportDir,
-          baseUrl: `${e.scheme}://${e.address}`,
-          host: via === "preview" ? e.previewHost : e.publicHost,
+          baseUrl: route.baseUrl,
+          resolve: { [route.hostname]: route.ip },
           targets: this.opts.targets ?? targetsOf(this.opts.blueprint),
-          env: expectationEnv(expect),
+          env: {
+            ...expectationEnv(expect),
+            ...(this.opts.caFile ? { SSL_CERT_FILE: this.opts.caFile } : {}),
+          },
         });
         return { ...result, region: e.region };
       }),
@@ -223,16 +238,66 @@ export function liveRollout(outputs: OutputMap): RolloutConfig | undefined {
   return { activeColor, versions: { ...versions }, weights: split ? weights : undefined };
 }
 
-/** One GET with a Host header (fetch forbids setting Host); 0 when there is no answer. */
-function httpStatus(url: string, host: string): Promise<number> {
+/** How to reach a region's gateway under one of its hostnames. */
+export interface GatewayRoute {
+  hostname: string;
+  /** The IP the hostname is mapped to: the address itself, or what a hostname address (an AWS ELB) resolves to. */
+  ip: string;
+  port: number | undefined;
+  /** `${scheme}://<hostname>[:port]`: the URL k6 and the probes request. */
+  baseUrl: string;
+}
+
+/** Maps `hostname` to the region's gateway address (`IP`, `hostname`, either with `:port`; `[IPv6]:port`). */
+export async function routeTo(e: RegionEndpoint, hostname: string): Promise<GatewayRoute> {
+  const m = e.address.match(/^(?:\[([0-9a-fA-F:]+)\]|([^:[\]]+)|([0-9a-fA-F:]+))(?::(\d+))?$/);
+  const bare = m?.[1] ?? m?.[2] ?? m?.[3];
+  if (!m || !bare || (m[3] && m[4]))
+    throw new Error(
+      `${e.region}: gateway address ${JSON.stringify(e.address)} is not an IP or hostname[:port]`,
+    );
+  const port = m[4] ? Number(m[4]) : undefined;
+  let ip = bare;
+  if (!isIP(bare)) {
+    try {
+      ({ address: ip } = await lookup(bare));
+    } catch (err) {
+      throw new Error(
+        `${e.region}: cannot resolve the gateway address ${bare}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+  }
+  return { hostname, ip, port, baseUrl: `${e.scheme}://${hostname}${port ? `:${port}` : ""}` };
+}
+
+export interface ProbeAnswer {
+  status: number;
+  color: string | undefined;
+  error?: string;
+}
+
+/**
+ * One GET of `path` under `route.hostname`, connected to `route.ip` (fetch cannot pin an address): Host and SNI are
+ * the hostname, and an https certificate is verified against it. Status 0 when there is no answer.
+ */
+export function probe(route: GatewayRoute, path: string, ca?: string): Promise<ProbeAnswer> {
   return new Promise((resolve) => {
-    const get = url.startsWith("https:") ? httpsGet : httpGet;
-    const req = get(url, { headers: { host }, timeout: 5_000, servername: host }, (res) => {
+    const https = route.baseUrl.startsWith("https:");
+    const options = {
+      host: route.ip,
+      port: route.port ?? (https ? 443 : 80),
+      path,
+      headers: { host: route.port ? `${route.hostname}:${route.port}` : route.hostname },
+      timeout: 5_000,
+      ...(https ? { servername: route.hostname, rejectUnauthorized: true, ...(ca ? { ca } : {}) } : {}),
+    };
+    const req = (https ? httpsGet : httpGet)(options, (res) => {
       res.resume();
-      resolve(res.statusCode ?? 0);
+      const color = res.headers["x-color"];
+      resolve({ status: res.statusCode ?? 0, color: Array.isArray(color) ? color[0] : color });
     });
     req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", () => resolve(0));
+    req.on("error", (err) => resolve({ status: 0, color: undefined, error: err.message }));
   });
 }
 

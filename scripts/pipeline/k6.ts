@@ -16,6 +16,8 @@ export interface K6Run {
   reportDir: string;
   baseUrl: string;
   host?: string;
+  /** k6's `hosts` option (hostname → IP, via RESOLVE): connect to a gateway while SNI and Host stay the hostname. */
+  resolve?: Record<string, string>;
   targets: object;
   env?: Record<string, string>;
   /** Wraps the k6 command (e.g. `unshare -m ...` for the failover drill); receives k6's argv. */
@@ -40,6 +42,7 @@ export async function runK6(run: K6Run): Promise<K6Outcome> {
     ...(process.env as Record<string, string>),
     BASE_URL: run.baseUrl,
     HOST: run.host ?? "",
+    RESOLVE: run.resolve ? JSON.stringify(run.resolve) : "",
     TARGETS_FILE: targetsFile,
     SUMMARY_DIR: run.reportDir,
     SUMMARY_NAME: run.name,
