@@ -111,6 +111,47 @@ describe("a valid stack config", () => {
     expect(catalog!.replicas).toEqual({ min: 2, max: 6 });
   });
 
+  it("when imageRegistry is set, then every service without its own image runs <imageRegistry>/blueprint-<name>", () => {
+    const config = {
+      ...base(),
+      imageRegistry: "registry.example.com:5000/shop",
+      serviceOverrides: { orders: { image: "docker.io/acme/orders" } },
+    };
+    const bp = parseBlueprint(config, "t");
+    expect(bp.imageRegistry).toBe("registry.example.com:5000/shop");
+    expect(bp.services.map((s) => s.image)).toEqual([
+      "registry.example.com:5000/shop/blueprint-gateway",
+      "registry.example.com:5000/shop/blueprint-catalog",
+      "docker.io/acme/orders",
+    ]);
+    const own: Record<string, any> = { ...base(), imageRegistry: "ghcr.io/acme" };
+    own.services = [{ name: "api", port: 8080 }];
+    own.edge.routes = [{ path: "/", service: "api" }];
+    expect(parseBlueprint(own, "t").services[0]!.image).toBe("ghcr.io/acme/blueprint-api");
+  });
+
+  it("when a stack that deploys images is read, then it sets imageRegistry and its sample images use it", () => {
+    for (const stack of ["dev", "staging", "prod"]) {
+      const registry = readStackConfig(stack).imageRegistry;
+      expect(registry, stack).toEqual(expect.any(String));
+      expect(
+        loadBlueprint(stack).services.map((s) => s.image),
+        stack,
+      ).toEqual(["gateway", "catalog", "orders"].map((n) => `${registry}/blueprint-${n}`));
+    }
+  });
+
+  it("when the environment is local, then FAULT_* env vars are accepted (bad-release rehearsals)", () => {
+    const config = {
+      ...base(),
+      environment: "local",
+      regions: [{ name: "eu-west" }],
+      dns: { provider: "powerdns", zone: "example.com" },
+      serviceOverrides: { orders: { env: { FAULT_ERROR_RATE: "0.5" } } },
+    };
+    expect(parseBlueprint(config, "t").services[2]!.env).toEqual({ FAULT_ERROR_RATE: "0.5" });
+  });
+
   it("merges capacity overrides over the environment defaults", () => {
     const config = { ...base(), capacity: { requestsPerSecond: 42 } };
     expect(parseBlueprint(config, "t").capacity).toMatchObject({ requestsPerSecond: 42, p95Ms: 300 });
@@ -240,6 +281,28 @@ describe("an invalid stack config fails with the key and the fix", () => {
       (c) => (c.serviceOverrides = { catalog: { replicas: { min: 4, max: 2 } } }),
       [
         "blueprint:serviceOverrides.catalog.replicas: min (4) is greater than max (2) — raise max or lower min",
+      ],
+    ],
+    [
+      "an image registry with a trailing slash",
+      (c) => (c.imageRegistry = "ghcr.io/acme/"),
+      [
+        "blueprint:imageRegistry: must be a registry host with an optional path and no trailing '/', such as ghcr.io/my-org",
+      ],
+    ],
+    [
+      "fault injection outside the local environment, in services or in serviceOverrides",
+      (c) => {
+        c.services = [
+          { name: "api", image: "r/api", port: 8080, env: { FAULT_DELAY_MS: "200", LOG_LEVEL: "info" } },
+          { name: "web", image: "r/web", port: 8081 },
+        ];
+        c.serviceOverrides = { web: { env: { FAULT_ERROR_RATE: "0.1" } } };
+        c.edge.routes = [{ path: "/", service: "api" }];
+      },
+      [
+        'blueprint:services[0].env.FAULT_DELAY_MS: fault injection runs only in the local environment (this stack is "staging") — remove FAULT_DELAY_MS from env; rehearse bad releases with the local environment',
+        'blueprint:serviceOverrides.web.env.FAULT_ERROR_RATE: fault injection runs only in the local environment (this stack is "staging") — remove FAULT_ERROR_RATE from env; rehearse bad releases with the local environment',
       ],
     ],
     [

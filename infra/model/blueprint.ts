@@ -1,4 +1,4 @@
-import { CAPACITY_DEFAULTS, SAMPLE_SERVICES } from "./defaults.js";
+import { CAPACITY_DEFAULTS, SAMPLE_SERVICES, defaultImage } from "./defaults.js";
 import { BlueprintConfigError, describeZodIssue, type ConfigProblem } from "./errors.js";
 import {
   COLORS,
@@ -57,6 +57,8 @@ export interface Rollout {
 export interface Blueprint {
   stack: string;
   environment: Environment;
+  /** Registry of the images the images workflow pushes (`<imageRegistry>/blueprint-<service>`). */
+  imageRegistry: string;
   previewId: string | undefined;
   namespace: string;
   regions: Region[];
@@ -85,7 +87,11 @@ export function parseBlueprint(raw: unknown, stack: string): Blueprint {
   }
   const config = parsed.data;
   const base = ((raw as Record<string, unknown>).services ?? SAMPLE_SERVICES) as Record<string, unknown>[];
-  const { services, problems: overrideProblems } = applyOverrides(base, config.serviceOverrides ?? {});
+  const { services, problems: overrideProblems } = applyOverrides(
+    base,
+    config.serviceOverrides ?? {},
+    config.imageRegistry,
+  );
   if (overrideProblems.length > 0) throw new BlueprintConfigError(stack, overrideProblems);
   const problems: ConfigProblem[] = checkCrossFields(config, services);
   if (problems.length > 0) throw new BlueprintConfigError(stack, problems);
@@ -96,6 +102,7 @@ export function parseBlueprint(raw: unknown, stack: string): Blueprint {
 function applyOverrides(
   base: Record<string, unknown>[],
   overrides: Record<string, Record<string, unknown>>,
+  imageRegistry: string,
 ): { services: ServiceConfig[]; problems: ConfigProblem[] } {
   const names = base.map((s) => String(s.name));
   const problems: ConfigProblem[] = [];
@@ -115,7 +122,7 @@ function applyOverrides(
   }
   const services = base.map((service) => {
     const name = String(service.name);
-    const merged = { ...service, ...overrides[name] };
+    const merged = { image: defaultImage(imageRegistry, name), ...service, ...overrides[name] };
     const result = serviceSchema.safeParse(merged);
     if (result.success) return result.data;
     for (const issue of result.error.issues) {
@@ -144,6 +151,7 @@ function derive(config: StackConfig, services: ServiceConfig[], stack: string): 
   return {
     stack,
     environment: config.environment,
+    imageRegistry: config.imageRegistry,
     previewId: config.previewId,
     namespace:
       config.namespace ?? ["blueprint", config.environment, config.previewId].filter(Boolean).join("-"),

@@ -109,6 +109,13 @@ function checkServices(config: StackConfig, services: ServiceConfig[]): ConfigPr
           message: `is set by the blueprint for every instance (serviceEnv) — remove it from env; change the model key behind it instead (port, drainSeconds, shutdownDelayMs, dependsOn, rollout)`,
         });
       }
+      // Fault injection rehearses a bad release; outside local it would fail real requests in every pod.
+      if (name.startsWith("FAULT_") && config.environment !== "local") {
+        problems.push({
+          path: `${key("env")}.${name}`,
+          message: `fault injection runs only in the local environment (this stack is "${config.environment}") — remove ${name} from env; rehearse bad releases with the local environment`,
+        });
+      }
     }
     s.dependsOn.forEach((d, j) => {
       if (d === s.name) {

@@ -2,26 +2,28 @@ import type { Capacity, Environment, StackConfigInput } from "./schema.js";
 
 type ServiceInput = NonNullable<StackConfigInput["services"]>[number];
 
-/** Image repository prefix of the sample services; forks override `services[].image`. */
-export const SAMPLE_IMAGE_PREFIX = "ghcr.io/example/blueprint";
+/** Default `imageRegistry`: a placeholder, so every stack that deploys sets its own (the images workflow reads it). */
+export const DEFAULT_IMAGE_REGISTRY = "ghcr.io/example";
 
-/** The three sample services, used when a stack sets no `services`. */
+/** Image repository of a service that sets no `image`: the one the images workflow pushes. */
+export function defaultImage(imageRegistry: string, service: string): string {
+  return `${imageRegistry}/blueprint-${service}`;
+}
+
+/** The three sample services, used when a stack sets no `services`; their image is `defaultImage`. */
 export const SAMPLE_SERVICES: ServiceInput[] = [
   {
     name: "gateway",
-    image: `${SAMPLE_IMAGE_PREFIX}-gateway`,
     port: 8080,
     dependsOn: ["redis", "catalog", "orders"],
   },
   {
     name: "catalog",
-    image: `${SAMPLE_IMAGE_PREFIX}-catalog`,
     port: 8081,
     dependsOn: ["redis", "mongo", "kafka"],
   },
   {
     name: "orders",
-    image: `${SAMPLE_IMAGE_PREFIX}-orders`,
     port: 8082,
     dependsOn: ["redis", "mongo", "kafka"],
   },

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DEFAULT_IMAGE_REGISTRY } from "./defaults.js";
 
 // The stack config schema. Every key has a default unless a user must decide it; `.describe()` is the doc
 // that `Pulumi.yaml` repeats. No Pulumi or I/O imports here: this module is shared by every consumer.
@@ -80,15 +81,19 @@ const probeSchema = z.strictObject({
   timeoutSeconds: z.number().int().min(1).max(60).default(2),
 });
 
+const imageRepository = z
+  .string()
+  .regex(
+    /^[a-z0-9]([a-z0-9./_-]*[a-z0-9])?(:\d+)?(\/[a-z0-9._-]+)*$/,
+    "must be an image repository without tag",
+  );
+
+/** A service after defaults: `image` is always set (stack files may leave it to `imageRegistry`). */
 export const serviceSchema = z.strictObject({
   name: dnsLabel.describe("Service name (gateway, catalog, orders or your own)."),
-  image: z
-    .string()
-    .regex(
-      /^[a-z0-9]([a-z0-9./_-]*[a-z0-9])?(:\d+)?(\/[a-z0-9._-]+)*$/,
-      "must be an image repository without tag",
-    )
-    .describe("Image repository, without tag; the tag is the color's version."),
+  image: imageRepository.describe(
+    "Image repository, without tag; the tag is the color's version. Default <imageRegistry>/blueprint-<name>.",
+  ),
   port: z.number().int().min(1024).max(65535).describe("Container port (non-root, so >= 1024)."),
   replicas: z
     .strictObject({ min: z.number().int().min(1).max(500), max: z.number().int().min(1).max(500) })
@@ -259,7 +264,21 @@ export const stackConfigSchema = z.strictObject({
     .optional()
     .describe("Kubernetes namespace; default blueprint-<environment>[-<previewId>]."),
   regions: z.array(regionSchema).min(1, "needs at least one region"),
-  services: z.array(serviceSchema).min(1).optional().describe("Default: the three sample services."),
+  imageRegistry: z
+    .string()
+    .regex(
+      /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?(\/[a-z0-9._-]+)*$/,
+      "must be a registry host with an optional path and no trailing '/', such as ghcr.io/my-org",
+    )
+    .default(DEFAULT_IMAGE_REGISTRY)
+    .describe(
+      "Registry the images workflow pushes to; a service without `image` runs <imageRegistry>/blueprint-<name>.",
+    ),
+  services: z
+    .array(serviceSchema.extend({ image: serviceSchema.shape.image.optional() }))
+    .min(1)
+    .optional()
+    .describe("Default: the three sample services."),
   serviceOverrides: z
     .record(dnsLabel, z.record(z.string(), z.unknown()))
     .optional()
