@@ -179,7 +179,8 @@ export function buildServiceColor(
           ],
           volumes: [
             { name: "tmp", emptyDir: { sizeLimit: EPHEMERAL.request } },
-            { name: "rollout", configMap: { name: ROLLOUT_CONFIGMAP } },
+            // Optional: without the ConfigMap the kubelet mounts an empty directory and consumers fail open (C1).
+            { name: "rollout", configMap: { name: ROLLOUT_CONFIGMAP, optional: true } },
           ],
         },
       },

@@ -8,6 +8,7 @@ import {
   dataExposureViolations,
   podHardeningViolations,
   probeAndLimitViolations,
+  rolloutVolumeViolations,
   routeWeightViolations,
 } from "./rules.js";
 
@@ -80,6 +81,16 @@ describe("the policy pack", () => {
     const app = first("Service", "gateway-blue");
     app.spec.type = "LoadBalancer";
     expect(dataExposureViolations(app)).toEqual([]);
+  });
+
+  it("when a service pod mounts the rollout ConfigMap without optional, then the policy reports the pod that would hang", () => {
+    const d = first("Deployment", "orders-blue");
+    expect(rolloutVolumeViolations(d)).toEqual([]);
+    const rollout = d.spec.template.spec.volumes.find((v: Obj) => v.name === "rollout");
+    delete rollout.configMap.optional;
+    expect(violations(d)).toEqual([
+      "rollout-configmap-is-optional: Deployment orders-blue: volume rollout mounts ConfigMap rollout without optional: true, so a missing ConfigMap keeps the pod in ContainerCreating",
+    ]);
   });
 
   it("when route weights sum to 90, then the weights policy reports the rule", () => {

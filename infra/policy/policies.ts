@@ -4,6 +4,7 @@ import {
   isOurs,
   podHardeningViolations,
   probeAndLimitViolations,
+  rolloutVolumeViolations,
   routeWeightViolations,
 } from "./rules.js";
 
@@ -42,6 +43,13 @@ export const policies: ResourceValidationPolicy[] = [
     "Blueprint pods run non-root, read-only root filesystem, no privilege escalation, drop ALL, seccomp RuntimeDefault.",
     ["kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet"],
     podHardeningViolations,
+    true,
+  ),
+  k8sPolicy(
+    "rollout-configmap-is-optional",
+    "Pods mount the rollout ConfigMap with optional: true, so without it they start and consume (fail open).",
+    ["kubernetes:apps/v1:Deployment"],
+    rolloutVolumeViolations,
     true,
   ),
   k8sPolicy(

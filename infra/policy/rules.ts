@@ -1,5 +1,6 @@
 // Invariants of the blueprint as pure functions over Kubernetes objects; the policy pack and tests call them.
 import { DATA_POD_LABELS, DATA_PORTS, PART_OF } from "../components/meta.js";
+import { ROLLOUT_CONFIGMAP } from "../components/workload.js";
 
 // Inputs arrive untyped from the engine, so the rules read them defensively.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -90,4 +91,16 @@ export function routeWeightViolations(route: Obj): string[] {
     const sum = refs.reduce((acc, r) => acc + (r.weight ?? 1), 0);
     return sum === 100 ? [] : [`HTTPRoute ${name} rule ${i}: backend weights sum to ${sum}, not 100`];
   });
+}
+
+/** A pod mounting the rollout ConfigMap starts without it (optional), so consumers fail open instead of pods hanging. */
+export function rolloutVolumeViolations(workload: Obj): string[] {
+  const name = `${workload?.kind ?? "workload"} ${workload?.metadata?.name ?? "?"}`;
+  const volumes: Obj[] = workload?.spec?.template?.spec?.volumes ?? [];
+  return volumes
+    .filter((v) => v.configMap?.name === ROLLOUT_CONFIGMAP && v.configMap?.optional !== true)
+    .map(
+      (v) =>
+        `${name}: volume ${v.name} mounts ConfigMap ${ROLLOUT_CONFIGMAP} without optional: true, so a missing ConfigMap keeps the pod in ContainerCreating`,
+    );
 }
