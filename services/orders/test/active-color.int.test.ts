@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { Kafka, logLevel } from "kafkajs";
 import type { RunningService } from "@blueprint/service-kit";
 import { useKafka, useMongo, useRedis } from "../../../test/harness.js";
 import { eventually, metricValue, sagaTopics, testEnv } from "../../lib/test/env.js";
@@ -55,6 +56,18 @@ const consumingAndJoined = async (s: RunningService) => {
 };
 const finals = (s: RunningService) => metricValue(s.url, "orders_final_state_total");
 const active = (s: RunningService) => metricValue(s.url, "saga_consumer_active", { group: "orders-saga" });
+const enabled = (s: RunningService) => metricValue(s.url, "saga_consumer_enabled", { group: "orders-saga" });
+/** The client ids of the orders-saga members, as the broker sees them (orders-local-<color>). */
+async function members(): Promise<string[]> {
+  const admin = new Kafka({ brokers: kafka().brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const { groups } = await admin.describeGroups(["orders-saga"]);
+    return (groups[0]?.members ?? []).map((m) => m.clientId).sort();
+  } finally {
+    await admin.disconnect();
+  }
+}
 
 async function postOrders(count: number): Promise<string[]> {
   return Promise.all(
@@ -85,6 +98,8 @@ describe("saga consumers follow ACTIVE_COLOR_FILE", () => {
     expect(g.details?.activeColor).toMatchObject({ consuming: false, activeColor: "blue" });
     expect(g.checks["kafka-consumer-orders-saga"]).toBe("ok");
     expect([await active(blue), await active(green)]).toEqual([1, 0]);
+    expect([await enabled(blue), await enabled(green)]).toEqual([1, 0]);
+    expect(await members()).toEqual(["orders-local-blue"]);
 
     const ids = await postOrders(10);
     expect(await eventually(() => allConfirmed(ids), 60_000)).toBe(true);
@@ -97,7 +112,12 @@ describe("saga consumers follow ACTIVE_COLOR_FILE", () => {
     // Orders posted during the switch: their replies reach whichever member holds the partition at that moment.
     const during = await postOrders(10);
     expect(await eventually(() => consumingAndJoined(green), 30_000, 50)).toBe(true);
+    expect(await enabled(blue)).toBe(0);
+    // Blue really left the group: the broker lists only green's member, and blue's gauge says so too.
     expect(await eventually(async () => (await active(blue)) === 0, 10_000, 50)).toBe(true);
+    expect(await eventually(async () => (await members()).join() === "orders-local-green", 10_000, 100)).toBe(
+      true,
+    );
     const takeoverMs = Date.now() - flippedAt;
     console.log(`green consuming and joined ${takeoverMs} ms after the file flipped`);
     expect(takeoverMs).toBeLessThan(10_000);

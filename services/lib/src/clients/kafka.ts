@@ -1,5 +1,6 @@
 import {
   Kafka,
+  type Admin,
   logLevel,
   Partitioners,
   type Consumer,
@@ -20,23 +21,31 @@ const levels: Record<number, "error" | "warn" | "info" | "debug"> = {
   [logLevel.DEBUG]: "debug",
 };
 
+// Per client, a twin that tries each connection once: the consumer's start probes with it, so a stop() during a
+// start never leaves kafkajs retrying for seconds behind it (a client's connect retries cannot be aborted).
+const onceClients = new WeakMap<Kafka, Kafka>();
+
 export function createKafka(kit: ServiceKit, brokers: string[]): Kafka {
   const log = kit.logger.child({ component: "kafkajs" });
-  return new Kafka({
-    clientId: `${kit.service}-${kit.config.region}-${kit.config.color}`,
-    brokers,
-    connectionTimeout: 3000,
-    requestTimeout: 10_000,
-    retry: { initialRetryTime: 300, maxRetryTime: 5000, retries: 5 },
-    // kafkajs logs every reconnect attempt at ERROR; they are expected while a broker is down, so cap at warn.
-    logLevel: logLevel.WARN,
-    logCreator:
-      () =>
-      ({ level, log: entry }: LogEntry) => {
-        const { message, ...rest } = entry;
-        log[levels[level] === "error" ? "warn" : (levels[level] ?? "info")](rest, message);
-      },
-  });
+  const client = (retries: number) =>
+    new Kafka({
+      clientId: `${kit.service}-${kit.config.region}-${kit.config.color}`,
+      brokers,
+      connectionTimeout: 3000,
+      requestTimeout: 10_000,
+      retry: { initialRetryTime: 300, maxRetryTime: 5000, retries },
+      // kafkajs logs every reconnect attempt at ERROR; they are expected while a broker is down, so cap at warn.
+      logLevel: logLevel.WARN,
+      logCreator:
+        () =>
+        ({ level, log: entry }: LogEntry) => {
+          const { message, ...rest } = entry;
+          log[levels[level] === "error" ? "warn" : (levels[level] ?? "info")](rest, message);
+        },
+    });
+  const kafka = client(5);
+  onceClients.set(kafka, client(0));
+  return kafka;
 }
 
 /** Idempotent producer (one request in flight, so broker-side dedup makes retries neither reorder nor duplicate). */
@@ -59,12 +68,17 @@ export interface ConsumerOptions {
   handle: (payload: EachMessagePayload) => Promise<void>;
 }
 
+/** Longest stop() waits for a start already running (admin, connect, subscribe) before returning. */
+export const STOP_WAIT_MS = 2000;
+
 /**
  * Runs a consumer group in the background: connects with backoff while Kafka is down, restarts after a
  * non-retriable crash, and lets kafkajs redeliver when `handle` throws (handlers must be idempotent). With a
  * gate, a closed gate disconnects the consumer (it leaves the group, so the partitions move to the members
- * that stay) and an open one starts it again. Start and pause run one at a time, in the background: HTTP and
- * the drain never wait for them.
+ * that stay) and an open one starts it again. Start and pause run one at a time, in the background: HTTP
+ * never waits for them, and stop() waits at most STOP_WAIT_MS for a start in progress.
+ * Metrics: `saga_consumer_enabled` is the intent (gate open), `saga_consumer_active` the state (a member of
+ * this instance has joined the group and not yet disconnected).
  */
 export function startConsumer(
   kit: ServiceKit,
@@ -79,15 +93,32 @@ export function startConsumer(
   let timer: NodeJS.Timeout | undefined;
   let failures = 0;
   let transitions: Promise<void> = Promise.resolve();
-  // One gauge per registry, labelled by group, so a service may run several consumers.
-  const active =
-    (kit.metrics.registry.getSingleMetric("saga_consumer_active") as Gauge<"group"> | undefined) ??
-    new Gauge({
-      name: "saga_consumer_active",
-      help: "1 while this instance's consumer group member is meant to run (active color, or no color gate), else 0",
-      labelNames: ["group"],
-      registers: [kit.metrics.registry],
-    });
+  const gauge = (name: string, help: string): Gauge<"group"> =>
+    // One gauge per registry, labelled by group, so a service may run several consumers.
+    (kit.metrics.registry.getSingleMetric(name) as Gauge<"group"> | undefined) ??
+    new Gauge({ name, help, labelNames: ["group"], registers: [kit.metrics.registry] });
+  const enabledGauge = gauge(
+    "saga_consumer_enabled",
+    "1 while this instance's consumer is meant to run (active color, or no color gate), else 0",
+  );
+  const activeGauge = gauge(
+    "saga_consumer_active",
+    "1 while this instance's consumer has joined its group (GROUP_JOIN seen, not yet disconnected), else 0",
+  );
+  const group = { group: opts.groupId };
+  // Members of this instance now in the group; a stale one may still be leaving while its successor joins.
+  const members = new Set<Consumer>();
+  const setMember = (c: Consumer, inGroup: boolean) => {
+    if (inGroup) members.add(c);
+    else members.delete(c);
+    activeGauge.set(group, members.size > 0 ? 1 : 0);
+  };
+  const disconnect = async (c: Consumer) => {
+    await c.disconnect().catch(() => undefined);
+    setMember(c, false);
+  };
+  enabledGauge.set(group, 0);
+  activeGauge.set(group, 0);
 
   const wanted = () => enabled && !stopped;
   // The one place that starts or pauses the consumer; queued so a start and a pause never interleave.
@@ -110,21 +141,27 @@ export function startConsumer(
     });
     consumer = c;
     c.on(c.events.GROUP_JOIN, () => {
+      setMember(c, true);
+      if (consumer !== c) return;
       joined = true;
       failures = 0;
     });
+    c.on(c.events.DISCONNECT, () => setMember(c, false));
     c.on(c.events.CRASH, (e) => {
+      setMember(c, false);
+      if (consumer !== c) return;
       joined = false;
-      if (!e.payload.restart && consumer === c) retryLater(c);
+      if (!e.payload.restart) retryLater(c);
     });
     // stop() may disconnect this consumer while it is still starting; then it must not carry on and join.
     const abandoned = async () => {
       if (consumer === c) return false;
-      await c.disconnect().catch(() => undefined);
+      await disconnect(c);
       return true;
     };
     try {
-      if (opts.ensureTopics) await ensureTopics(kafka, opts.ensureTopics);
+      // One attempt per start (our backoff retries it), so a stop() never leaves kafkajs retrying behind it.
+      await probe(kafka, opts.ensureTopics);
       if (await abandoned()) return;
       await c.connect();
       for (const topic of opts.topics) await c.subscribe({ topic, fromBeginning: true });
@@ -132,7 +169,7 @@ export function startConsumer(
       await c.run({ eachMessage: opts.handle });
       await abandoned();
     } catch (err) {
-      if (consumer !== c) return;
+      if (await abandoned()) return;
       log.warn({ err: (err as Error).message, failures }, "consumer could not start; retrying");
       retryLater(c);
     }
@@ -141,11 +178,11 @@ export function startConsumer(
     consumer = undefined;
     joined = false;
     clearTimeout(timer);
-    await c.disconnect().catch(() => undefined);
+    await disconnect(c);
   };
   const retryLater = (failed: Consumer) => {
     consumer = undefined;
-    void failed.disconnect().catch(() => undefined);
+    void disconnect(failed);
     if (!wanted()) return;
     failures += 1;
     clearTimeout(timer);
@@ -161,12 +198,11 @@ export function startConsumer(
   );
   const setEnabled = (open: boolean) => {
     enabled = open;
-    active.set({ group: opts.groupId }, open ? 1 : 0);
+    enabledGauge.set(group, open && !stopped ? 1 : 0);
     reconcile();
   };
   if (opts.gate) {
     const gate = opts.gate;
-    active.set({ group: opts.groupId }, 0);
     void gate.ready.then(() => {
       setEnabled(gate.open);
       gate.onChange(setEnabled);
@@ -176,13 +212,46 @@ export function startConsumer(
   const stop = async () => {
     stopped = true;
     clearTimeout(timer);
+    enabledGauge.set(group, 0);
     // Not queued behind a start in progress: the drain must not wait for a group join.
     const c = consumer;
     consumer = undefined;
-    await c?.disconnect().catch(() => undefined);
+    if (c) await disconnect(c);
+    // A start already running sees it was abandoned at its next step and disconnects itself; wait for that, bounded.
+    let bound: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      transitions.then(() => false),
+      new Promise<boolean>((resolve) => (bound = setTimeout(() => resolve(true), STOP_WAIT_MS))),
+    ]);
+    clearTimeout(bound);
+    if (timedOut)
+      log.warn({ waitedMs: STOP_WAIT_MS }, "consumer start still running at stop; it disconnects itself");
   };
   kit.lifecycle.onClose(`kafka-consumer-${opts.groupId}`, stop);
   return { stop };
+}
+
+/** One connection attempt (no kafkajs retries), creating the missing topics when asked. */
+async function probe(
+  kafka: Kafka,
+  topics: { topic: string; numPartitions: number }[] | undefined,
+): Promise<void> {
+  const admin = (onceClients.get(kafka) ?? kafka).admin();
+  await admin.connect();
+  try {
+    if (topics) await createMissing(admin, topics);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function createMissing(
+  admin: Admin,
+  topics: { topic: string; numPartitions: number }[],
+): Promise<void> {
+  const existing = new Set(await admin.listTopics());
+  const missing = topics.filter((t) => !existing.has(t.topic));
+  if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: true });
 }
 
 /** Creates missing topics; used by services at start so a fresh local Kafka works (Strimzi KafkaTopic in clusters). */
@@ -193,9 +262,7 @@ export async function ensureTopics(
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const existing = new Set(await admin.listTopics());
-    const missing = topics.filter((t) => !existing.has(t.topic));
-    if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: true });
+    await createMissing(admin, topics);
   } finally {
     await admin.disconnect();
   }
