@@ -76,8 +76,11 @@ async function stubGateway(tls?: { key: string; cert: string }): Promise<{
   port: number;
   hosts: string[];
   serverNames: string[];
+  /** What it answers as; tests change it to play a gateway of the wrong color or without its catalog. */
+  answers: { color: string; catalogStatus: number };
   close(): void;
 }> {
+  const answers = { color: "green", catalogStatus: 200 };
   const hosts: string[] = [];
   const serverNames: string[] = [];
   const handler = (req: IncomingMessage, res: ServerResponse) => {
@@ -85,8 +88,10 @@ async function stubGateway(tls?: { key: string; cert: string }): Promise<{
     const sni = (req.socket as TLSSocket).servername;
     if (sni) serverNames.push(sni);
     res.setHeader("content-type", "application/json");
-    res.setHeader("x-color", "green");
+    res.setHeader("x-color", answers.color);
     res.setHeader("x-service-version", "1.1.0");
+    if (req.url === "/api/catalog/products" && answers.catalogStatus !== 200)
+      return void res.writeHead(answers.catalogStatus).end('{"error":"upstream unavailable"}');
     if (req.method === "POST") return void res.writeHead(201).end('{"id":"o-1","status":"PENDING"}');
     if (req.url?.startsWith("/api/orders/orders/")) return void res.end('{"id":"o-1","status":"CONFIRMED"}');
     if (req.url === "/api/catalog/products") return void res.end('{"items":[{"sku":"s-1","stock":9}]}');
@@ -95,7 +100,7 @@ async function stubGateway(tls?: { key: string; cert: string }): Promise<{
   const server = tls ? createHttpsServer(tls, handler) : createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as { port: number }).port;
-  return { address: `127.0.0.1:${port}`, port, hosts, serverNames, close: () => server.close() };
+  return { address: `127.0.0.1:${port}`, port, hosts, serverNames, answers, close: () => server.close() };
 }
 
 /** A self-signed certificate (openssl) valid for the given DNS names. */
@@ -262,8 +267,48 @@ describe("cloud target (Automation API against the pulumi stand-in)", () => {
     );
     try {
       await expect(t.waitReady("green")).rejects.toThrow(
-        /eu-west: https:\/\/preview\.dev\.shop\.example\.com:\d+\/readyz \(via 127\.0\.0\.1\) did not answer 200 in time \(last: Hostname\/IP does not match certificate's altnames/,
+        /eu-west: https:\/\/preview\.dev\.shop\.example\.com:\d+\/readyz \(via 127\.0\.0\.1\) did not answer 200 from green in time \(last: Hostname\/IP does not match certificate's altnames/,
       );
+    } finally {
+      gw.close();
+    }
+  });
+
+  it("when the preview host answers from another color or its catalog listing fails, then waitReady fails naming the path and what answered", async () => {
+    const gw = await stubGateway();
+    fake.setState({
+      config: { "blueprint:rollout": JSON.stringify(initial) },
+      outputs: {
+        ...outputs,
+        regionEndpoints: [
+          {
+            region: "eu-west",
+            address: gw.address,
+            publicHost: "dev.shop.example.com",
+            previewHost: "preview.dev.shop.example.com",
+            scheme: "http",
+          },
+        ],
+      },
+    });
+    const t = await CloudTarget.select(
+      "dev",
+      { blueprint: loadBlueprint("dev"), reportDir: "/tmp", readyTimeoutMs: 0 },
+      fake.workDir,
+    );
+    try {
+      gw.answers.color = "blue";
+      await expect(t.waitReady("green")).rejects.toThrow(
+        `eu-west: http://preview.dev.shop.example.com:${gw.port}/readyz (via 127.0.0.1) did not answer 200 from green in time (last: 200 from x-color blue)`,
+      );
+      gw.answers.color = "green";
+      gw.answers.catalogStatus = 502;
+      await expect(t.waitReady("green")).rejects.toThrow(
+        `eu-west: http://preview.dev.shop.example.com:${gw.port}/api/catalog/products (via 127.0.0.1) did not answer 200 from green in time (last: 502 from x-color green)`,
+      );
+      gw.answers.catalogStatus = 200;
+      await expect(t.waitReady("green")).resolves.toBeUndefined();
+      expect(gw.hosts.at(-1)).toBe(`preview.dev.shop.example.com:${gw.port}`);
     } finally {
       gw.close();
     }

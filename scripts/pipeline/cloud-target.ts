@@ -8,6 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { REPO_ROOT } from "../../infra/config/stack-file.js";
 import type { Blueprint, Color, RolloutConfig } from "../../infra/model/index.js";
 import { targetsOf } from "../../load/lib/export-targets.js";
+import { gatePlan, runPlan } from "./gate-plan.js";
 import { expectationEnv, gateName, runGate } from "./k6.js";
 import type {
   GateExpectation,
@@ -128,23 +129,28 @@ export class CloudTarget implements PromotionTarget {
   }
 
   /**
-   * `pulumi up` already waited for the Deployments; this waits until every region's gateway answers /readyz 200
-   * on the preview hostname (the new color through the real edge; https verified against that hostname).
+   * `pulumi up` already waited for the Deployments; this waits until, in every region, the preview hostname (the
+   * idle color through the real edge; https verified against that hostname) answers `/readyz` 200 from `color`
+   * (x-color) and `GET /api/catalog/products` 200 from `color`: the gateway's /readyz depends on draining only,
+   * so the listing proves the gateway reaches its color's catalog.
    */
   async waitReady(color: Color): Promise<void> {
     const deadline = Date.now() + (this.opts.readyTimeoutMs ?? 300_000);
     const ca = this.opts.caFile ? readFileSync(this.opts.caFile, "utf8") : undefined;
     for (const e of await this.regionEndpoints()) {
       const route = await routeTo(e, e.previewHost);
-      const url = `${route.baseUrl}/readyz (via ${route.ip})`;
-      for (;;) {
-        const ready = await probe(route, "/readyz", ca);
-        if (ready.status === 200) break;
-        if (Date.now() > deadline)
-          throw new Error(
-            `${e.region}: ${url} did not answer 200 in time (last: ${ready.error ?? ready.status}) — is ${color} deployed?`,
-          );
-        await sleep(2_000);
+      for (const path of ["/readyz", "/api/catalog/products"]) {
+        for (;;) {
+          const answer = await probe(route, path, ca);
+          if (answer.status === 200 && answer.color === color) break;
+          if (Date.now() > deadline) {
+            const last = answer.error ?? `${answer.status} from x-color ${answer.color ?? "(none)"}`;
+            throw new Error(
+              `${e.region}: ${route.baseUrl}${path} (via ${route.ip}) did not answer 200 from ${color} in time (last: ${last}) — is ${color} deployed and routed by the preview host?`,
+            );
+          }
+          await sleep(2_000);
+        }
       }
     }
   }
@@ -152,31 +158,22 @@ export class CloudTarget implements PromotionTarget {
   /**
    * Every region's gateway, through its public or preview hostname: k6 requests `${scheme}://<hostname>` with the
    * hostname mapped to the gateway's IP (k6 `hosts`), so SNI, certificate verification and Host are the hostname's.
+   * Regions in the stages of gatePlan (the capacity gate alone, then the other regions' smoke gates).
    */
   async gate(kind: GateKind, via: GateVia, expect: GateExpectation): Promise<GateResult[]> {
-    const [primary, ...others] = await this.regionEndpoints();
-    const plan: [GateKind, RegionEndpoint][] =
-      kind === "capacity"
-        ? [[kind, primary!], ...others.map((e): [GateKind, RegionEndpoint] => ["smoke", e])]
-        : [primary!, ...others].map((e): [GateKind, RegionEndpoint] => [kind, e]);
-    return Promise.all(
-      plan.map(async ([k, e]) => {
-        const route = await routeTo(e, via === "preview" ? e.previewHost : e.publicHost);
-        const result = await runGate(k, via, {
-          script: k === "capacity" ? "02-capacity.ts" : "01-smoke.ts",
-          name: `${this.stack.name}-${gateName(k, via, expect)}-${e.region}`,
-          reportDir: this.opts.reportDir,
-          baseUrl: route.baseUrl,
-          resolve: { [route.hostname]: route.ip },
-          targets: this.opts.targets ?? targetsOf(this.opts.blueprint),
-          env: {
-            ...expectationEnv(expect),
-            ...(this.opts.caFile ? { SSL_CERT_FILE: this.opts.caFile } : {}),
-          },
-        });
-        return { ...result, region: e.region };
-      }),
-    );
+    return runPlan(gatePlan(kind, await this.regionEndpoints()), async ({ kind: k, endpoint: e }) => {
+      const route = await routeTo(e, via === "preview" ? e.previewHost : e.publicHost);
+      const result = await runGate(k, via, {
+        script: k === "capacity" ? "02-capacity.ts" : "01-smoke.ts",
+        name: `${this.stack.name}-${gateName(k, via, expect)}-${e.region}`,
+        reportDir: this.opts.reportDir,
+        baseUrl: route.baseUrl,
+        resolve: { [route.hostname]: route.ip },
+        targets: this.opts.targets ?? targetsOf(this.opts.blueprint),
+        env: { ...expectationEnv(expect), ...(this.opts.caFile ? { SSL_CERT_FILE: this.opts.caFile } : {}) },
+      });
+      return { ...result, region: e.region };
+    });
   }
 
   async switch(rollout: RolloutConfig): Promise<void> {
