@@ -1,7 +1,8 @@
 import type { Color, RolloutConfig } from "../../infra/model/index.js";
-import type { LocalEndpoints, LocalEnvironment } from "../local/environment.js";
+import type { LocalEnvironment } from "../local/environment.js";
 import type { Faults } from "../local/service-env.js";
 import { targetsOf } from "../../load/lib/export-targets.js";
+import { gatePlan, runPlan } from "./gate-plan.js";
 import { expectationEnv, gateName, runGate } from "./k6.js";
 import { probeLiveDuring, sampleLive, type ProbeCounts } from "./live-probe.js";
 import type {
@@ -63,33 +64,23 @@ export class LocalTarget implements PromotionTarget {
     await this.env.waitReady(color, 60_000);
   }
 
-  /**
-   * Every region at once: the capacity gate through the primary region's edge, and a smoke gate through each other
-   * region's edge (a light 2-10 req/s beside it, so the rehearsal stays as short as one gate); live gates in every region.
-   */
+  /** Every region, in the stages of gatePlan: the capacity gate alone, then the other regions' smoke gates. */
   async gate(kind: GateKind, via: GateVia, expect: GateExpectation): Promise<GateResult[]> {
-    const [primary, ...others] = this.env.endpoints;
-    if (!primary) throw new Error("the local environment has no region endpoints");
-    const plan: [GateKind, LocalEndpoints][] =
-      kind === "capacity"
-        ? [[kind, primary], ...others.map((e): [GateKind, LocalEndpoints] => ["smoke", e])]
-        : this.env.endpoints.map((e): [GateKind, LocalEndpoints] => [kind, e]);
-    return Promise.all(
-      plan.map(async ([k, e]) => {
-        const name = `${gateName(k, via, expect)}-${e.region}`;
-        const result = await runGate(k, via, {
-          script: k === "capacity" ? "02-capacity.ts" : "01-smoke.ts",
-          name,
-          reportDir: this.opts.reportDir,
-          baseUrl: e.edge,
-          host: via === "preview" ? e.previewHost : e.publicHost,
-          targets: targetsOf(this.env.blueprint),
-          env: expectationEnv(expect),
-          onOutput: (text) => logLines(this.opts.log, `k6 ${name}`, text),
-        });
-        return { ...result, region: e.region };
-      }),
-    );
+    if (this.env.endpoints.length === 0) throw new Error("the local environment has no region endpoints");
+    return runPlan(gatePlan(kind, this.env.endpoints), async ({ kind: k, endpoint: e }) => {
+      const name = `${gateName(k, via, expect)}-${e.region}`;
+      const result = await runGate(k, via, {
+        script: k === "capacity" ? "02-capacity.ts" : "01-smoke.ts",
+        name,
+        reportDir: this.opts.reportDir,
+        baseUrl: e.edge,
+        host: via === "preview" ? e.previewHost : e.publicHost,
+        targets: targetsOf(this.env.blueprint),
+        env: expectationEnv(expect),
+        onOutput: (text) => logLines(this.opts.log, `k6 ${name}`, text),
+      });
+      return { ...result, region: e.region };
+    });
   }
 
   async switch(rollout: RolloutConfig): Promise<void> {
