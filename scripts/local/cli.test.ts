@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -45,6 +45,24 @@ const cli = (...args: string[]) =>
   });
 
 describe("npm run local (cli)", () => {
+  it.each([[[]], [["up"]]])(
+    "when --state-dir is a non-empty directory the environment did not create and %j is asked, then it exits 1 before building and deletes nothing",
+    (args) => {
+      const dir = mkdtempSync(join(tmpdir(), "local-cli-"));
+      dirs.push(dir);
+      writeFileSync(join(dir, "notes.txt"), "keep me");
+
+      const run = cli(...args, "--state-dir", dir);
+
+      expect(run.status).toBe(1);
+      expect(run.stderr).toContain(
+        `state dir ${dir} is not empty and was not created by the local environment`,
+      );
+      expect(run.stdout).not.toContain("build");
+      expect(existsSync(join(dir, "notes.txt"))).toBe(true);
+    },
+  );
+
   it.each([[[]], [["--fail-gate"]], [["up"]]])(
     "when an environment is already running and %j is asked, then it exits non-zero naming down and status, and leaves it running",
     (args) => {

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { REPO_ROOT } from "../../infra/config/stack-file.js";
 import { runRehearsal } from "../pipeline/rehearsal.js";
 import { createLocalEnvironment, type LocalEnvironment } from "./environment.js";
-import { isAlive, readState, stateFile } from "./state.js";
+import { assertOwnStateDir, isAlive, readState, stateFile } from "./state.js";
 
 const USAGE = `usage: npm run local [-- <command>] [options]
 commands:
@@ -98,6 +98,8 @@ function build(): void {
 }
 
 async function up(env: LocalEnvironment): Promise<void> {
+  // Before the build: a --state-dir pointing at someone's directory fails at once, and is never emptied.
+  assertOwnStateDir(stateDir);
   const state = readState(stateDir);
   if (state && !isAlive(state.ownerPid)) {
     // The owner was killed without cleanup (SIGKILL, crash): its processes are orphans, restart cleanly.

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { loadBlueprint, REPO_ROOT } from "../../infra/config/stack-file.js";
 import { COLORS, type Blueprint, type Color } from "../../infra/model/index.js";
@@ -8,7 +8,7 @@ import { DNS_HOST } from "./dns-server.js";
 import { reloadEdgeByPid } from "./edge.js";
 import * as launch from "./launchers.js";
 import { effectiveWeights, renderNginxConfig, type RoutingState } from "./nginx-config.js";
-import { DEFAULT_BASE_PORT, localPorts, type LocalPorts } from "./ports.js";
+import { assertPortsFree, DEFAULT_BASE_PORT, localPorts, type LocalPorts } from "./ports.js";
 import { settleAll, stopPid } from "./processes.js";
 import { activeVersion, runUpPlan } from "./up-plan.js";
 import { seedCatalogs } from "./seed.js";
@@ -19,7 +19,9 @@ import {
   isAlive,
   readState,
   removeState,
+  assertOwnStateDir,
   requireState,
+  resetStateDir,
   stateFile,
   upsertProcess,
   writeActiveColor,
@@ -109,8 +111,16 @@ class Environment implements LocalEnvironment {
     }
     if (existing) await this.down();
     this.aborted = false;
-    rmSync(this.stateDir, { recursive: true, force: true });
-    mkdirSync(this.stateDir, { recursive: true });
+    assertOwnStateDir(this.stateDir);
+    await assertPortsFree([
+      ...this.blueprint.regions.map((r) => ({
+        what: `edge of ${r.name}`,
+        host: r.loopbackAddress,
+        port: this.ports.edge,
+      })),
+      { what: "dns", host: DNS_HOST, port: this.ports.dns },
+    ]);
+    resetStateDir(this.stateDir);
     const active = this.blueprint.rollout.activeColor;
     const routing: RoutingState = {
       activeColor: active,

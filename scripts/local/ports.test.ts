@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { loadBlueprint } from "../../infra/config/stack-file.js";
 import { COLORS } from "../../infra/model/index.js";
-import { localPorts } from "./ports.js";
+import { createServer } from "node:net";
+import { assertPortsFree, localPorts } from "./ports.js";
 
 const bp = loadBlueprint("local");
 
@@ -44,5 +45,26 @@ describe("local ports", () => {
     expect(() => ports.service("gateway", "blue", "region-z")).toThrow(
       'unknown region "region-z" — the model has region-a, region-b',
     );
+  });
+});
+
+describe("port preflight", () => {
+  it("when a port up needs is taken, then it fails naming it and the way out; free ports pass", async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      await expect(
+        assertPortsFree([
+          { what: "dns", host: "127.0.0.1", port },
+          { what: "edge of region-a", host: "127.0.1.1", port },
+        ]),
+      ).rejects.toThrow(
+        `ports already in use: dns 127.0.0.1:${port} (EADDRINUSE) — is another local environment running on this base port? Stop it ('npm run local -- down') or pass another --base-port (and --state-dir)`,
+      );
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    await expect(assertPortsFree([{ what: "dns", host: "127.0.0.1", port }])).resolves.toBeUndefined();
   });
 });

@@ -1,3 +1,4 @@
+import { createServer } from "node:net";
 import { COLORS, type Blueprint, type Color, type Region } from "../../infra/model/index.js";
 
 /** Default first port of the local environment; `--base-port` or `createLocalEnvironment({ basePort })` moves it. */
@@ -67,4 +68,32 @@ export function localPorts(bp: Blueprint, basePort = DEFAULT_BASE_PORT): LocalPo
       return basePort + 1000 + 500 * COLORS.indexOf(color) + 100 * region + (service.port % 100);
     },
   };
+}
+
+/** One port `up` is about to bind, named for the error message. */
+export interface PortUse {
+  what: string;
+  host: string;
+  port: number;
+}
+
+/**
+ * Fails fast, before anything starts, when a TCP port `up` needs is taken (usually a second environment on the
+ * same base port: a second one needs its own `--base-port` as well as its own `--state-dir`).
+ */
+export async function assertPortsFree(uses: PortUse[]): Promise<void> {
+  const taken: string[] = [];
+  for (const use of uses) {
+    const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+      const server = createServer();
+      server.once("error", (err: NodeJS.ErrnoException) => resolve(err));
+      server.listen(use.port, use.host, () => server.close(() => resolve(undefined)));
+    });
+    if (error) taken.push(`${use.what} ${use.host}:${use.port} (${error.code ?? error.message})`);
+  }
+  if (taken.length > 0)
+    throw new Error(
+      `ports already in use: ${taken.join(", ")} — is another local environment running on this base port? ` +
+        `Stop it ('npm run local -- down') or pass another --base-port (and --state-dir)`,
+    );
 }

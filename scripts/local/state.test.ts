@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -11,6 +11,8 @@ import {
   isAlive,
   readState,
   requireState,
+  resetStateDir,
+  STATE_DIR_MARKER,
   upsertProcess,
   writeActiveColor,
   writeState,
@@ -87,5 +89,45 @@ describe("local state", () => {
     expect(readFileSync(activeColorFile(dir), "utf8").trim()).toBe("green");
     expect(activeColorFile(dir)).toBe(join(dir, "active-color"));
     rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe("state dir reset", () => {
+  it("when the state dir holds files the environment did not write, then up refuses it and deletes nothing", () => {
+    const dir = mkdtempSync(join(tmpdir(), "state-dir-"));
+    writeFileSync(join(dir, "thesis.tex"), "precious");
+    mkdirSync(join(dir, "src"));
+    expect(() => resetStateDir(dir)).toThrow(
+      `state dir ${dir} is not empty and was not created by the local environment (no ${STATE_DIR_MARKER} or state.json in it): refusing to empty it — pass a new or empty directory to --state-dir`,
+    );
+    expect([existsSync(join(dir, "thesis.tex")), existsSync(join(dir, "src"))]).toEqual([true, true]);
+  });
+
+  it("when the state dir is new, empty, or one the environment created, then it is emptied and marked", () => {
+    const fresh = join(mkdtempSync(join(tmpdir(), "state-dir-")), "new");
+    resetStateDir(fresh);
+    expect(existsSync(join(fresh, STATE_DIR_MARKER))).toBe(true);
+    // A later up (after down removed state.json) finds the marker and empties the old logs.
+    mkdirSync(join(fresh, "region-a"));
+    writeFileSync(join(fresh, "region-a", "edge.log"), "old");
+    resetStateDir(fresh);
+    expect([existsSync(join(fresh, "region-a")), existsSync(join(fresh, STATE_DIR_MARKER))]).toEqual([
+      false,
+      true,
+    ]);
+    // A state dir of an earlier version (state.json, no marker) is still the environment's own.
+    const older = mkdtempSync(join(tmpdir(), "state-dir-"));
+    writeState(older, state);
+    resetStateDir(older);
+    expect([existsSync(join(older, "state.json")), existsSync(join(older, STATE_DIR_MARKER))]).toEqual([
+      false,
+      true,
+    ]);
+  });
+
+  it("when the state dir is a file, then up refuses it", () => {
+    const file = join(mkdtempSync(join(tmpdir(), "state-dir-")), "f");
+    writeFileSync(file, "x");
+    expect(() => resetStateDir(file)).toThrow(`state dir ${file} is not a directory`);
   });
 });

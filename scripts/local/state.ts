@@ -1,4 +1,13 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import type { Color } from "../../infra/model/index.js";
 import type { RoutingState } from "./nginx-config.js";
@@ -85,6 +94,40 @@ export function forgetProcesses(stateDir: string, names: string[]): void {
   const state = readState(stateDir);
   if (state)
     writeState(stateDir, { ...state, processes: state.processes.filter((p) => !names.includes(p.name)) });
+}
+
+/** Written into every state dir the environment creates; `up` empties only directories that hold it (or state.json). */
+export const STATE_DIR_MARKER = ".blueprint-local";
+
+/**
+ * Throws unless `stateDir` is missing, empty, or was created by the local environment (it holds the marker or a
+ * state.json): `up` empties it, and `--state-dir` must never delete a directory someone pointed it at by mistake.
+ */
+export function assertOwnStateDir(stateDir: string): void {
+  if (!existsSync(stateDir)) return;
+  if (!statSync(stateDir).isDirectory())
+    throw new Error(
+      `state dir ${stateDir} is not a directory — pass a new or empty directory to --state-dir`,
+    );
+  const entries = readdirSync(stateDir);
+  if (entries.length === 0 || entries.includes(STATE_DIR_MARKER) || entries.includes("state.json")) return;
+  throw new Error(
+    `state dir ${stateDir} is not empty and was not created by the local environment (no ${STATE_DIR_MARKER} or state.json in it): ` +
+      `refusing to empty it — pass a new or empty directory to --state-dir`,
+  );
+}
+
+/** A fresh state dir for `up`: empties one the environment created (see assertOwnStateDir), then marks it. */
+export function resetStateDir(stateDir: string): void {
+  assertOwnStateDir(stateDir);
+  if (existsSync(stateDir))
+    for (const entry of readdirSync(stateDir))
+      rmSync(join(stateDir, entry), { recursive: true, force: true });
+  mkdirSync(stateDir, { recursive: true });
+  writeFileSync(
+    join(stateDir, STATE_DIR_MARKER),
+    "created by scripts/local (npm run local): `up` empties this directory\n",
+  );
 }
 
 export function removeState(stateDir: string): void {
