@@ -234,7 +234,7 @@ describe("blue-green", () => {
     expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
     const changed = [...a.keys()].filter((k) => JSON.stringify(a.get(k)) !== JSON.stringify(b.get(k)));
     expect(changed.length).toBeGreaterThan(0);
-    // Routing: the HTTPRoutes, and the rollout ConfigMap that tells consumers which color is live (C1).
+    // Routing: the HTTPRoutes, and the rollout ConfigMap that tells consumers which color is live.
     for (const key of changed) expect(key, key).toMatch(/\/(HTTPRoute\/.*|ConfigMap\/rollout)$/);
     for (const region of after.regions) {
       const configMap = region.objects.find((o) => o.kind === "ConfigMap" && o.metadata.name === "rollout");

@@ -5,7 +5,7 @@ import { createClusterProvider } from "./components/cluster-provider.js";
 import { MONGO_SYSTEM_USERS, type MongoPasswords } from "./components/mongo-replica-set.js";
 import { RegionStack } from "./components/region-stack.js";
 import { Route53Failover } from "./components/route53-failover.js";
-import { deployedColors, type Blueprint } from "./model/index.js";
+import { deployedColors, type Blueprint, type RegionEndpoint } from "./model/index.js";
 
 export interface RegionOutputs {
   gatewayAddress: pulumi.Output<string>;
@@ -13,19 +13,9 @@ export interface RegionOutputs {
   previewUrl: string | undefined;
 }
 
-/** Contract C3: how the pipeline reaches one region's edge directly (k6 baseUrl `${scheme}://${address}` + Host). */
-export interface RegionEndpoint {
-  region: string;
-  /** Gateway address (IP or hostname): `regions[].gatewayAddress`, else the Gateway's status address. */
-  address: string;
-  publicHost: string;
-  previewHost: string;
-  scheme: "http" | "https";
-}
-
 export interface BlueprintOutputs {
   regions: Record<string, RegionOutputs>;
-  /** One per region, in model order (contract C3). */
+  /** One per region, in model order. */
   regionEndpoints: pulumi.Output<RegionEndpoint[]>;
   activeColor: string;
   versions: Partial<Record<string, string>>;

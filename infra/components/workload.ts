@@ -35,7 +35,7 @@ export function colorReplicas(bp: Blueprint, service: Service, color: Color): { 
   return service.replicas;
 }
 
-/** Name of the per-namespace ConfigMap holding the active color (contract C1). */
+/** Name of the per-namespace ConfigMap holding the active color. */
 export const ROLLOUT_CONFIGMAP = "rollout";
 
 /** The `rollout` ConfigMap of a region namespace: `active-color` is the color live traffic goes to. */
@@ -49,7 +49,7 @@ export function buildRolloutConfigMap(bp: Blueprint): K8sObject {
 }
 
 /**
- * Container env from the shared `serviceEnv` (contract C4): each color calls its own color; passwords come
+ * Container env from the shared `serviceEnv`: each color calls its own color; passwords come
  * from Secrets by reference and precede the URLs that expand them, since $(VAR) sees only earlier variables.
  */
 export function buildEnv(bp: Blueprint, region: Region, service: Service, color: Color): EnvVar[] {
@@ -77,7 +77,7 @@ export function buildEnv(bp: Blueprint, region: Region, service: Service, color:
       kafkaBrokers: [`${serviceHost(kafkaBootstrapService(region.name), ns)}:${DATA_PORTS.kafka}`],
     },
     activeColorFile: ACTIVE_COLOR_PATH,
-    // Strimzi KafkaTopic objects own the topics (contract C2).
+    // Strimzi KafkaTopic objects own the topics.
     kafkaCreateTopics: false,
   });
   return [...secrets, ...Object.entries(env).map(([name, value]) => ({ name, value }))];
@@ -179,7 +179,7 @@ export function buildServiceColor(
           ],
           volumes: [
             { name: "tmp", emptyDir: { sizeLimit: EPHEMERAL.request } },
-            // Optional: without the ConfigMap the kubelet mounts an empty directory and consumers fail open (C1).
+            // Optional: without the ConfigMap the kubelet mounts an empty directory and consumers fail open.
             { name: "rollout", configMap: { name: ROLLOUT_CONFIGMAP, optional: true } },
           ],
         },

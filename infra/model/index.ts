@@ -5,3 +5,4 @@ export * from "./blueprint.js";
 export * from "./rollout.js";
 export { toBase } from "./checks.js";
 export * from "./service-env.js";
+export * from "./endpoints.js";

@@ -16,7 +16,7 @@ const input = (name: string, extra: Partial<ServiceEnvInput> = {}): ServiceEnvIn
   ...extra,
 });
 
-describe("serviceEnv (contract C4)", () => {
+describe("serviceEnv", () => {
   it("when catalog runs in green with the rollout file, then its env is exactly the model's keys and the given addresses", () => {
     expect(
       serviceEnv(

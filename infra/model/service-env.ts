@@ -1,7 +1,7 @@
 import type { Region, Service } from "./blueprint.js";
 import type { Color } from "./schema.js";
 
-/** Directory where every service pod mounts the `rollout` ConfigMap (contract C1). */
+/** Directory where every service pod mounts the `rollout` ConfigMap. */
 export const ROLLOUT_MOUNT_DIR = "/etc/blueprint/rollout";
 /** Key of the `rollout` ConfigMap holding the active color, and the file name under the mount. */
 export const ACTIVE_COLOR_KEY = "active-color";
@@ -28,9 +28,9 @@ export interface ServiceEnvInput {
   data: DataAddresses;
   /** SHUTDOWN_DELAY_MS; default the model's `services[].shutdownDelayMs`. */
   shutdownDelayMs?: number;
-  /** ACTIVE_COLOR_FILE (contract C1); unset: the services consume regardless of color (fail open). */
+  /** ACTIVE_COLOR_FILE; unset: the services consume regardless of color (fail open). */
   activeColorFile?: string;
-  /** KAFKA_CREATE_TOPICS (contract C2) for Kafka users; unset leaves the services' default ("true"). */
+  /** KAFKA_CREATE_TOPICS for Kafka users; unset leaves the services' default ("true"). */
   kafkaCreateTopics?: boolean;
 }
 
@@ -56,7 +56,7 @@ export const MANAGED_ENV = [
 ] as const;
 
 /**
- * Environment of one service instance (contract C4), the same on Kubernetes and on loopback: common keys, the
+ * Environment of one service instance, the same on Kubernetes and on loopback: common keys, the
  * data stores it depends on, the same-color services it calls, rollout files, then the model's `env`.
  */
 export function serviceEnv(input: ServiceEnvInput): Record<string, string> {

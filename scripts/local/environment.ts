@@ -220,7 +220,7 @@ class Environment implements LocalEnvironment {
       versions: { ...rollout.versions },
       ...(rollout.weights ? { weights: rollout.weights } : {}),
     };
-    // Contract C1: consumers follow the color the edges are about to route live traffic to.
+    // Consumers follow the color the edges are about to route live traffic to.
     writeActiveColor(this.stateDir, routing.activeColor);
     for (const rec of state.processes.filter((p) => p.role === "edge")) {
       const region = rec.region!;

@@ -110,12 +110,12 @@ export interface ServiceLaunch {
   faults?: Faults;
 }
 
-/** Spawns `node <entry>` with the contract-B environment; `listening` resolves once /livez answers 200. */
+/** Spawns `node <entry>` with the environment from the model's serviceEnv; `listening` resolves once /livez answers 200. */
 export function spawnService(
   { ports, stateDir }: LaunchContext,
   s: ServiceLaunch,
 ): Launched & { listening: Promise<void> } {
-  // Contract C1: the file every applyRouting rewrites (state.ts writeActiveColor).
+  // The file every applyRouting rewrites (state.ts writeActiveColor).
   const env = serviceEnv(
     s.service,
     s.region,

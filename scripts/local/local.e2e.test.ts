@@ -129,7 +129,7 @@ describe("local environment (real processes on loopback)", () => {
     expect(existsSync(stateFile(stateDir))).toBe(true);
   });
 
-  it("when up, then each region's catalog holds the sample products and the gateway lists them (contract C5)", async () => {
+  it("when up, then each region's catalog holds the sample products and the gateway lists them", async () => {
     const catalogs = (await env.status()).filter((p) => p.name.startsWith("catalog-blue-"));
     expect(catalogs).toHaveLength(env.endpoints.length);
     for (const c of catalogs) {
@@ -150,7 +150,7 @@ describe("local environment (real processes on loopback)", () => {
     }
   });
 
-  it("when up, then every service gets ACTIVE_COLOR_FILE and the file names the active color (contract C1)", async () => {
+  it("when up, then every service gets ACTIVE_COLOR_FILE and the file names the active color", async () => {
     const file = join(stateDir, "active-color");
     expect(readFileSync(file, "utf8").trim()).toBe("blue");
     for (const p of (await env.status()).filter((r) => r.role === "service")) {

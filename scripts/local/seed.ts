@@ -10,7 +10,7 @@ export const SAMPLE_PRODUCTS = [
 ].map((p) => ({ ...p, stock: 10_000_000 }));
 
 /**
- * Contract C5: catalog writes are internal (the gateway does not proxy them), so the sample products are PUT to each
+ * catalog writes are internal (the gateway does not proxy them), so the sample products are PUT to each
  * region's catalog directly. PUT is idempotent: seeding twice, or every region over the shared database, is safe.
  */
 export async function seedCatalogs(

@@ -22,7 +22,7 @@ export interface Faults {
 }
 
 /**
- * Environment of one local service process: the model's `serviceEnv` (contract C4) with loopback addresses,
+ * Environment of one local service process: the model's `serviceEnv` with loopback addresses,
  * plus optional faults for rollback drills. Kafka topics are created by the services (KAFKA_CREATE_TOPICS left
  * at its default).
  */

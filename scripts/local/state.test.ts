@@ -82,7 +82,7 @@ describe("local state", () => {
     expect(() => dataUrls(state, "region-b")).toThrow("redis of region-b is not running");
   });
 
-  it("when the active color is written twice, then the file holds only the last color (contract C1)", () => {
+  it("when the active color is written twice, then the file holds only the last color", () => {
     const dir = mkdtempSync(join(tmpdir(), "active-color-"));
     writeActiveColor(dir, "blue");
     writeActiveColor(dir, "green");

@@ -44,7 +44,7 @@ export interface LocalState {
 
 export const stateFile = (stateDir: string) => join(stateDir, "state.json");
 
-/** Contract C1: the file every service reads (ACTIVE_COLOR_FILE) to know whether its Kafka consumers may run. */
+/** the file every service reads (ACTIVE_COLOR_FILE) to know whether its Kafka consumers may run. */
 export const activeColorFile = (stateDir: string) => join(stateDir, "active-color");
 
 /** Replaced atomically, so a service re-reading it never sees a half-written color. */

@@ -2,7 +2,7 @@ import type { Blueprint, Color } from "../../infra/model/index.js";
 import type { RoutingState } from "./nginx-config.js";
 import type { Faults } from "./service-env.js";
 
-// Contract C: the local environment API the pipeline's local target and `npm run local` drive.
+// The local environment API the pipeline's local target and `npm run local` drive.
 
 export interface LocalEndpoints {
   /** Region name from the model. */
@@ -39,7 +39,7 @@ export interface LocalEnvironment {
   deployColor(color: Color, version: string, opts?: { faults?: Faults }): Promise<void>;
   /** Every service of the color answers /readyz 200 in every region. */
   waitReady(color: Color, timeoutMs?: number): Promise<void>;
-  /** Writes <stateDir>/active-color (contract C1), regenerates the nginx configs and reloads the edges. */
+  /** Writes <stateDir>/active-color, regenerates the nginx configs and reloads the edges. */
   applyRouting(rollout: RoutingState): Promise<void>;
   /** Graceful SIGTERM of that color's services. */
   stopColor(color: Color): Promise<void>;

@@ -6,7 +6,7 @@ import { get as httpsGet } from "node:https";
 import { isIP } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { REPO_ROOT } from "../../infra/config/stack-file.js";
-import type { Blueprint, Color, RolloutConfig } from "../../infra/model/index.js";
+import type { Blueprint, Color, RegionEndpoint, RolloutConfig } from "../../infra/model/index.js";
 import { targetsOf } from "../../load/lib/export-targets.js";
 import { gatePlan, runPlan } from "./gate-plan.js";
 import { expectationEnv, gateName, runGate } from "./k6.js";
@@ -36,16 +36,6 @@ interface RegionOutput {
   gatewayAddress?: string;
   liveUrl: string;
   previewUrl?: string;
-}
-
-/** Contract C3: the stack output `regionEndpoints`, one per region in model order. */
-export interface RegionEndpoint {
-  region: string;
-  /** The region's gateway address (IP or hostname). */
-  address: string;
-  publicHost: string;
-  previewHost: string;
-  scheme: "http" | "https";
 }
 
 export interface CloudTargetOptions {

@@ -21,7 +21,7 @@ export interface LocalTargetOptions {
   log?: (line: string) => void;
 }
 
-/** The promotion target of the local environment (contract C): processes, nginx edges and k6 on loopback. */
+/** The promotion target of the local environment: processes, nginx edges and k6 on loopback. */
 export class LocalTarget implements PromotionTarget {
   readonly name: string;
   /** Requests and errors seen on the live host while the edges switched colors. */

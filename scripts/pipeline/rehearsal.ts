@@ -28,7 +28,7 @@ export interface RehearsalResult extends RehearsalReport {
 
 export const BAD_RELEASE_FAULTS = { errorRate: 0.3 };
 
-/** The full promotion on the local target (contract C), optionally the failover drill, and the report. */
+/** The full promotion on the local target, optionally the failover drill, and the report. */
 export async function runRehearsal(
   env: LocalEnvironment,
   opts: RehearsalOptions = {},

@@ -1,4 +1,4 @@
-// Real backing servers on loopback for tests and the local environment (contract A).
+// Real backing servers on loopback for tests and the local environment.
 export type { RunningServer } from "./process.js";
 export { stopAll } from "./process.js";
 export { freePort } from "./ports.js";
