@@ -125,6 +125,24 @@ describe("state dir reset", () => {
     ]);
   });
 
+  it("when the state dir lies inside .local/ (the default state dirs), then it is the environment's even without a marker", () => {
+    const ownedRoot = mkdtempSync(join(tmpdir(), "local-root-"));
+    const dir = join(ownedRoot, "local");
+    mkdirSync(join(dir, "region-a"), { recursive: true });
+    writeFileSync(join(dir, "region-a", "edge.log"), "from an earlier version");
+    resetStateDir(dir, ownedRoot);
+    expect([existsSync(join(dir, "region-a")), existsSync(join(dir, STATE_DIR_MARKER))]).toEqual([
+      false,
+      true,
+    ]);
+    const sibling = `${ownedRoot}-sibling`;
+    mkdirSync(sibling);
+    writeFileSync(join(sibling, "precious"), "x");
+    expect(() => resetStateDir(sibling, ownedRoot)).toThrow("refusing to empty it");
+    writeFileSync(join(ownedRoot, "precious"), "x");
+    expect(() => resetStateDir(ownedRoot, ownedRoot)).toThrow("refusing to empty it");
+  });
+
   it("when the state dir is a file, then up refuses it", () => {
     const file = join(mkdtempSync(join(tmpdir(), "state-dir-")), "f");
     writeFileSync(file, "x");

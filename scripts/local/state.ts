@@ -8,7 +8,8 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve, sep } from "node:path";
+import { REPO_ROOT } from "../../infra/config/stack-file.js";
 import type { Color } from "../../infra/model/index.js";
 import type { RoutingState } from "./nginx-config.js";
 import type { DataUrls } from "./service-env.js";
@@ -99,12 +100,17 @@ export function forgetProcesses(stateDir: string, names: string[]): void {
 /** Written into every state dir the environment creates; `up` empties only directories that hold it (or state.json). */
 export const STATE_DIR_MARKER = ".blueprint-local";
 
+/** The repository's ignored `.local/`: the default state dirs live there, and everything in it is the environment's. */
+export const LOCAL_ROOT = join(REPO_ROOT, ".local");
+
 /**
- * Throws unless `stateDir` is missing, empty, or was created by the local environment (it holds the marker or a
- * state.json): `up` empties it, and `--state-dir` must never delete a directory someone pointed it at by mistake.
+ * Throws unless `stateDir` is missing, empty, inside `ownedRoot` (`.local/`, where the default state dirs live), or
+ * was created by the local environment (it holds the marker or a state.json): `up` empties it, and `--state-dir`
+ * must never delete a directory someone pointed it at by mistake.
  */
-export function assertOwnStateDir(stateDir: string): void {
+export function assertOwnStateDir(stateDir: string, ownedRoot = LOCAL_ROOT): void {
   if (!existsSync(stateDir)) return;
+  if (resolve(stateDir).startsWith(resolve(ownedRoot) + sep)) return;
   if (!statSync(stateDir).isDirectory())
     throw new Error(
       `state dir ${stateDir} is not a directory — pass a new or empty directory to --state-dir`,
@@ -118,8 +124,8 @@ export function assertOwnStateDir(stateDir: string): void {
 }
 
 /** A fresh state dir for `up`: empties one the environment created (see assertOwnStateDir), then marks it. */
-export function resetStateDir(stateDir: string): void {
-  assertOwnStateDir(stateDir);
+export function resetStateDir(stateDir: string, ownedRoot = LOCAL_ROOT): void {
+  assertOwnStateDir(stateDir, ownedRoot);
   if (existsSync(stateDir))
     for (const entry of readdirSync(stateDir))
       rmSync(join(stateDir, entry), { recursive: true, force: true });
