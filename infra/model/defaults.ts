@@ -33,7 +33,8 @@ export const SAMPLE_SERVICES: ServiceInput[] = [
 export const CAPACITY_DEFAULTS: Record<Environment, Capacity> = {
   // One 2-core machine runs every process of the local environment, k6 included. Measured by the k6 capacity
   // gate there with both colors, two regions, Kafka and FerretDB running: 100 req/s dropped iterations (75-79
-  // req/s reached, p95 2-7 s); 50 req/s held p95 101 ms / p99 579 ms when other work on the machine was light.
+  // req/s reached, p95 2-7 s); 50 req/s held p95 101 ms / p99 579 ms when other work on the machine was light,
+  // and p95 24-65 ms / p99 42-64 ms in `npm run local` runs on 2026-11-25 (capacity gate running alone).
   // The order write path on FerretDB (SQLite) is the limit (~5-10 writes/s).
   local: {
     requestsPerSecond: 50,
