@@ -85,7 +85,7 @@ async function rehearse(env: LocalEnvironment): Promise<boolean> {
     ...(values.version ? { version: values.version } : {}),
     ...(values["report-dir"] ? { reportDir: values["report-dir"] } : {}),
   });
-  log(`report: ${result.reportFile}`);
+  // The rehearsal's summary already names the report file.
   return result.ok;
 }
 
