@@ -188,25 +188,28 @@ describe("cloud target (Automation API against the pulumi stand-in)", () => {
     }
   }, 60_000);
 
+  /** A deployed dev stack whose one region serves https at `address` (the stub gateway). */
+  const httpsStack = (address: string) => ({
+    config: { "blueprint:rollout": JSON.stringify(initial) },
+    outputs: {
+      ...outputs,
+      regionEndpoints: [
+        {
+          region: "eu-west",
+          address,
+          publicHost: "dev.shop.example.com",
+          previewHost: "preview.dev.shop.example.com",
+          scheme: "https",
+        },
+      ],
+    },
+  });
+
   it("when a region's scheme is https, then k6 and the readiness probe reach its address with the hostname as SNI, Host and certificate name", async () => {
     const dir = mkdtempSync(join(tmpdir(), "cloud-tls-"));
     const tls = selfSigned(dir, ["dev.shop.example.com", "preview.dev.shop.example.com"]);
     const gw = await stubGateway(tls);
-    fake.setState({
-      config: { "blueprint:rollout": JSON.stringify(initial) },
-      outputs: {
-        ...outputs,
-        regionEndpoints: [
-          {
-            region: "eu-west",
-            address: gw.address,
-            publicHost: "dev.shop.example.com",
-            previewHost: "preview.dev.shop.example.com",
-            scheme: "https",
-          },
-        ],
-      },
-    });
+    fake.setState(httpsStack(gw.address));
     const t = await CloudTarget.select(
       "dev",
       {
@@ -245,21 +248,7 @@ describe("cloud target (Automation API against the pulumi stand-in)", () => {
     const dir = mkdtempSync(join(tmpdir(), "cloud-tls-"));
     const tls = selfSigned(dir, ["other.example.com"]);
     const gw = await stubGateway(tls);
-    fake.setState({
-      config: { "blueprint:rollout": JSON.stringify(initial) },
-      outputs: {
-        ...outputs,
-        regionEndpoints: [
-          {
-            region: "eu-west",
-            address: gw.address,
-            publicHost: "dev.shop.example.com",
-            previewHost: "preview.dev.shop.example.com",
-            scheme: "https",
-          },
-        ],
-      },
-    });
+    fake.setState(httpsStack(gw.address));
     const t = await CloudTarget.select(
       "dev",
       { blueprint: loadBlueprint("dev"), reportDir: dir, readyTimeoutMs: 0, caFile: tls.certFile },
