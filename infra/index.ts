@@ -1,19 +1,7 @@
-import * as pulumi from "@pulumi/pulumi";
-import { readBlueprintConfig } from "./config-read.js";
-import { BlueprintConfigError, parseBlueprint } from "./model/index.js";
-import { createBlueprint } from "./program.js";
+import { blueprintProgram } from "./program.js";
 
-function load() {
-  try {
-    return parseBlueprint(readBlueprintConfig(pulumi.runtime.allConfig()), pulumi.getStack());
-  } catch (error) {
-    // Shown without a stack trace: the message names every key and its fix.
-    if (error instanceof BlueprintConfigError) throw new pulumi.RunError(error.message);
-    throw error;
-  }
-}
-
-const outputs = createBlueprint(load());
+// The stack's outputs; the Automation API runs the same blueprintProgram as an inline program (scripts/cluster).
+const outputs = blueprintProgram();
 
 export const regions = outputs.regions;
 export const regionEndpoints = outputs.regionEndpoints;

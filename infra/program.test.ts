@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { readStackConfig } from "./config/stack-file.js";
-import { DATA_POD_LABELS, edgeNamespace, operatorNamespace, type K8sObject } from "./components/meta.js";
+import { DATA_POD_LABELS, edgeNamespace, type K8sObject } from "./components/meta.js";
 import { deployedColors, parseBlueprint, type Blueprint } from "./model/index.js";
 import { MOCK_SECRET_PREFIX, mockGatewayAddress, runUnderMockEngine } from "./render/mock-engine.js";
 import { renderBlueprint, type StackRender } from "./render/render.js";
@@ -116,7 +116,7 @@ describe.each(STACKS)("stack %s", (name) => {
           const ns = peer.namespaceSelector?.matchLabels?.["kubernetes.io/metadata.name"];
           const allowed =
             (peer.podSelector !== undefined && !peer.namespaceSelector && !peer.ipBlock) ||
-            ns === operatorNamespace(bp.namespace) ||
+            ns === bp.platform.operatorNamespace ||
             (peer.ipBlock !== undefined &&
               peerCidrs.has(peer.ipBlock.cidr) &&
               !peer.ipBlock.cidr.startsWith("0.0.0.0"));

@@ -1,11 +1,19 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import { CloudflareLoadBalancer } from "./components/cloudflare-load-balancer.js";
 import { createClusterProvider } from "./components/cluster-provider.js";
-import { MONGO_SYSTEM_USERS, type MongoPasswords } from "./components/mongo-replica-set.js";
+import type { MongoPasswords } from "./components/mongo-replica-set.js";
 import { RegionStack } from "./components/region-stack.js";
 import { Route53Failover } from "./components/route53-failover.js";
-import { deployedColors, type Blueprint, type RegionEndpoint } from "./model/index.js";
+import { readBlueprintConfig } from "./config-read.js";
+import {
+  BlueprintConfigError,
+  CREDENTIAL_CONFIG_KEYS,
+  CREDENTIAL_KEYS,
+  deployedColors,
+  parseBlueprint,
+  type Blueprint,
+  type RegionEndpoint,
+} from "./model/index.js";
 
 export interface RegionOutputs {
   gatewayAddress: pulumi.Output<string>;
@@ -25,18 +33,38 @@ export interface BlueprintOutputs {
   credentials: pulumi.Output<{ mongo: Record<string, string>; redis: Record<string, string> }>;
 }
 
-/** Passwords of the replica set's users: one set per stack, because every region's members share them. */
-function mongoPasswords(): MongoPasswords {
-  const names = [...MONGO_SYSTEM_USERS, "APP"] as const;
-  return Object.fromEntries(
-    names.map((n) => [
-      n,
-      new random.RandomPassword(`mongo-${n.toLowerCase().replaceAll("_", "-")}-password`, {
-        length: 32,
-        special: false,
-      }).result,
-    ]),
+/** The stack's credentials from its `secrets:` config (see CREDENTIAL_KEYS); checked present by loadStack. */
+function credentials(): { mongo: MongoPasswords; redis: pulumi.Output<string> } {
+  const secrets = new pulumi.Config("secrets");
+  const mongo = Object.fromEntries(
+    Object.entries(CREDENTIAL_KEYS.mongo).map(([user, key]) => [user, secrets.requireSecret(key)]),
   ) as MongoPasswords;
+  return { mongo, redis: secrets.requireSecret(CREDENTIAL_KEYS.redis) };
+}
+
+/**
+ * The stack's validated blueprint, from its config. Bad config and missing credentials fail here, before any
+ * resource, as a RunError (shown without a stack trace) naming every key and its fix.
+ */
+export function loadStack(): Blueprint {
+  const all = pulumi.runtime.allConfig();
+  try {
+    const bp = parseBlueprint(readBlueprintConfig(all), pulumi.getStack());
+    const missing = CREDENTIAL_CONFIG_KEYS.filter((key) => !all[key]);
+    if (bp.environment !== "local" && missing.length > 0)
+      throw new pulumi.RunError(
+        `stack "${bp.stack}" lacks its credentials (${missing.join(", ")}) — run \`npm run stack:secrets -- --stack ${bp.stack}\`, which generates each missing one as secret config`,
+      );
+    return bp;
+  } catch (error) {
+    if (error instanceof BlueprintConfigError) throw new pulumi.RunError(error.message);
+    throw error;
+  }
+}
+
+/** The Pulumi program: `infra/index.ts` exports its result; the Automation API runs it as an inline program. */
+export function blueprintProgram(): BlueprintOutputs {
+  return createBlueprint(loadStack());
 }
 
 /** The whole program for a validated blueprint; `infra/index.ts` calls it, tests call it under the mock engine. */
@@ -46,7 +74,7 @@ export function createBlueprint(bp: Blueprint): BlueprintOutputs {
       'the "local" environment runs as processes on loopback — use `npm run local`, not `pulumi up`',
     );
   }
-  const passwords = mongoPasswords();
+  const creds = credentials();
   const regions: Record<string, RegionOutputs> = {};
   const addresses: Record<string, pulumi.Output<string>> = {};
   const redis: Record<string, pulumi.Output<string>> = {};
@@ -62,7 +90,8 @@ export function createBlueprint(bp: Blueprint): BlueprintOutputs {
       blueprint: bp,
       region,
       provider,
-      mongoPasswords: passwords,
+      mongoPasswords: creds.mongo,
+      redisPassword: creds.redis,
     });
     addresses[region.name] = stack.gatewayAddress;
     redis[region.name] = stack.redisPassword;
@@ -75,10 +104,13 @@ export function createBlueprint(bp: Blueprint): BlueprintOutputs {
     };
   }
   const dnsArgs = { blueprint: bp, addresses };
+  // external: the records are made outside the stack, from the regionEndpoints output.
   const dns =
     bp.dns.provider === "cloudflare"
       ? new CloudflareLoadBalancer("dns", dnsArgs)
-      : new Route53Failover("dns", dnsArgs);
+      : bp.dns.provider === "route53"
+        ? new Route53Failover("dns", dnsArgs)
+        : undefined;
   const regionEndpoints = pulumi.all(
     bp.regions.map((region) =>
       addresses[region.name]!.apply((address): RegionEndpoint => ({
@@ -96,10 +128,10 @@ export function createBlueprint(bp: Blueprint): BlueprintOutputs {
     activeColor: bp.rollout.activeColor,
     versions: Object.fromEntries(deployedColors(bp).map((c) => [c, bp.rollout.versions[c]!])),
     weights: bp.rollout.weights,
-    dnsRecords: dns.recordNames,
+    dnsRecords: dns?.recordNames ?? [],
     credentials: pulumi.secret(
       pulumi.all({
-        mongo: pulumi.all(passwords as Record<string, pulumi.Output<string>>),
+        mongo: pulumi.all(creds.mongo as Record<string, pulumi.Output<string>>),
         redis: pulumi.all(redis),
       }),
     ) as unknown as BlueprintOutputs["credentials"],

@@ -9,9 +9,9 @@ export const GATEWAY_NAME = "edge";
 export const TLS_SECRET = "edge-tls";
 const GW_API = "gateway.networking.k8s.io/v1";
 
-/** One NGINX Gateway Fabric per stack and cluster: its own GatewayClass and controller name. */
+/** The GatewayClass: the stack's own NGINX Gateway Fabric's, or the platform's (platform.gatewayClassName). */
 export function gatewayClassName(bp: Blueprint): string {
-  return `nginx-${bp.namespace}`;
+  return bp.platform.gatewayClassName;
 }
 
 export function ngfValues(bp: Blueprint): Record<string, unknown> {
@@ -24,8 +24,11 @@ export function ngfValues(bp: Blueprint): Record<string, unknown> {
   };
 }
 
-/** The Gateway in the edge namespace; routes attach from the app namespace only. */
-export function buildGateway(bp: Blueprint): K8sObject[] {
+/**
+ * The Gateway in the edge namespace; routes attach from the app namespace only. `waitForAddress`: the DNS records
+ * need the address, so `pulumi up` waits until the Gateway has one (not when the region's address is configured).
+ */
+export function buildGateway(bp: Blueprint, waitForAddress = true): K8sObject[] {
   const ns = edgeNamespace(bp.namespace);
   const labels = commonLabels("edge", "gateway");
   const allowedRoutes = {
@@ -63,8 +66,9 @@ export function buildGateway(bp: Blueprint): K8sObject[] {
       name: GATEWAY_NAME,
       namespace: ns,
       labels,
-      // The DNS records need the address, so `pulumi up` waits until the Gateway has one.
-      annotations: { "pulumi.com/waitFor": "jsonpath={.status.addresses[0].value}" },
+      ...(waitForAddress
+        ? { annotations: { "pulumi.com/waitFor": "jsonpath={.status.addresses[0].value}" } }
+        : {}),
     },
     spec: { gatewayClassName: gatewayClassName(bp), listeners },
   });
@@ -163,31 +167,45 @@ export class Edge extends pulumi.ComponentResource {
   constructor(name: string, args: EdgeArgs, opts: pulumi.ComponentResourceOptions) {
     super("blueprint:edge:Edge", name, {}, opts);
     const { blueprint: bp, provider } = args;
-    const crds = new k8s.yaml.v2.ConfigFile(
-      `${name}-gateway-api-crds`,
-      { file: PINS.gatewayApiCrds },
-      { parent: this, provider },
-    );
-    const ngf = new k8s.helm.v4.Chart(
-      `${name}-ngf`,
-      {
-        name: "ngf",
-        chart: PINS.ngfChart.chart,
-        version: PINS.ngfChart.version,
-        namespace: edgeNamespace(bp.namespace),
-        values: ngfValues(bp),
-      },
-      { parent: this, provider, dependsOn: [crds, ...args.dependsOn] },
-    );
-    const [gateway, ...rest] = buildGateway(bp);
+    // With platform.operators: provided, the CRDs and the controller are the cluster's, not this stack's.
+    const installs = bp.platform.operators === "stack";
+    const crds = installs
+      ? [
+          new k8s.yaml.v2.ConfigFile(
+            `${name}-gateway-api-crds`,
+            { file: PINS.gatewayApiCrds },
+            { parent: this, provider },
+          ),
+        ]
+      : [];
+    const ngf = installs
+      ? [
+          new k8s.helm.v4.Chart(
+            `${name}-ngf`,
+            {
+              name: "ngf",
+              chart: PINS.ngfChart.chart,
+              version: PINS.ngfChart.version,
+              namespace: edgeNamespace(bp.namespace),
+              values: ngfValues(bp),
+            },
+            { parent: this, provider, dependsOn: [...crds, ...args.dependsOn] },
+          ),
+        ]
+      : [];
+    const [gateway, ...rest] = buildGateway(bp, !args.address);
     const gw = new k8s.apiextensions.CustomResource(
       `${name}-gateway`,
       // `status` is listed so the provider reports it back as an output (the address for DNS).
       { ...(gateway as k8s.apiextensions.CustomResourceArgs), status: undefined },
-      { parent: this, provider, dependsOn: [ngf] },
+      { parent: this, provider, dependsOn: [...ngf, ...args.dependsOn] },
     );
     for (const obj of rest)
-      createObject(`${name}-certificate`, obj, { parent: this, provider, dependsOn: [crds] });
+      createObject(`${name}-certificate`, obj, {
+        parent: this,
+        provider,
+        dependsOn: [...crds, ...args.dependsOn],
+      });
     for (const obj of buildHttpRoutes(bp)) {
       createObject(`${name}-route-${obj.metadata.name}`, obj, { parent: this, provider, dependsOn: [gw] });
     }

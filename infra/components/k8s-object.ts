@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
+import type { Blueprint } from "../model/index.js";
 import type { K8sObject } from "./meta.js";
 
 /**
@@ -36,17 +37,19 @@ export function createObject(
   }
 }
 
-/** An operator from its pinned Helm chart repository, installed into the stack's operators namespace. */
-export function installOperator(
+/**
+ * What the operator's objects wait for: the operator from its pinned Helm chart repository, installed into the
+ * operators namespace, when this stack installs the add-ons; with `platform.operators: provided`, only `dependsOn`.
+ */
+export function operatorDependency(
+  bp: Blueprint,
   name: string,
   pin: { chart: string; repo: string; version: string },
-  namespace: string,
   values: Record<string, unknown>,
-  opts: pulumi.CustomResourceOptions,
-): k8s.helm.v4.Chart {
-  return new k8s.helm.v4.Chart(
-    name,
-    { chart: pin.chart, version: pin.version, repositoryOpts: { repo: pin.repo }, namespace, values },
-    opts,
-  );
+  opts: pulumi.CustomResourceOptions & { dependsOn: pulumi.Input<pulumi.Resource>[] },
+): pulumi.Input<pulumi.Resource>[] {
+  if (bp.platform.operators === "provided") return opts.dependsOn;
+  const { chart, version, repo } = pin;
+  const namespace = bp.platform.operatorNamespace;
+  return [new k8s.helm.v4.Chart(name, { chart, version, repositoryOpts: { repo }, namespace, values }, opts)];
 }

@@ -1,7 +1,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { Blueprint, Region } from "../model/index.js";
-import { createObject, installOperator } from "./k8s-object.js";
+import { createObject, operatorDependency } from "./k8s-object.js";
 import {
   DATA_PORTS,
   KAFKA_REPLICATION_PORT,
@@ -10,7 +10,6 @@ import {
   commonLabels,
   kafkaBootstrapService,
   kafkaClusterName,
-  operatorNamespace,
   type K8sObject,
 } from "./meta.js";
 
@@ -204,22 +203,16 @@ export class KafkaCluster extends pulumi.ComponentResource {
   constructor(name: string, args: KafkaClusterArgs, opts: pulumi.ComponentResourceOptions) {
     super("blueprint:data:KafkaCluster", name, {}, opts);
     const { blueprint: bp, provider } = args;
-    const operator = installOperator(
-      `${name}-operator`,
-      PINS.strimziChart,
-      operatorNamespace(bp.namespace),
-      strimziValues(bp),
-      {
-        parent: this,
-        provider,
-        dependsOn: args.dependsOn,
-      },
-    );
+    const operator = operatorDependency(bp, `${name}-operator`, PINS.strimziChart, strimziValues(bp), {
+      parent: this,
+      provider,
+      dependsOn: args.dependsOn,
+    });
     for (const obj of buildKafka(bp, args.region)) {
       createObject(`${name}-${obj.kind.toLowerCase()}-${obj.metadata.name}`, obj, {
         parent: this,
         provider,
-        dependsOn: [operator],
+        dependsOn: operator,
       });
     }
     this.bootstrap = `${kafkaBootstrapService(args.region.name)}.${bp.namespace}.svc.cluster.local:${DATA_PORTS.kafka}`;

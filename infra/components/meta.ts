@@ -55,12 +55,9 @@ export const DATA_PORTS = { redis: 6379, mongo: 27017, kafka: 9092 } as const;
 /** Kafka listener used by MirrorMaker 2 in other regions (TLS). */
 export const KAFKA_REPLICATION_PORT = 9094;
 
-/** Namespaces beside the app namespace: the edge (NGINX Gateway Fabric + Gateway) and the operators. */
+/** Namespace beside the app namespace for the edge (NGINX Gateway Fabric + Gateway); operators: platform.operatorNamespace. */
 export function edgeNamespace(namespace: string): string {
   return `${namespace}-edge`;
-}
-export function operatorNamespace(namespace: string): string {
-  return `${namespace}-operators`;
 }
 
 /**

@@ -1,27 +1,11 @@
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { Blueprint, Region } from "../model/index.js";
-import { createObject, installOperator } from "./k8s-object.js";
-import {
-  DATA_PORTS,
-  PINS,
-  clustersetHost,
-  commonLabels,
-  mongoClusterName,
-  operatorNamespace,
-  type K8sObject,
-} from "./meta.js";
+import { MONGO_SYSTEM_USERS, type Blueprint, type MongoUser, type Region } from "../model/index.js";
+import { createObject, operatorDependency } from "./k8s-object.js";
+import { DATA_PORTS, PINS, clustersetHost, commonLabels, mongoClusterName, type K8sObject } from "./meta.js";
 import { MONGO_APP_SECRET, MONGO_APP_USER } from "./workload.js";
 
-/** System users the Percona operator expects in `secrets.users`; every region gets the same values. */
-export const MONGO_SYSTEM_USERS = [
-  "BACKUP",
-  "DATABASE_ADMIN",
-  "CLUSTER_ADMIN",
-  "CLUSTER_MONITOR",
-  "USER_ADMIN",
-] as const;
-export type MongoPasswords = Record<(typeof MONGO_SYSTEM_USERS)[number] | "APP", unknown>;
+export type MongoPasswords = Record<MongoUser, unknown>;
 
 const PRIMARY_PRIORITY = 3;
 const REMOTE_PRIORITY = 1;
@@ -142,20 +126,14 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
   constructor(name: string, args: MongoReplicaSetArgs, opts: pulumi.ComponentResourceOptions) {
     super("blueprint:data:MongoReplicaSet", name, {}, opts);
     const { blueprint: bp, provider } = args;
-    const operator = installOperator(
-      `${name}-operator`,
-      PINS.psmdbChart,
-      operatorNamespace(bp.namespace),
-      psmdbValues(bp),
-      {
-        parent: this,
-        provider,
-        dependsOn: args.dependsOn,
-      },
-    );
+    const operator = operatorDependency(bp, `${name}-operator`, PINS.psmdbChart, psmdbValues(bp), {
+      parent: this,
+      provider,
+      dependsOn: args.dependsOn,
+    });
     const roles = ["users", "app-user", "cluster"];
     buildMongo(bp, args.region, args.passwords).forEach((obj, i) =>
-      createObject(`${name}-${roles[i]}`, obj, { parent: this, provider, dependsOn: [operator] }),
+      createObject(`${name}-${roles[i]}`, obj, { parent: this, provider, dependsOn: operator }),
     );
     this.host = `${mongoClusterName(args.region.name)}-rs0.${bp.namespace}.svc.cluster.local`;
     this.registerOutputs({ host: this.host });

@@ -1,6 +1,5 @@
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import type { Blueprint } from "../model/index.js";
 import { createObject } from "./k8s-object.js";
 import { DATA_POD_LABELS, DATA_PORTS, commonLabels, type K8sObject } from "./meta.js";
@@ -132,22 +131,19 @@ export interface RedisCacheArgs {
   blueprint: Blueprint;
   /** The region's Kubernetes provider; every object goes through it. */
   provider: k8s.Provider;
+  /** From the stack's secret config (CREDENTIAL_KEYS.redis). */
+  password: pulumi.Input<string>;
 }
 
-/** Redis per region; its password is generated here and only leaves as a secret output. */
+/** Redis per region; its password only leaves as a secret output. */
 export class RedisCache extends pulumi.ComponentResource {
   readonly password: pulumi.Output<string>;
 
   constructor(name: string, args: RedisCacheArgs, opts: pulumi.ComponentResourceOptions) {
     super("blueprint:data:RedisCache", name, {}, opts);
-    const password = new random.RandomPassword(
-      `${name}-password`,
-      { length: 32, special: false },
-      { parent: this },
-    );
-    this.password = pulumi.secret(password.result);
+    this.password = pulumi.secret(args.password);
     const roles = ["secret", "headless", "service", "statefulset", "pdb"];
-    buildRedis(args.blueprint, password.result).forEach((obj, i) =>
+    buildRedis(args.blueprint, args.password).forEach((obj, i) =>
       createObject(`${name}-${roles[i]}`, obj, { parent: this, provider: args.provider }),
     );
     this.registerOutputs({ password: this.password });

@@ -5,14 +5,14 @@ import { deployedColors } from "../model/index.js";
 import { Edge } from "./edge.js";
 import { KafkaCluster } from "./kafka-cluster.js";
 import { createObject } from "./k8s-object.js";
-import { commonLabels, edgeNamespace, operatorNamespace, type K8sObject } from "./meta.js";
+import { commonLabels, edgeNamespace, type K8sObject } from "./meta.js";
 import { MongoReplicaSet, type MongoPasswords } from "./mongo-replica-set.js";
 import { buildNetworkPolicies } from "./network-policies.js";
 import { RedisCache } from "./redis-cache.js";
 import { ServiceColor } from "./service-color.js";
 import { buildRolloutConfigMap } from "./workload.js";
 
-/** The app namespace, the edge namespace and the operators' namespace. */
+/** The app namespace, the edge namespace and, when this stack installs the operators, their namespace. */
 export function buildNamespaces(bp: Blueprint): K8sObject[] {
   // Our pods meet "restricted"; operator-made pods are only guaranteed "baseline", so that is what is enforced.
   const enforce = {
@@ -23,7 +23,7 @@ export function buildNamespaces(bp: Blueprint): K8sObject[] {
   return [
     { name: bp.namespace, extra: enforce },
     { name: edgeNamespace(bp.namespace), extra: {} },
-    { name: operatorNamespace(bp.namespace), extra: {} },
+    ...(bp.platform.operators === "stack" ? [{ name: bp.platform.operatorNamespace, extra: {} }] : []),
   ].map(({ name, extra }) => ({
     apiVersion: "v1",
     kind: "Namespace",
@@ -36,6 +36,7 @@ export interface RegionStackArgs {
   region: Region;
   provider: k8s.Provider;
   mongoPasswords: MongoPasswords;
+  redisPassword: pulumi.Input<string>;
 }
 
 /** Everything one region runs: namespaces, NetworkPolicies, data tier, edge and both release colors. */
@@ -50,13 +51,13 @@ export class RegionStack extends pulumi.ComponentResource {
     const [appNs, edgeNs, opsNs] = buildNamespaces(bp).map((obj, i) =>
       createObject(`${name}-${["namespace", "edge-namespace", "operators-namespace"][i]}`, obj, child),
     );
-    const base = [appNs!, opsNs!];
+    const base = opsNs ? [appNs!, opsNs] : [appNs!];
     for (const obj of buildNetworkPolicies(bp, region)) {
       createObject(`${name}-netpol-${obj.metadata.name}`, obj, { ...child, dependsOn: [appNs!] });
     }
     const redis = new RedisCache(
       `${name}-redis`,
-      { blueprint: bp, provider },
+      { blueprint: bp, provider, password: args.redisPassword },
       { parent: this, dependsOn: [appNs!] },
     );
     const mongo = new MongoReplicaSet(

@@ -31,6 +31,8 @@ export class ServiceColor extends pulumi.ComponentResource {
         parent: this,
         provider: args.provider,
         dependsOn: args.dependsOn,
+        // The HPA owns the replica count once the Deployment exists.
+        ...(obj.kind === "Deployment" ? { ignoreChanges: ["spec.replicas"] } : {}),
       });
     }
     this.workload = `${args.service.name}-${color}`;

@@ -111,7 +111,9 @@ export function buildServiceColor(
     kind: "Deployment",
     metadata: { name, namespace: ns, labels },
     spec: {
-      // The replica count is the HPA's; setting it here would fight it on every update.
+      // A new color starts at full size (the API's default is 1, and `pulumi up` would call one pod ready); after
+      // that the count is the HPA's: ServiceColor ignores spec.replicas on updates so as not to fight it.
+      replicas: replicas.min,
       selector: { matchLabels: selector },
       strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: "25%" } },
       template: {

@@ -3,8 +3,17 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { parseBlueprint, type Blueprint } from "../model/index.js";
 
-export const PROJECT = "blueprint";
 export const REPO_ROOT = join(import.meta.dirname, "..", "..");
+
+/** The project name from `Pulumi.yaml`: the namespace of the stacks' config keys (`<project>:regions`). */
+export function projectName(root = REPO_ROOT): string {
+  const name = (parse(readFileSync(join(root, "Pulumi.yaml"), "utf8")) as { name?: unknown } | null)?.name;
+  if (typeof name !== "string" || !name)
+    throw new Error(`${join(root, "Pulumi.yaml")} has no project name — set name: <project>`);
+  return name;
+}
+
+export const PROJECT = projectName();
 
 /** The `blueprint:*` keys of `Pulumi.<stack>.yaml`, prefix removed; other namespaces (secrets:, aws:) ignored. */
 export function readStackConfig(stack: string, root = REPO_ROOT): Record<string, unknown> {

@@ -375,7 +375,7 @@ describe("an invalid stack config fails with the key and the fix", () => {
       "powerdns outside the local environment",
       (c) => (c.dns.provider = "powerdns"),
       [
-        'blueprint:dns.provider: "powerdns" is the local environment\'s server — use route53 or cloudflare for "staging"',
+        'blueprint:dns.provider: "powerdns" is the local environment\'s server — use route53, cloudflare or external for "staging"',
       ],
     ],
     [

@@ -65,6 +65,12 @@ export interface Blueprint {
   primaryRegion: Region;
   services: Service[];
   data: StackConfig["data"];
+  /** Who installs the cluster add-ons, and the names this stack uses to reach them. */
+  platform: {
+    operators: StackConfig["platform"]["operators"];
+    gatewayClassName: string;
+    operatorNamespace: string;
+  };
   edge: StackConfig["edge"] & { previewHostname: string };
   rollout: Rollout;
   dns: Omit<StackConfig["dns"], "healthCheck"> & {
@@ -148,13 +154,14 @@ function derive(config: StackConfig, services: ServiceConfig[], stack: string): 
   const idleColor: Color = activeColor === "blue" ? "green" : "blue";
   const weights = config.rollout.weights ?? ({ [activeColor]: 100, [idleColor]: 0 } as Record<Color, number>);
   const brokers = config.data.kafka.brokersPerRegion;
+  const namespace =
+    config.namespace ?? ["blueprint", config.environment, config.previewId].filter(Boolean).join("-");
   return {
     stack,
     environment: config.environment,
     imageRegistry: config.imageRegistry,
     previewId: config.previewId,
-    namespace:
-      config.namespace ?? ["blueprint", config.environment, config.previewId].filter(Boolean).join("-"),
+    namespace,
     regions,
     primaryRegion: regions.find((r) => r.primary)!,
     services: services.map((s) => ({
@@ -176,6 +183,14 @@ function derive(config: StackConfig, services: ServiceConfig[], stack: string): 
           replicationFactor: t.replicationFactor ?? Math.min(3, brokers),
         })),
       },
+    },
+    platform: {
+      operators: config.platform.operators,
+      // One NGINX Gateway Fabric per stack and cluster when the stack installs it: its own class.
+      gatewayClassName:
+        config.platform.gatewayClassName ??
+        (config.platform.operators === "provided" ? "nginx" : `nginx-${namespace}`),
+      operatorNamespace: config.platform.operatorNamespace ?? `${namespace}-operators`,
     },
     edge: {
       ...config.edge,

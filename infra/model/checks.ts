@@ -11,6 +11,7 @@ export function checkCrossFields(config: StackConfig, services: ServiceConfig[])
     ...checkRollout(config),
     ...checkEdge(config, services),
     ...checkDns(config),
+    ...checkPlatform(config),
     ...checkData(config),
     ...checkCapacity(config),
     ...checkEnvironment(config),
@@ -195,6 +196,22 @@ function checkEdge(config: StackConfig, services: ServiceConfig[]): ConfigProble
   return problems;
 }
 
+function checkPlatform(config: StackConfig): ConfigProblem[] {
+  const { operators, gatewayClassName, operatorNamespace } = config.platform;
+  if (operators === "provided") return [];
+  return (
+    [
+      ["gatewayClassName", gatewayClassName],
+      ["operatorNamespace", operatorNamespace],
+    ] as const
+  )
+    .filter(([, value]) => value !== undefined)
+    .map(([key]) => ({
+      path: `blueprint:platform.${key}`,
+      message: `only used when the platform provides the operators — set platform.operators: provided, or remove platform.${key}`,
+    }));
+}
+
 function checkDns(config: StackConfig): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const { provider, policy, healthCheck } = config.dns;
@@ -204,7 +221,7 @@ function checkDns(config: StackConfig): ConfigProblem[] {
       path: "blueprint:dns.provider",
       message: local
         ? `the local environment uses "powerdns" (got "${provider}") — set dns.provider: powerdns`
-        : `"powerdns" is the local environment's server — use route53 or cloudflare for "${config.environment}"`,
+        : `"powerdns" is the local environment's server — use route53, cloudflare or external for "${config.environment}"`,
     });
   }
   if (provider === "route53" && ![10, 30].includes(healthCheck.intervalSeconds)) {

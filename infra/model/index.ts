@@ -6,3 +6,4 @@ export * from "./rollout.js";
 export { toBase } from "./checks.js";
 export * from "./service-env.js";
 export * from "./endpoints.js";
+export * from "./credentials.js";

@@ -218,8 +218,10 @@ export const rolloutSchema = z.strictObject({
 
 export const dnsSchema = z.strictObject({
   provider: z
-    .enum(["route53", "cloudflare", "powerdns"])
-    .describe("powerdns is the local environment's server."),
+    .enum(["route53", "cloudflare", "external", "powerdns"])
+    .describe(
+      "external: the records are made outside this stack (external-dns, a DNS stack, the platform team) from its regionEndpoints output; powerdns is the local environment's server.",
+    ),
   zone: hostname.describe("DNS zone that holds the hostname."),
   zoneId: z
     .string()
@@ -241,6 +243,23 @@ export const dnsSchema = z.strictObject({
         .describe("Default: https when edge.tls.enabled, else http."),
     })
     .prefault({}),
+});
+
+export const platformSchema = z.strictObject({
+  operators: z
+    .enum(["stack", "provided"])
+    .default("stack")
+    .describe(
+      "stack: this stack installs the Gateway API CRDs, NGINX Gateway Fabric and the Strimzi and Percona operators (Helm charts). provided: the cluster's platform (or a cluster add-ons stack) already runs them, and this stack creates only its namespaces and namespaced objects.",
+    ),
+  gatewayClassName: dnsLabel
+    .optional()
+    .describe("provided only: the platform's GatewayClass (NGINX Gateway Fabric); default nginx."),
+  operatorNamespace: dnsLabel
+    .optional()
+    .describe(
+      "provided only: the namespace the platform's Strimzi and Percona operators run in (admitted by the NetworkPolicies); default <namespace>-operators.",
+    ),
 });
 
 export const capacitySchema = z.strictObject({
@@ -286,6 +305,7 @@ export const stackConfigSchema = z.strictObject({
       "Per service name, keys that replace that service's value as a whole (replicas, resources, ...); merged over `services` or the sample services.",
     ),
   data: dataSchema.prefault({}),
+  platform: platformSchema.prefault({}),
   edge: edgeSchema,
   rollout: rolloutSchema.prefault({}),
   dns: dnsSchema,

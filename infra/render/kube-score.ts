@@ -8,6 +8,8 @@ export const KUBE_SCORE = join(import.meta.dirname, "..", "..", ".cache", "tools
 export const IGNORED_CHECKS: Record<string, string> = {
   "container-security-context-user-group-id":
     "wants UID/GID > 10000; the official node image's non-root user is 1000 (redis: 999) and the pods run as it with runAsNonRoot",
+  "deployment-targeted-by-hpa-does-not-have-replicas-configured":
+    "a new color must start at full size (the API default of 1 would pass `pulumi up` with one pod, as the cluster rehearsal showed); spec.replicas is the HPA's minimum on create and ignored on updates (ignoreChanges), so Pulumi never fights the HPA",
 };
 
 export interface KubeScoreResult {

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { Blueprint } from "../model/index.js";
+import { CREDENTIAL_CONFIG_KEYS, type Blueprint } from "../model/index.js";
 import { createBlueprint, type BlueprintOutputs } from "../program.js";
 
 /** A resource as the Pulumi engine would receive it. */
@@ -55,8 +55,6 @@ export async function runUnderMockEngine(bp: Blueprint): Promise<MockRun> {
           region: regionOf(bp, args.name, args.provider),
         });
         const state: Record<string, unknown> = { ...args.inputs };
-        if (args.type === "random:index/randomPassword:RandomPassword")
-          state.result = `${MOCK_SECRET_PREFIX}${args.name}`;
         if (args.type === "pulumi:pulumi:StackReference") {
           const names = bp.regions.flatMap((r) =>
             r.kubeconfig &&
@@ -88,6 +86,8 @@ export async function runUnderMockEngine(bp: Blueprint): Promise<MockRun> {
     bp.stack,
     false,
   );
+  // Placeholder credentials: the mock engine never sends them anywhere.
+  for (const key of CREDENTIAL_CONFIG_KEYS) pulumi.runtime.setConfig(key, `${MOCK_SECRET_PREFIX}${key}`);
   for (const region of bp.regions) {
     const source = region.kubeconfig;
     if (source && "secretConfigKey" in source) {

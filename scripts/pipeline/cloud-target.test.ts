@@ -1,4 +1,4 @@
-import { LocalWorkspace } from "@pulumi/pulumi/automation/index.js";
+import { PulumiCommand, type OutputMap } from "@pulumi/pulumi/automation/index.js";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -7,17 +7,19 @@ import type { TLSSocket } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exportTargets } from "../../load/lib/export-targets.js";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { loadBlueprint } from "../../infra/config/stack-file.js";
-import { deployToIdle, switchColors } from "../../infra/model/index.js";
-import { CloudTarget, explainPulumiError, liveRollout, rolloutConfigJson } from "./cloud-target.js";
-import { promote } from "./machine.js";
-import type { GateExpectation, GateKind, GateResult, GateVia } from "./target.js";
-import { installFakePulumi, type FakePulumi } from "./testing/fake-pulumi.js";
+import {
+  CloudTarget,
+  explainPulumiError,
+  liveRollout,
+  rolloutConfigJson,
+  type StackHandle,
+} from "./cloud-target.js";
 
-// The Pulumi CLI cannot be installed here: these tests run the real Automation API against a recording
-// stand-in (testing/fake-pulumi.mjs) and assert the commands it issues.
-let fake: FakePulumi;
+// The gates and readiness probes of the cloud target, against stub gateways. The stack is a TEST DOUBLE of its outputs
+// only (stackStub): what the real CLI does with the stack (config, up, rollback, a fresh checkout) runs for real in
+// cloud-target.int.test.ts and in the cluster rehearsal (scripts/cluster).
 const initial = { activeColor: "blue" as const, versions: { blue: "1.0.0" }, rollbackWindowSeconds: 60 };
 // `pulumi stack output --json` prints plain values; the Automation API wraps them as {value, secret}.
 const outputs = {
@@ -29,43 +31,31 @@ const outputs = {
   },
 };
 
-beforeEach(() => {
-  fake = installFakePulumi(["dev"]);
-  fake.setState({ config: { "blueprint:rollout": JSON.stringify(initial) }, outputs });
-});
-afterEach(() => fake.restore());
-
-const target = () =>
-  CloudTarget.select("dev", { blueprint: loadBlueprint("dev"), reportDir: "/tmp" }, fake.workDir);
-/** The cloud target with its network steps (k6 gates, /readyz polls) answered as passed: no gateway exists here. */
-class Ungated extends CloudTarget {
-  override async waitReady(): Promise<void> {}
-  override async gate(kind: GateKind, via: GateVia, _expect: GateExpectation): Promise<GateResult[]> {
-    const pass: GateResult = {
-      kind,
-      via,
-      ok: true,
-      exitCode: 0,
-      requests: 1,
-      requestsPerSecond: 1,
-      p95Ms: 1,
-      p99Ms: 1,
-      errorRate: 0,
-      checksRate: 1,
-      failedThresholds: [],
-      files: {},
-    };
-    return [pass];
-  }
+/** TEST DOUBLE of a deployed stack: its outputs (as `pulumi stack output --json` gives them) and its rollout config. */
+function stackStub(plain: Record<string, unknown>, rollout: object | undefined = initial): StackHandle {
+  const wrapped: OutputMap = Object.fromEntries(
+    Object.entries(plain).map(([k, value]) => [k, { value, secret: false }]),
+  );
+  return {
+    name: "dev",
+    outputs: async () => wrapped,
+    getConfig: async (key: string) => {
+      if (key !== "blueprint:rollout" || !rollout) throw new Error(`configuration key '${key}' not found`);
+      return { value: JSON.stringify(rollout), secret: false };
+    },
+    setAllConfigJson: async () => {
+      throw new Error("stackStub has no config to set: CLI behaviour is tested in cloud-target.int.test.ts");
+    },
+    up: async () => {
+      throw new Error("stackStub cannot run up: CLI behaviour is tested in cloud-target.int.test.ts");
+    },
+  } as unknown as StackHandle;
 }
 
-const ungated = async (workDir: string) =>
-  new Ungated(await LocalWorkspace.selectStack({ stackName: "dev", workDir }), {
-    blueprint: loadBlueprint("dev"),
-    reportDir: "/tmp",
-  });
-const withoutNoise = (cmds: string[][]) =>
-  cmds.filter((c) => c[0] !== "version" && !(c[0] === "stack" && c[1] === "history"));
+const target = (
+  plain: Record<string, unknown> = outputs,
+  opts: Partial<ConstructorParameters<typeof CloudTarget>[1]> = {},
+) => new CloudTarget(stackStub(plain), { blueprint: loadBlueprint("dev"), reportDir: "/tmp", ...opts });
 
 /**
  * Stub gateway (test double: no cluster here) answering the k6 mix as green 1.1.0, recording Host headers and,
@@ -132,7 +122,7 @@ function selfSigned(dir: string, names: string[]): { key: string; cert: string; 
   return { key: readFileSync(keyFile, "utf8"), cert: readFileSync(certFile, "utf8"), certFile };
 }
 
-describe("cloud target (Automation API against the pulumi stand-in)", () => {
+describe("cloud target gates and readiness (stub gateways, stack outputs double)", () => {
   it("when a promotion gates, then every region's gateway from regionEndpoints is gated with the right Host header", async () => {
     const [a, b] = [await stubGateway(), await stubGateway()];
     const endpoint = (region: string, address: string) => ({
@@ -142,21 +132,12 @@ describe("cloud target (Automation API against the pulumi stand-in)", () => {
       previewHost: "preview.dev.shop.example.com",
       scheme: "http",
     });
-    fake.setState({
-      config: { "blueprint:rollout": JSON.stringify(initial) },
-      outputs: {
-        ...outputs,
-        regionEndpoints: [endpoint("eu-west", a.address), endpoint("us-east", b.address)],
-      },
-    });
-    const t = await CloudTarget.select(
-      "dev",
+    const t = target(
+      { ...outputs, regionEndpoints: [endpoint("eu-west", a.address), endpoint("us-east", b.address)] },
       {
-        blueprint: loadBlueprint("dev"),
         reportDir: mkdtempSync(join(tmpdir(), "cloud-gates-")),
         targets: { ...exportTargets("dev"), requestsPerSecond: 10, durationSeconds: 2, smokeSeconds: 2 },
       },
-      fake.workDir,
     );
     try {
       await t.waitReady("green");
@@ -188,39 +169,30 @@ describe("cloud target (Automation API against the pulumi stand-in)", () => {
     }
   }, 60_000);
 
-  /** A deployed dev stack whose one region serves https at `address` (the stub gateway). */
+  /** The outputs of a deployed dev stack whose one region serves https at `address` (the stub gateway). */
   const httpsStack = (address: string) => ({
-    config: { "blueprint:rollout": JSON.stringify(initial) },
-    outputs: {
-      ...outputs,
-      regionEndpoints: [
-        {
-          region: "eu-west",
-          address,
-          publicHost: "dev.shop.example.com",
-          previewHost: "preview.dev.shop.example.com",
-          scheme: "https",
-        },
-      ],
-    },
+    ...outputs,
+    regionEndpoints: [
+      {
+        region: "eu-west",
+        address,
+        publicHost: "dev.shop.example.com",
+        previewHost: "preview.dev.shop.example.com",
+        scheme: "https",
+      },
+    ],
   });
 
   it("when a region's scheme is https, then k6 and the readiness probe reach its address with the hostname as SNI, Host and certificate name", async () => {
     const dir = mkdtempSync(join(tmpdir(), "cloud-tls-"));
     const tls = selfSigned(dir, ["dev.shop.example.com", "preview.dev.shop.example.com"]);
     const gw = await stubGateway(tls);
-    fake.setState(httpsStack(gw.address));
-    const t = await CloudTarget.select(
-      "dev",
-      {
-        blueprint: loadBlueprint("dev"),
-        reportDir: dir,
-        targets: { ...exportTargets("dev"), requestsPerSecond: 10, durationSeconds: 2, smokeSeconds: 2 },
-        // Trusted instead of the system's CAs; the certificate is still verified against the hostname.
-        caFile: tls.certFile,
-      },
-      fake.workDir,
-    );
+    const t = target(httpsStack(gw.address), {
+      reportDir: dir,
+      targets: { ...exportTargets("dev"), requestsPerSecond: 10, durationSeconds: 2, smokeSeconds: 2 },
+      // Trusted instead of the system's CAs; the certificate is still verified against the hostname.
+      caFile: tls.certFile,
+    });
     try {
       await t.waitReady("green");
       const preview = await t.gate("smoke", "preview", { color: "green", version: "1.1.0" });
@@ -248,12 +220,7 @@ describe("cloud target (Automation API against the pulumi stand-in)", () => {
     const dir = mkdtempSync(join(tmpdir(), "cloud-tls-"));
     const tls = selfSigned(dir, ["other.example.com"]);
     const gw = await stubGateway(tls);
-    fake.setState(httpsStack(gw.address));
-    const t = await CloudTarget.select(
-      "dev",
-      { blueprint: loadBlueprint("dev"), reportDir: dir, readyTimeoutMs: 0, caFile: tls.certFile },
-      fake.workDir,
-    );
+    const t = target(httpsStack(gw.address), { reportDir: dir, readyTimeoutMs: 0, caFile: tls.certFile });
     try {
       await expect(t.waitReady("green")).rejects.toThrow(
         /eu-west: https:\/\/preview\.dev\.shop\.example\.com:\d+\/readyz \(via 127\.0\.0\.1\) did not answer 200 from green in time \(last: Hostname\/IP does not match certificate's altnames/,
@@ -265,9 +232,8 @@ describe("cloud target (Automation API against the pulumi stand-in)", () => {
 
   it("when the preview host answers from another color or its catalog listing fails, then waitReady fails naming the path and what answered", async () => {
     const gw = await stubGateway();
-    fake.setState({
-      config: { "blueprint:rollout": JSON.stringify(initial) },
-      outputs: {
+    const t = target(
+      {
         ...outputs,
         regionEndpoints: [
           {
@@ -279,11 +245,7 @@ describe("cloud target (Automation API against the pulumi stand-in)", () => {
           },
         ],
       },
-    });
-    const t = await CloudTarget.select(
-      "dev",
-      { blueprint: loadBlueprint("dev"), reportDir: "/tmp", readyTimeoutMs: 0 },
-      fake.workDir,
+      { readyTimeoutMs: 0 },
     );
     try {
       gw.answers.color = "blue";
@@ -304,53 +266,14 @@ describe("cloud target (Automation API against the pulumi stand-in)", () => {
   });
 
   it("when the stack has no regionEndpoints output, then gating fails saying to run pulumi up", async () => {
-    const t = await target();
+    const t = target();
     await expect(t.gate("smoke", "live", { color: "green", version: "1.1.0" })).rejects.toThrow(
       'stack dev has no "regionEndpoints" output — run `pulumi up` with this version of infra/ first',
     );
   });
 
-  it("when a color is deployed, then blueprint:rollout is set as structured config and `pulumi up` runs on that stack", async () => {
-    const t = await target();
-    const next = deployToIdle(await t.current(), "1.1.0");
-    await t.deploy("green", "1.1.0", next);
-
-    const cmds = withoutNoise(fake.commands());
-    expect(cmds[0]?.slice(0, 4)).toEqual(["stack", "select", "--stack", "dev"]);
-    const setAll = cmds.find((c) => c[0] === "config" && c[1] === "set-all")!;
-    expect(setAll.slice(0, 5)).toEqual(["config", "set-all", "--stack", "dev", "--json"]);
-    expect(JSON.parse(setAll[5]!)).toEqual({
-      "blueprint:rollout": {
-        value: JSON.stringify({
-          activeColor: "blue",
-          versions: { blue: "1.0.0", green: "1.1.0" },
-          rollbackWindowSeconds: 60,
-        }),
-        objectValue: {
-          activeColor: "blue",
-          versions: { blue: "1.0.0", green: "1.1.0" },
-          rollbackWindowSeconds: 60,
-        },
-        secret: false,
-      },
-    });
-    const up = cmds.find((c) => c[0] === "up")!;
-    expect(up).toEqual(expect.arrayContaining(["--yes", "--skip-preview", "--stack", "dev"]));
-    expect(cmds.indexOf(up)).toBeGreaterThan(cmds.indexOf(setAll));
-  });
-
-  it("when a promotion rolls back, then the previous rollout is written back before `pulumi up`", async () => {
-    const t = await target();
-    await t.switch(switchColors(deployToIdle(initial, "1.1.0")));
-    await t.rollback(initial, "green");
-
-    expect(JSON.parse(fake.checkoutConfig()["blueprint:rollout"]!)).toEqual(initial);
-    expect(await t.current()).toEqual(initial);
-    expect(withoutNoise(fake.commands()).filter((c) => c[0] === "up")).toHaveLength(2);
-  });
-
   it("when outputs are read, then live and preview URLs come from the stack's regions output", async () => {
-    const t = await target();
+    const t = target();
     expect(await t.outputs()).toEqual({
       liveUrls: ["https://dev.shop.example.com"],
       previewUrls: ["https://preview.dev.shop.example.com"],
@@ -358,25 +281,8 @@ describe("cloud target (Automation API against the pulumi stand-in)", () => {
     });
   });
 
-  it("when a second promotion runs in a fresh checkout, then it starts from the color the first one made live", async () => {
-    const first = await promote(await ungated(fake.workDir), { version: "1.1.0", sleep: async () => {} });
-    expect(first).toMatchObject({ ok: true, after: { activeColor: "green" } });
-    // CI does not commit Pulumi.dev.yaml back: the next run's checkout still says blue 1.0.0.
-    const checkout = fake.freshCheckout();
-    expect(JSON.parse(fake.checkoutConfig(checkout)["blueprint:rollout"]!)).toMatchObject({
-      activeColor: "blue",
-    });
-
-    const second = await promote(await ungated(checkout), { version: "1.2.0", sleep: async () => {} });
-
-    expect(second.before).toEqual({ ...initial, activeColor: "green", versions: { green: "1.1.0" } });
-    expect(second.steps.map((s) => s.name)).toContain("deploy 1.2.0 to blue");
-    expect(second.after).toMatchObject({ activeColor: "blue", versions: { blue: "1.2.0" } });
-    expect(fake.state().outputs).toMatchObject({ activeColor: "blue", versions: { blue: "1.2.0" } });
-  });
-
   it("when the stack was never deployed, then the rollout comes from the checkout's config", async () => {
-    expect(await (await target()).current()).toEqual(initial);
+    expect(await target().current()).toEqual(initial);
   });
 
   it("when live weights split traffic, then the current rollout carries them; at 100/0 it has none", () => {
@@ -390,19 +296,6 @@ describe("cloud target (Automation API against the pulumi stand-in)", () => {
     expect(at({ blue: 100, green: 0 })?.weights).toBeUndefined();
   });
 
-  it("when `pulumi up` fails, then the step fails with the CLI's message", async () => {
-    fake.setState({ config: { "blueprint:rollout": JSON.stringify(initial) }, outputs, failUp: true });
-    const t = await target();
-    await expect(t.switch(switchColors(deployToIdle(initial, "1.1.0")))).rejects.toThrow(
-      /update failed \(injected by the stand-in\)/,
-    );
-  });
-
-  it("when the stack does not exist, then selecting it fails naming the stack", async () => {
-    fake.setState({ config: {}, outputs, missingStacks: ["dev"] });
-    await expect(target()).rejects.toThrow(/no stack named 'dev'/);
-  });
-
   it("when the rollout has undefined fields, then they are dropped from the structured value", () => {
     const json = JSON.parse(
       rolloutConfigJson({ activeColor: "green", versions: { green: "2.0.0" }, weights: undefined }),
@@ -414,20 +307,15 @@ describe("cloud target (Automation API against the pulumi stand-in)", () => {
   });
 
   it("when the Pulumi CLI is missing, then the error says what to install", async () => {
-    fake.restore();
     const path = process.env.PATH;
     process.env.PATH = "/nonexistent";
     try {
-      const err = await CloudTarget.select("dev", {
-        blueprint: loadBlueprint("dev"),
-        reportDir: "/tmp",
-      }).catch((e: unknown) => e);
+      const err = await PulumiCommand.get().catch((e: unknown) => e);
       expect(explainPulumiError(err)).toBe(
         "the Pulumi CLI is not on PATH — install it (https://www.pulumi.com/docs/install/; in CI: pulumi/actions)",
       );
     } finally {
       process.env.PATH = path;
-      fake = installFakePulumi();
     }
   });
 });

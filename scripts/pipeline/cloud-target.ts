@@ -1,11 +1,11 @@
-import { LocalWorkspace, type OutputMap, type Stack } from "@pulumi/pulumi/automation/index.js";
+import type { OutputMap, Stack } from "@pulumi/pulumi/automation/index.js";
 import { readFileSync } from "node:fs";
 import { lookup } from "node:dns/promises";
 import { get as httpGet } from "node:http";
 import { get as httpsGet } from "node:https";
 import { isIP } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { REPO_ROOT } from "../../infra/config/stack-file.js";
+import { blueprintStack, type EngineOptions } from "../../infra/engine.js";
 import type { Blueprint, Color, RegionEndpoint, RolloutConfig } from "../../infra/model/index.js";
 import { targetsOf } from "../../load/lib/export-targets.js";
 import { gatePlan, runPlan } from "./gate-plan.js";
@@ -66,12 +66,13 @@ export class CloudTarget implements PromotionTarget {
     this.name = `pulumi/${stack.name}`;
   }
 
+  /** The existing stack `stackName`, its program run inline by the Automation API (infra/engine.ts). */
   static async select(
     stackName: string,
     opts: CloudTargetOptions,
-    workDir = REPO_ROOT,
+    engine: EngineOptions = {},
   ): Promise<CloudTarget> {
-    return new CloudTarget(await LocalWorkspace.selectStack({ stackName, workDir }), opts);
+    return new CloudTarget(await blueprintStack(stackName, { ...engine, create: false }), opts);
   }
 
   /**

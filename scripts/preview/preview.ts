@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
-import { LocalWorkspace } from "@pulumi/pulumi/automation/index.js";
 import { REPO_ROOT } from "../../infra/config/stack-file.js";
+import { blueprintStack, type EngineOptions } from "../../infra/engine.js";
 import type { Blueprint } from "../../infra/model/index.js";
 import {
   previewStackName,
@@ -8,6 +8,7 @@ import {
   renderPreviewStack,
   writePreviewStack,
 } from "./stack-file.js";
+import { ensureCredentials } from "../secrets.js";
 
 export interface PreviewOptions {
   workDir?: string;
@@ -16,6 +17,10 @@ export interface PreviewOptions {
   env?: Record<string, string | undefined>;
   /** `--kubeconfig <file>`: the kubeconfig of a preview whose regions use one secret key. */
   kubeconfigFile?: string;
+  /** The stack template; default infra/stacks/preview.template.yaml. */
+  template?: string;
+  /** Backend, passphrase and other environment of the Pulumi CLI (default: the process environment). */
+  engine?: Omit<EngineOptions, "workDir">;
 }
 
 /** `kubeconfigEuWest` → `KUBECONFIG_EU_WEST`: the variable holding the kubeconfig for that secret config key. */
@@ -63,14 +68,18 @@ export async function createPreview(
 ): Promise<{ stack: string; urls: string[] }> {
   const workDir = opts.workDir ?? REPO_ROOT;
   const log = opts.log ?? (() => {});
-  const preview = renderPreviewStack(pr, version, { root: workDir });
+  const preview = renderPreviewStack(pr, version, {
+    root: workDir,
+    ...(opts.template ? { template: opts.template } : {}),
+  });
   const secrets = kubeconfigSecrets(preview.blueprint, opts);
   writePreviewStack(preview);
   log(
     `✔ ${preview.file} (validated: ${preview.blueprint.regions.length} region, namespace ${preview.blueprint.namespace})`,
   );
-  const stack = await LocalWorkspace.createOrSelectStack({ stackName: preview.stack, workDir });
+  const stack = await blueprintStack(preview.stack, { ...opts.engine, workDir });
   for (const [key, value] of Object.entries(secrets)) await stack.setConfig(key, { value, secret: true });
+  await ensureCredentials(stack);
   const result = await stack.up({ onOutput: (out) => log(out.trimEnd()) });
   const regions = (result.outputs.regions?.value ?? {}) as Record<string, { liveUrl?: string }>;
   const urls = Object.values(regions).flatMap((r) => (r.liveUrl ? [r.liveUrl] : []));
@@ -83,7 +92,7 @@ export async function destroyPreview(pr: number, opts: PreviewOptions = {}): Pro
   const workDir = opts.workDir ?? REPO_ROOT;
   const log = opts.log ?? (() => {});
   const stackName = previewStackName(pr);
-  const stack = await LocalWorkspace.selectStack({ stackName, workDir });
+  const stack = await blueprintStack(stackName, { ...opts.engine, workDir, create: false });
   await stack.destroy({ onOutput: (out) => log(out.trimEnd()) });
   await stack.workspace.removeStack(stackName);
   removePreviewStackFile(pr, workDir);

@@ -7,7 +7,7 @@ set -euo pipefail
 shopt -s inherit_errexit
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-# KAFKA_VERSION, FERRETDB_VERSION, K6_VERSION, ACTIONLINT_VERSION, KUBE_SCORE_VERSION
+# KAFKA_VERSION, FERRETDB_VERSION, K6_VERSION, ... (every pinned version)
 # shellcheck source=versions.env
 source "$ROOT/scripts/setup/versions.env"
 APT_PACKAGES=(redis-server nginx-light pdns-server pdns-backend-bind dnsutils curl iproute2 procps)
@@ -142,6 +142,134 @@ install_k6() { go_tool k6 "$K6_VERSION" go.k6.io/k6; }
 install_actionlint() { go_tool actionlint "$ACTIONLINT_VERSION" github.com/rhysd/actionlint/cmd/actionlint; }
 install_kube_score() { go_tool kube-score "$KUBE_SCORE_VERSION" github.com/zegl/kube-score/cmd/kube-score; }
 
+# go_wrapper <name> <stamp> <function>: the tools below are not `go install`-able as they are; each is built from a
+# small wrapper module in $CACHE/build/<name> (kept, so a rebuild only resolves again), log in $CACHE/go-<name>.log.
+go_wrapper() {
+  local name=$1 version=$2 fn=$3 work="$CACHE/build/$1"
+  if stamp_matches "$name" "$version"; then
+    echo "$version present"
+    return
+  fi
+  rm -rf "$work"
+  mkdir -p "$work"
+  (cd "$work" && "$fn") >"$CACHE/go-$name.log" 2>&1 || { tail -n 20 "$CACHE/go-$name.log" >&2; return 1; }
+  write_stamp "$name" "$version"
+  echo "$version built"
+}
+
+wrapper_mod() { printf 'module blueprint/%s\n\ngo 1.24\n' "$1" >go.mod; }
+
+# pkg's go.mod has replace directives, so `go install …/cmd/pulumi@v` is refused: require pkg and sdk at the same
+# version and repeat its one non-local replace. The version must be stamped in, or `pulumi version` prints nothing
+# and the Automation API's version check fails.
+build_pulumi() {
+  wrapper_mod pulumi-cli &&
+    go mod edit -replace github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e &&
+    GOFLAGS=-mod=mod go get "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@$PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION" &&
+    go build -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
+      -o "$BIN/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi &&
+    [[ "$("$BIN/pulumi" version)" == "$PULUMI_VERSION" ]]
+}
+
+# The provider's main embeds files its Makefile generates; our main (go/kubernetes-provider) embeds the same files
+# made here from the module's schema.json (version set) and terraform-mapping.json, minified.
+build_kubernetes_provider() {
+  local dir
+  wrapper_mod kubernetes-provider &&
+    cp "$ROOT/scripts/setup/go/kubernetes-provider/main.go" . &&
+    echo '{}' >schema-embed.json && echo '{}' >terraform-mapping-embed.json &&
+    GOFLAGS=-mod=mod go get "github.com/pulumi/pulumi-kubernetes/provider/v4@$PULUMI_KUBERNETES_MODULE" \
+      "github.com/pulumi/pulumi-kubernetes/sdk/v4@$PULUMI_KUBERNETES_GO_SDK" \
+      "github.com/pulumi/pulumi/pkg/v3@$PULUMI_KUBERNETES_PULUMI_SDK" "github.com/pulumi/pulumi/sdk/v3@$PULUMI_KUBERNETES_PULUMI_SDK" &&
+    GOFLAGS=-mod=mod go mod tidy &&
+    dir="$(go list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4)/cmd/pulumi-resource-kubernetes" &&
+    VERSION="$PULUMI_KUBERNETES_VERSION" SRC="$dir" node -e '
+      const fs = require("node:fs");
+      const schema = JSON.parse(fs.readFileSync(process.env.SRC + "/schema.json", "utf8"));
+      schema.version = process.env.VERSION;
+      fs.writeFileSync("schema-embed.json", JSON.stringify(schema));
+      fs.writeFileSync("terraform-mapping-embed.json",
+        JSON.stringify(JSON.parse(fs.readFileSync(process.env.SRC + "/terraform-mapping.json", "utf8"))));' &&
+    go build -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$PULUMI_KUBERNETES_VERSION" \
+      -o "$BIN/pulumi-resource-kubernetes" .
+}
+
+# k8s.io/kubernetes requires its staging modules at v0.0.0 with replaces into ./staging, which a dependency's
+# go.mod cannot use: require each at the matching v0.x (the k8s.io/sample-* ones are not served and not needed).
+build_control_plane() {
+  local minor=${KUBERNETES_VERSION#v1.} staging=() m
+  minor=${minor%%.*}
+  for m in api apiextensions-apiserver apimachinery apiserver cli-runtime client-go cloud-provider cluster-bootstrap \
+    code-generator component-base component-helpers controller-manager cri-api cri-client csi-translation-lib \
+    dynamic-resource-allocation endpointslice externaljwt kms kube-aggregator kube-controller-manager kube-proxy \
+    kube-scheduler kubectl kubelet metrics mount-utils pod-security-admission; do
+    staging+=("k8s.io/$m@v0.${KUBERNETES_VERSION#v1.}")
+  done
+  local v="-X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1"
+  v+=" -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
+  local cmds=(kube-apiserver kube-controller-manager kube-scheduler kubectl) pkgs=() c
+  for c in "${cmds[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
+  wrapper_mod kubernetes-control-plane &&
+    GOFLAGS=-mod=mod go get "${pkgs[@]/%/@$KUBERNETES_VERSION}" "${staging[@]}" &&
+    go build -trimpath -ldflags "-s -w $v" -o "$BIN/" "${pkgs[@]}" &&
+    "$BIN/kube-apiserver" --version | grep -qx "Kubernetes $KUBERNETES_VERSION"
+}
+
+# etcd's server main package is not its own module: a five-line main calls etcdmain.Main.
+build_etcd() {
+  wrapper_mod etcd &&
+    cp "$ROOT/scripts/setup/go/etcd/main.go" . &&
+    GOFLAGS=-mod=mod go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" &&
+    GOFLAGS=-mod=mod go mod tidy &&
+    go build -trimpath -ldflags "-s -w" -o "$BIN/etcd" . &&
+    "$BIN/etcd" --version | grep -q "etcd Version: ${ETCD_VERSION#v}"
+}
+
+install_pulumi() { go_wrapper pulumi "$PULUMI_VERSION" build_pulumi; }
+install_kubernetes_provider() {
+  go_wrapper pulumi-resource-kubernetes "$PULUMI_KUBERNETES_VERSION@$PULUMI_KUBERNETES_MODULE" build_kubernetes_provider
+}
+install_control_plane() { go_wrapper kube-apiserver "$KUBERNETES_VERSION" build_control_plane; }
+install_etcd() { go_wrapper etcd "$ETCD_VERSION" build_etcd; }
+install_kwok() { go_tool kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok; }
+
+# module_dir <module@version>: downloads a module zip from the proxy and prints its directory.
+module_dir() {
+  (cd "$CACHE" && GOFLAGS=-mod=mod go mod download -json "$1") | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'
+}
+
+# Upstream manifests, as the projects publish them in their Go module zips: the CRDs the program creates objects of
+# (controller-gen output from their API types) and kwok's own Stage objects (nodes initialize and heartbeat, pods
+# become Ready, are deleted). Strimzi publishes no CRD YAML: its API model jar (Crds.* and the Jackson classes its
+# operator reads our objects with) comes from Maven Central.
+install_upstream_manifests() {
+  local out="$CACHE/upstream" gw cm kw
+  local stamp="gateway-api $GATEWAY_API_VERSION cert-manager $CERT_MANAGER_VERSION kwok $KWOK_VERSION strimzi $STRIMZI_VERSION crds"
+  if [[ -f "$out/.complete" ]] && stamp_matches upstream "$stamp"; then
+    echo "present"
+    return
+  fi
+  rm -rf "$out"
+  mkdir -p "$out/gateway-api" "$out/cert-manager" "$out/kwok-stages" "$out/strimzi"
+  gw="$(module_dir "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION")" && [[ -d "$gw/config/crd/standard" ]] &&
+    cp "$gw"/config/crd/standard/*.yaml "$out/gateway-api/" &&
+    cm="$(module_dir "github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION")" && [[ -d "$cm/deploy/crds" ]] &&
+    cp "$cm"/deploy/crds/*.yaml "$out/cert-manager/" &&
+    kw="$(module_dir "sigs.k8s.io/kwok@$KWOK_VERSION")/kustomize/stage" &&
+    cp "$kw"/node/fast/node-initialize.yaml "$kw"/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+      "$kw"/pod/fast/pod-ready.yaml "$kw"/pod/fast/pod-complete.yaml "$kw"/pod/fast/pod-delete.yaml "$out/kwok-stages/" &&
+    chmod -R u+w "$out" ||
+    { echo "could not take the upstream manifests from the Go module proxy" >&2; return 1; }
+  mvn -q -B -f "$ROOT/scripts/setup/strimzi/pom.xml" -Dstrimzi.version="$STRIMZI_VERSION" \
+    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$out/strimzi" >"$CACHE/strimzi-maven.log" 2>&1 ||
+    { tail -n 20 "$CACHE/strimzi-maven.log" >&2; return 1; }
+  java -cp "$out/strimzi/*" "$ROOT/scripts/setup/strimzi/StrimziModel.java" crds >"$out/strimzi-crds.json" 2>"$CACHE/strimzi-crds.log" ||
+    { tail -n 20 "$CACHE/strimzi-crds.log" >&2; return 1; }
+  touch "$out/.complete"
+  write_stamp upstream "$stamp"
+  echo "gateway-api $GATEWAY_API_VERSION, cert-manager $CERT_MANAGER_VERSION, kwok stages $KWOK_VERSION, strimzi api $STRIMZI_VERSION"
+}
+
 check_prerequisites() {
   local tool
   for tool in java mvn go; do
@@ -157,3 +285,9 @@ step "ferretdb" install_ferretdb
 step "k6" install_k6
 step "actionlint" install_actionlint
 step "kube-score" install_kube_score
+step "upstream manifests" install_upstream_manifests
+step "etcd" install_etcd
+step "kwok" install_kwok
+step "kube-apiserver, kube-controller-manager, kube-scheduler, kubectl" install_control_plane
+step "pulumi" install_pulumi
+step "pulumi-resource-kubernetes" install_kubernetes_provider

@@ -1,0 +1,127 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadBlueprint, REPO_ROOT } from "../../infra/config/stack-file.js";
+import { stopAll } from "../lib/servers/process.js";
+import { rehearse, type RehearsalReport } from "./rehearsal.js";
+import { writeRehearsalReport } from "./report.js";
+
+// The cluster rehearsal as `npm run cluster` runs it: two real control planes (etcd, kube-apiserver,
+// kube-controller-manager, kube-scheduler, kwok nodes), the upstream CRDs, and the real Pulumi engine and
+// Kubernetes provider on the program infra/index.ts runs.
+const bp = loadBlueprint("rehearsal");
+let report: RehearsalReport;
+let stateDir: string;
+const lines: string[] = [];
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+beforeAll(async () => {
+  stateDir = mkdtempSync(join(tmpdir(), "blueprint-cluster-e2e-"));
+  report = await rehearse({ stateDir, log: (l) => lines.push(l) });
+  writeRehearsalReport(report, join(REPO_ROOT, "reports", "cluster-e2e"));
+}, 900_000);
+
+afterAll(async () => {
+  await stopAll();
+  rmSync(stateDir, { recursive: true, force: true });
+});
+
+describe("the cluster rehearsal (real engine, real control planes)", () => {
+  it("when it has run, then it passed and stopped every process it started", () => {
+    expect(report.error, lines.filter((l) => !l.startsWith("    ")).join("\n")).toBeUndefined();
+    expect(report.ok).toBe(true);
+    expect(report.clusters.map((c) => c.region)).toEqual(bp.regions.map((r) => r.name));
+    expect(report.clusters.flatMap((c) => c.pids).filter(alive)).toEqual([]);
+  });
+
+  it("every object of the state is on its region's API server, and every Deployment is at its full size", () => {
+    expect(report.objectsInState).toBeGreaterThan(90);
+    expect(report.objectsOnServer).toBe(report.objectsInState);
+    for (const region of bp.regions) {
+      expect(report.objects[region.name]).toMatchObject({
+        Deployment: bp.services.length,
+        HTTPRoute: 2,
+        Kafka: 1,
+      });
+      expect(report.deploymentsReady[region.name]).toEqual(
+        bp.services.map((s) => `${s.name}-blue ${s.replicas.min}/${s.replicas.min}`).sort(),
+      );
+    }
+    // MirrorMaker 2 runs only in the regions that copy from the primary.
+    expect(report.objects[bp.primaryRegion.name]!.KafkaMirrorMaker2).toBeUndefined();
+  });
+
+  it("a preview right after up changes nothing, and the outputs are real", () => {
+    expect(report.noChangePreview).toEqual({ same: expect.any(Number) });
+    expect(report.outputs.activeColor).toBe("blue");
+    expect(report.outputs.versions).toEqual({ blue: "1.0.0" });
+    expect(report.outputs.regionEndpoints).toEqual(
+      bp.regions.map((r) => ({
+        region: r.name,
+        address: r.gatewayAddress,
+        publicHost: bp.edge.hostname,
+        previewHost: bp.edge.previewHostname,
+        scheme: "https",
+      })),
+    );
+  });
+
+  it("the pipeline's cloud target switches and retires colors on the API servers, and a failed gate rolls back", () => {
+    const at = (step: string) => report.pipeline.snapshots.find((s) => s.step === step)!;
+    const gatewayWeights = (step: string) =>
+      Object.values(at(step).regions).map((r) =>
+        Object.fromEntries(Object.entries(r.weights).filter(([name]) => name.startsWith("gateway-"))),
+      );
+    const colorsDeployed = (step: string) =>
+      Object.values(at(step).regions).map((r) =>
+        [...new Set(Object.keys(r.deployments).map((d) => d.split("-").pop()))].sort(),
+      );
+    const everyRegion = <T>(value: T) => bp.regions.map(() => value);
+
+    expect(report.pipeline.snapshots.map((s) => s.step)).toEqual([
+      "deploy 1.1.0 to green",
+      "switch to green",
+      "retire blue",
+      "deploy 1.2.0 to blue",
+      "roll back, remove blue",
+    ]);
+    expect(gatewayWeights("deploy 1.1.0 to green")).toEqual(
+      everyRegion({ "gateway-blue": 100, "gateway-green": 0 }),
+    );
+    expect(colorsDeployed("deploy 1.1.0 to green")).toEqual(everyRegion(["blue", "green"]));
+    expect(gatewayWeights("switch to green")).toEqual(
+      everyRegion({ "gateway-blue": 0, "gateway-green": 100 }),
+    );
+    expect(at("switch to green").activeColor).toBe("green");
+    expect(colorsDeployed("retire blue")).toEqual(everyRegion(["green"]));
+    // The second run starts from a fresh checkout that still says blue 1.0.0: it reads green 1.1.0 from the outputs.
+    expect(at("deploy 1.2.0 to blue").versions).toEqual({ blue: "1.2.0", green: "1.1.0" });
+    expect(at("roll back, remove blue")).toMatchObject({
+      activeColor: "green",
+      versions: { green: "1.1.0" },
+    });
+    expect(colorsDeployed("roll back, remove blue")).toEqual(everyRegion(["green"]));
+    expect(gatewayWeights("roll back, remove blue")).toEqual(everyRegion({ "gateway-green": 100 }));
+    expect(report.pipeline.promotions.map((p) => [p.version, p.ok, p.rolledBack])).toEqual([
+      ["1.1.0", true, false],
+      ["1.2.0", false, true],
+    ]);
+  });
+
+  it("destroy leaves nothing of the stack, and two preview stacks at once on one cluster leave nothing either", () => {
+    expect(report.leftAfterDestroy).toEqual(Object.fromEntries(bp.regions.map((r) => [r.name, []])));
+    expect(report.previews.stacks).toEqual(["pr-101", "pr-102"]);
+    for (const ns of ["blueprint-preview-pr-101", "blueprint-preview-pr-102"])
+      expect(report.previews.objectsWhileUp[ns]).toBeGreaterThan(0);
+    expect(report.previews.leftAfterDestroy).toEqual([]);
+  });
+});
