@@ -4,7 +4,7 @@ import { monitorArgs } from "./cloudflare-load-balancer.js";
 import { planRoute53, poolOrder } from "./dns-plan.js";
 import { buildHttpRoutes } from "./edge.js";
 import { buildKafka } from "./kafka-cluster.js";
-import { buildMongo } from "./mongo-replica-set.js";
+import { buildMongo, remoteVotes } from "./mongo-replica-set.js";
 import { buildNetworkPolicies } from "./network-policies.js";
 import { healthCheckArgs } from "./route53-failover.js";
 import { buildServiceColor, colorReplicas } from "./workload.js";
@@ -29,6 +29,11 @@ function bp(overrides: Record<string, unknown> = {}, regions = 3): Blueprint {
         provider: "route53",
         zone: "example.com",
         healthCheck: { intervalSeconds: 10, failureThreshold: 3 },
+      },
+      data: {
+        mongo: {
+          backup: { s3: { bucket: "backups", region: "eu-west-1", credentialsSecret: "mongo-backup-s3" } },
+        },
       },
       ...overrides,
     },
@@ -117,23 +122,77 @@ describe("Cloudflare", () => {
 });
 
 describe("data tier", () => {
-  it("when Mongo spans regions, then the primary lists the others as lower-priority external nodes and they run unmanaged", () => {
+  it("when Mongo spans regions, then the primary lists the others as lower-priority external nodes, at most 7 and an odd number voting, and they run unmanaged", () => {
     const b = bp();
     const primary = buildMongo(b, b.regions[0]!, {} as never)[2]!.spec as Record<string, any>;
     expect(primary.unmanaged).toBe(false);
     expect(primary.multiCluster).toEqual({ enabled: true, DNSSuffix: "svc.clusterset.local" });
+    const host = (region: string, i: number) =>
+      `mongo-${region}-rs0-${i}.blueprint-prod.svc.clusterset.local`;
+    const voter = (region: string, i: number) => ({
+      host: host(region, i),
+      port: 27017,
+      votes: 1,
+      priority: 1,
+    });
+    const nonVoter = (region: string, i: number) => ({
+      host: host(region, i),
+      port: 27017,
+      votes: 0,
+      priority: 0,
+    });
+    // 3 voting members in the primary region + 4 remote voters = 7, MongoDB's maximum.
     expect(primary.replsets[0].externalNodes).toEqual([
-      { host: "mongo-us-east-rs0-0.blueprint-prod.svc.clusterset.local", port: 27017, votes: 1, priority: 1 },
-      {
-        host: "mongo-ap-southeast-rs0-0.blueprint-prod.svc.clusterset.local",
-        port: 27017,
-        votes: 1,
-        priority: 1,
-      },
+      voter("us-east", 0),
+      voter("us-east", 1),
+      voter("us-east", 2),
+      voter("ap-southeast", 0),
+      nonVoter("ap-southeast", 1),
+      nonVoter("ap-southeast", 2),
     ]);
-    expect(primary.replsets[0].replsetOverrides).toEqual({ "mongo-eu-west-rs0-0": { priority: 3 } });
+    expect(primary.replsets[0].size).toBe(3);
+    expect(primary.replsets[0].replsetOverrides).toEqual({
+      "mongo-eu-west-rs0-0": { priority: 3 },
+      "mongo-eu-west-rs0-1": { priority: 3 },
+      "mongo-eu-west-rs0-2": { priority: 3 },
+    });
     const replica = buildMongo(b, b.regions[1]!, {} as never)[2]!.spec as Record<string, any>;
     expect(replica).toMatchObject({ unmanaged: true, updateStrategy: "OnDelete", users: [] });
+    expect(remoteVotes(3, 3)).toEqual([true, true, false]);
+    expect(remoteVotes(1, 1)).toEqual([false]);
+  });
+
+  it("when backups are on, then the managed site backs up to its bucket daily with PITR, and every site names the PBM image the CRD requires", () => {
+    const b = bp();
+    const [primary, replica] = [0, 1].map(
+      (i) => (buildMongo(b, b.regions[i]!, {} as never)[2]!.spec as Record<string, any>).backup,
+    );
+    expect(primary).toMatchObject({
+      enabled: true,
+      image: "percona/percona-backup-mongodb:2.11.0",
+      storages: {
+        s3: {
+          type: "s3",
+          s3: { bucket: "backups", region: "eu-west-1", credentialsSecret: "mongo-backup-s3" },
+        },
+      },
+      pitr: { enabled: true },
+      tasks: [
+        { name: "daily", enabled: true, schedule: "0 3 * * *", keep: 7, storageName: "s3", type: "logical" },
+      ],
+    });
+    expect(replica).toEqual({ enabled: false, image: "percona/percona-backup-mongodb:2.11.0" });
+  });
+
+  it("when dev runs one member, then the CR sets the operator's unsafeFlags.replsetSize and keeps no backup", () => {
+    const dev = bp({ environment: "dev", data: {} }, 1);
+    const spec = buildMongo(dev, dev.regions[0]!, {} as never)[2]!.spec as Record<string, any>;
+    expect(spec.replsets[0].size).toBe(1);
+    expect(spec.unsafeFlags).toEqual({ replsetSize: true });
+    expect(spec.backup).toEqual({ enabled: false, image: "percona/percona-backup-mongodb:2.11.0" });
+    expect(
+      (buildMongo(bp(), bp().regions[0]!, {} as never)[2]!.spec as Record<string, any>).unsafeFlags,
+    ).toBeUndefined();
   });
 
   it("when there are several regions, then each Kafka cluster, its bootstrap and MirrorMaker's source carry the region's name", () => {

@@ -27,6 +27,8 @@ export const PINS = {
     version: "1.21.0",
   },
   psmdbCrVersion: "1.21.0",
+  /** Percona Backup for MongoDB, the version the operator 1.21.0 ships in its deploy/cr.yaml. */
+  pbmImage: "percona/percona-backup-mongodb:2.11.0",
 } as const;
 
 export function commonLabels(app: string, component: string): Record<string, string> {

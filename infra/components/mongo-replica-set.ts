@@ -14,6 +14,55 @@ export function psmdbValues(bp: Blueprint): Record<string, unknown> {
   return { watchNamespace: bp.namespace, watchAllNamespaces: false, replicaCount: 1 };
 }
 
+/** MongoDB allows at most 7 voting members, and an election needs an odd number of them. */
+export const MAX_VOTERS = 7;
+
+/**
+ * Which remote members vote: the primary region's members all do; remote ones join while there is room under
+ * MAX_VOTERS, and one more is made non-voting (votes 0, priority 0) when the count would be even.
+ */
+export function remoteVotes(primaryMembers: number, remoteMembers: number): boolean[] {
+  const room = Math.max(0, Math.min(remoteMembers, MAX_VOTERS - primaryMembers));
+  const voting = (primaryMembers + room) % 2 === 0 ? room - 1 : room;
+  return Array.from({ length: remoteMembers }, (_, i) => i < voting);
+}
+
+/**
+ * Backups by Percona Backup for MongoDB to object storage, on the managed site only (an unmanaged site's CR still
+ * names the image: the CRD requires it). dev and preview keep none unless data.mongo.backup.enabled says so.
+ */
+export function mongoBackup(bp: Blueprint, managed: boolean): Record<string, unknown> {
+  const b = bp.data.mongo.backup;
+  if (!managed || !b.enabled || !b.s3) return { enabled: false, image: PINS.pbmImage };
+  return {
+    enabled: true,
+    image: PINS.pbmImage,
+    storages: {
+      s3: {
+        type: "s3",
+        s3: {
+          bucket: b.s3.bucket,
+          region: b.s3.region,
+          credentialsSecret: b.s3.credentialsSecret,
+          ...(b.s3.prefix ? { prefix: b.s3.prefix } : {}),
+          ...(b.s3.endpointUrl ? { endpointUrl: b.s3.endpointUrl } : {}),
+        },
+      },
+    },
+    pitr: { enabled: b.pitr },
+    tasks: [
+      {
+        name: "daily",
+        enabled: true,
+        schedule: b.schedule,
+        keep: b.keep,
+        storageName: "s3",
+        type: "logical",
+      },
+    ],
+  };
+}
+
 /** Member hostnames of a region's replica set as the other regions see them (MCS clusterset DNS). */
 export function memberHosts(bp: Blueprint, region: Region): string[] {
   const cluster = mongoClusterName(region.name);
@@ -64,10 +113,13 @@ export function buildMongo(bp: Blueprint, region: Region, passwords: MongoPasswo
     },
   };
   if (multiRegion && region.primary) {
-    replset.externalNodes = bp.regions
-      .filter((r) => !r.primary)
-      .flatMap((r) => memberHosts(bp, r))
-      .map((host) => ({ host, port: DATA_PORTS.mongo, votes: 1, priority: REMOTE_PRIORITY }));
+    const remote = bp.regions.filter((r) => !r.primary).flatMap((r) => memberHosts(bp, r));
+    const votes = remoteVotes(bp.data.mongo.membersPerRegion, remote.length);
+    replset.externalNodes = remote.map((host, i) =>
+      votes[i]
+        ? { host, port: DATA_PORTS.mongo, votes: 1, priority: REMOTE_PRIORITY }
+        : { host, port: DATA_PORTS.mongo, votes: 0, priority: 0 },
+    );
     replset.replsetOverrides = Object.fromEntries(
       Array.from({ length: bp.data.mongo.membersPerRegion }, (_, i) => [
         `${name}-rs0-${i}`,
@@ -89,6 +141,7 @@ export function buildMongo(bp: Blueprint, region: Region, passwords: MongoPasswo
       ...(multiRegion ? { multiCluster: { enabled: true, DNSSuffix: "svc.clusterset.local" } } : {}),
       upgradeOptions: { apply: "disabled" },
       secrets: { users: "mongo-users", ssl: "mongo-ssl", sslInternal: "mongo-ssl-internal" },
+      ...(bp.data.mongo.unsafeReplsetSize ? { unsafeFlags: { replsetSize: true } } : {}),
       users: managed
         ? [
             {
@@ -104,7 +157,7 @@ export function buildMongo(bp: Blueprint, region: Region, passwords: MongoPasswo
         : [],
       replsets: [replset],
       sharding: { enabled: false },
-      backup: { enabled: false },
+      backup: mongoBackup(bp, managed),
     },
   };
   return [users, app, cr];

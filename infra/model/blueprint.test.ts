@@ -13,6 +13,11 @@ function base(): Record<string, any> {
     edge: { hostname: "shop.example.com" },
     rollout: { activeColor: "blue", versions: { blue: "1.0.0" } },
     dns: { provider: "route53", zone: "example.com", healthCheck: { intervalSeconds: 10 } },
+    data: {
+      mongo: {
+        backup: { s3: { bucket: "backups", region: "eu-west-1", credentialsSecret: "mongo-backup-s3" } },
+      },
+    },
   };
 }
 
@@ -380,9 +385,30 @@ describe("an invalid stack config fails with the key and the fix", () => {
     ],
     [
       "a replication factor above the brokers",
-      (c) => (c.data = { kafka: { brokersPerRegion: 1, topics: [{ name: "t", replicationFactor: 3 }] } }),
+      (c) => (c.data.kafka = { brokersPerRegion: 1, topics: [{ name: "t", replicationFactor: 3 }] }),
       [
         "blueprint:data.kafka.topics[0].replicationFactor: 3 exceeds data.kafka.brokersPerRegion (1) — lower it or add brokers",
+      ],
+    ],
+    [
+      "a one-member Mongo replica set outside dev and preview",
+      (c) => (c.data.mongo.membersPerRegion = 1),
+      [
+        'blueprint:data.mongo.membersPerRegion: the Percona operator refuses a replica set of 1 member(s) in "staging" (it needs an odd number of at least 3) — set 3 or 5',
+      ],
+    ],
+    [
+      "an even Mongo replica set",
+      (c) => (c.data.mongo.membersPerRegion = 4),
+      [
+        'blueprint:data.mongo.membersPerRegion: the Percona operator refuses a replica set of 4 member(s) in "staging" (it needs an odd number of at least 3) — set 3 or 5',
+      ],
+    ],
+    [
+      "backups on without object storage",
+      (c) => delete c.data.mongo.backup.s3,
+      [
+        'blueprint:data.mongo.backup.s3: backups are on in "staging" and need object storage — set data.mongo.backup.s3 {bucket, region, credentialsSecret}, or data.mongo.backup.enabled: false',
       ],
     ],
     [

@@ -12,7 +12,7 @@ import {
   type StackConfig,
 } from "./schema.js";
 import { serviceSchema } from "./schema.js";
-import { checkCrossFields } from "./checks.js";
+import { DISPOSABLE_ENVIRONMENTS, checkCrossFields } from "./checks.js";
 
 export type DataStore = (typeof DATA_STORES)[number];
 
@@ -53,6 +53,15 @@ export interface Rollout {
   rollbackWindowSeconds: number;
 }
 
+type MongoConfig = StackConfig["data"]["mongo"];
+/** The MongoDB tier with the environment's defaults resolved. */
+export interface MongoTier extends Omit<MongoConfig, "membersPerRegion" | "backup"> {
+  membersPerRegion: number;
+  /** The Percona operator accepts fewer than 3 (or an even number of) members only with unsafeFlags.replsetSize. */
+  unsafeReplsetSize: boolean;
+  backup: Omit<MongoConfig["backup"], "enabled"> & { enabled: boolean };
+}
+
 /** The typed, validated, defaulted blueprint every consumer reads (Pulumi, local, k6, pipeline). */
 export interface Blueprint {
   stack: string;
@@ -64,7 +73,7 @@ export interface Blueprint {
   regions: Region[];
   primaryRegion: Region;
   services: Service[];
-  data: StackConfig["data"];
+  data: Omit<StackConfig["data"], "mongo"> & { mongo: MongoTier };
   /** Who installs the cluster add-ons, and the names this stack uses to reach them. */
   platform: {
     operators: StackConfig["platform"]["operators"];
@@ -176,6 +185,7 @@ function derive(config: StackConfig, services: ServiceConfig[], stack: string): 
     })),
     data: {
       ...config.data,
+      mongo: mongoTier(config),
       kafka: {
         ...config.data.kafka,
         topics: config.data.kafka.topics.map((t) => ({
@@ -211,6 +221,18 @@ function derive(config: StackConfig, services: ServiceConfig[], stack: string): 
       },
     },
     capacity: { ...CAPACITY_DEFAULTS[config.environment], ...config.capacity },
+  };
+}
+
+function mongoTier(config: StackConfig): MongoTier {
+  const disposable = DISPOSABLE_ENVIRONMENTS.includes(config.environment);
+  const mongo = config.data.mongo;
+  const members = mongo.membersPerRegion ?? (disposable ? 1 : 3);
+  return {
+    ...mongo,
+    membersPerRegion: members,
+    unsafeReplsetSize: members < 3 || members % 2 === 0,
+    backup: { ...mongo.backup, enabled: mongo.backup.enabled ?? !disposable },
   };
 }
 

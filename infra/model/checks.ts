@@ -1,4 +1,4 @@
-import { DATA_STORES, COLORS, type ServiceConfig, type StackConfig } from "./schema.js";
+import { DATA_STORES, COLORS, type Environment, type ServiceConfig, type StackConfig } from "./schema.js";
 import { CAPACITY_DEFAULTS } from "./defaults.js";
 import type { ConfigProblem } from "./errors.js";
 import { MANAGED_ENV, serviceUrlVar } from "./service-env.js";
@@ -268,18 +268,44 @@ function checkDns(config: StackConfig): ConfigProblem[] {
   return problems;
 }
 
+/** dev and preview may run a one-member replica set (no failover), which the Percona operator allows only with unsafeFlags. */
+export const DISPOSABLE_ENVIRONMENTS: readonly Environment[] = ["dev", "preview", "local"];
+
+function checkMongo(config: StackConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const disposable = DISPOSABLE_ENVIRONMENTS.includes(config.environment);
+  const members = config.data.mongo.membersPerRegion;
+  if (!disposable && members !== undefined && (members < 3 || members % 2 === 0)) {
+    problems.push({
+      path: "blueprint:data.mongo.membersPerRegion",
+      message: `the Percona operator refuses a replica set of ${members} member(s) in "${config.environment}" (it needs an odd number of at least 3) — set 3 or 5`,
+    });
+  }
+  const backup = config.data.mongo.backup;
+  if ((backup.enabled ?? !disposable) && !backup.s3) {
+    problems.push({
+      path: "blueprint:data.mongo.backup.s3",
+      message: `backups are on in "${config.environment}" and need object storage — set data.mongo.backup.s3 {bucket, region, credentialsSecret}, or data.mongo.backup.enabled: false`,
+    });
+  }
+  return problems;
+}
+
 function checkData(config: StackConfig): ConfigProblem[] {
   const brokers = config.data.kafka.brokersPerRegion;
-  return config.data.kafka.topics.flatMap((t, i) =>
-    t.replicationFactor !== undefined && t.replicationFactor > brokers
-      ? [
-          {
-            path: `blueprint:data.kafka.topics[${i}].replicationFactor`,
-            message: `${t.replicationFactor} exceeds data.kafka.brokersPerRegion (${brokers}) — lower it or add brokers`,
-          },
-        ]
-      : [],
-  );
+  return [
+    ...checkMongo(config),
+    ...config.data.kafka.topics.flatMap((t, i) =>
+      t.replicationFactor !== undefined && t.replicationFactor > brokers
+        ? [
+            {
+              path: `blueprint:data.kafka.topics[${i}].replicationFactor`,
+              message: `${t.replicationFactor} exceeds data.kafka.brokersPerRegion (${brokers}) — lower it or add brokers`,
+            },
+          ]
+        : [],
+    ),
+  ];
 }
 
 function checkCapacity(config: StackConfig): ConfigProblem[] {

@@ -157,8 +157,41 @@ export const dataSchema = z.strictObject({
   mongo: z
     .strictObject({
       version: z.string().default("8.0.12-4").describe("Percona Server for MongoDB image tag."),
-      membersPerRegion: z.number().int().min(1).max(7).default(1),
+      membersPerRegion: z
+        .number()
+        .int()
+        .min(1)
+        .max(7)
+        .optional()
+        .describe(
+          "Members of the replica set in each region; default 3 (staging, prod), 1 (dev, preview: no failover, allowed by the operator's unsafeFlags.replsetSize).",
+        ),
       storageGb: z.number().int().min(1).max(16384).default(10),
+      backup: z
+        .strictObject({
+          enabled: z
+            .boolean()
+            .optional()
+            .describe(
+              "Default true in staging and prod; dev and preview keep no backup (their data is disposable).",
+            ),
+          schedule: z.string().default("0 3 * * *").describe("Cron schedule of the daily logical backup."),
+          keep: z.number().int().min(1).max(365).default(7).describe("Backups kept."),
+          pitr: z.boolean().default(true).describe("Point-in-time recovery (oplog slices) between backups."),
+          s3: z
+            .strictObject({
+              bucket: z.string().min(3).max(63),
+              region: z.string().min(1),
+              prefix: z.string().optional(),
+              endpointUrl: z.url().optional().describe("For S3-compatible stores (GCS, MinIO); default AWS."),
+              credentialsSecret: dnsLabel.describe(
+                "Secret in the app namespace with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (made by the platform, e.g. External Secrets).",
+              ),
+            })
+            .optional()
+            .describe("Object storage the backups go to (Percona Backup for MongoDB)."),
+        })
+        .prefault({}),
     })
     .prefault({}),
   kafka: z

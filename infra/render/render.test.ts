@@ -92,3 +92,31 @@ describe("the render summary", () => {
     expect(summarize(clean, 1).failed).toBe(report.errors.length > 0);
   });
 });
+
+describe("Strimzi objects, checked by Strimzi's own API model", () => {
+  const kafka = (spec: Record<string, unknown>) => ({
+    apiVersion: "kafka.strimzi.io/v1beta2",
+    kind: "KafkaTopic",
+    metadata: { name: "orders.events", namespace: "ns" },
+    spec,
+  });
+
+  it("when a field is unknown to the model or a required one is missing, then validation names it", async () => {
+    const { createValidator } = await import("./validate.js");
+    const validator = await createValidator();
+    const errors = validator.validate([
+      kafka({ partitions: 6, replicas: 3 }),
+      kafka({ partitions: 6, replica: 3 }),
+      {
+        ...kafka({}),
+        kind: "KafkaNodePool",
+        metadata: { name: "pool" },
+        spec: { replicas: 1, roles: ["broker"] },
+      },
+    ]);
+    expect(errors.map((e) => `${e.object}: ${e.message}`)).toEqual([
+      "kafka.strimzi.io/v1beta2/KafkaTopic ns/orders.events: spec.replica: unknown property",
+      "kafka.strimzi.io/v1beta2/KafkaNodePool /pool: spec.storage: required",
+    ]);
+  });
+});

@@ -7,6 +7,7 @@ import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
 import { ConfigMap, Namespace, Secret, Service } from "kubernetes-models/v1";
 import type { K8sObject } from "../components/meta.js";
 import { loadCrdValidators } from "./crd-validators.js";
+import { STRIMZI_GROUP, STRIMZI_SOURCE, validateWithStrimziModel } from "./strimzi-model.js";
 
 type Validator = (obj: K8sObject) => void;
 type Entry = { source: string; validate: Validator };
@@ -58,11 +59,19 @@ export interface ObjectValidator {
 export async function createValidator(): Promise<ObjectValidator> {
   const validators: Record<string, Entry> = { ...MODEL_VALIDATORS, ...(await loadCrdValidators()) };
   return {
-    sourceOf: (obj) => validators[`${obj.apiVersion}/${obj.kind}`]?.source,
+    sourceOf: (obj) =>
+      obj.apiVersion.startsWith(`${STRIMZI_GROUP}/`)
+        ? STRIMZI_SOURCE
+        : validators[`${obj.apiVersion}/${obj.kind}`]?.source,
     validate(objects) {
       const errors: ValidationError[] = [];
+      const strimzi = validateWithStrimziModel(objects);
       for (const obj of objects) {
         const id = `${obj.apiVersion}/${obj.kind} ${obj.metadata.namespace ?? ""}/${obj.metadata.name}`;
+        if (obj.apiVersion.startsWith(`${STRIMZI_GROUP}/`)) {
+          for (const message of strimzi.get(obj) ?? ["not validated"]) errors.push({ object: id, message });
+          continue;
+        }
         const entry = validators[`${obj.apiVersion}/${obj.kind}`];
         if (!entry) {
           errors.push({

@@ -56,6 +56,9 @@ describe("the cluster rehearsal (real engine, real control planes)", () => {
         bp.services.map((s) => `${s.name}-blue ${s.replicas.min}/${s.replicas.min}`).sort(),
       );
     }
+    // Their CRDs are open: Strimzi's own model parses each Kafka, KafkaNodePool, KafkaTopic and KafkaMirrorMaker2.
+    expect(report.strimziModel).toEqual({ validated: expect.any(Number), errors: [] });
+    expect(report.strimziModel.validated).toBeGreaterThanOrEqual(4 * bp.regions.length);
     // MirrorMaker 2 runs only in the regions that copy from the primary.
     expect(report.objects[bp.primaryRegion.name]!.KafkaMirrorMaker2).toBeUndefined();
   });

@@ -1,4 +1,5 @@
 import type { Deployment } from "@pulumi/pulumi/automation/index.js";
+import type { K8sObject } from "../../infra/components/meta.js";
 import type { ControlPlane } from "../lib/servers/control-plane.js";
 
 /** One Kubernetes object of the stack, as its state records it. */
@@ -40,6 +41,28 @@ export function stackObjects(deployment: Deployment): StackObject[] {
       name: r.outputs!.metadata!.name!,
     };
   });
+}
+
+/** The Strimzi objects of the state as applied (apiVersion, kind, metadata's name, namespace and labels, spec). */
+export function strimziObjects(deployment: Deployment): K8sObject[] {
+  const resources = (deployment.deployment as { resources?: StateResource[] }).resources ?? [];
+  return resources
+    .filter((r) => r.type.startsWith("kubernetes:kafka.strimzi.io/"))
+    .map((r) => {
+      const o = r.outputs as unknown as K8sObject & { spec: unknown };
+      const { name, namespace, labels, annotations } = o.metadata;
+      return {
+        apiVersion: o.apiVersion,
+        kind: o.kind,
+        metadata: {
+          name,
+          ...(namespace ? { namespace } : {}),
+          ...(labels ? { labels } : {}),
+          ...(annotations ? { annotations } : {}),
+        },
+        spec: o.spec,
+      };
+    });
 }
 
 /** `{ region: { kind: count } }` for the report. */

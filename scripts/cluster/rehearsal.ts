@@ -17,6 +17,7 @@ import type { GateKind, GateResult, PromotionTarget } from "../pipeline/target.j
 import { TEMPLATE } from "../preview/stack-file.js";
 import { ensureCredentials } from "../secrets.js";
 import { clusterCrds, installCrds } from "./crds.js";
+import { validateWithStrimziModel } from "../../infra/render/strimzi-model.js";
 import {
   countByKind,
   deployments,
@@ -24,6 +25,7 @@ import {
   presentOn,
   publicRouteWeights,
   stackObjects,
+  strimziObjects,
   type StackObject,
 } from "./objects.js";
 
@@ -65,6 +67,8 @@ export interface RehearsalReport {
   steps: TimedStep[];
   objects: Record<string, Record<string, number>>;
   objectsOnServer: number;
+  /** Strimzi objects of the state, parsed strictly by Strimzi's own API model (their CRDs have open schemas). */
+  strimziModel: { validated: number; errors: string[] };
   objectsInState: number;
   deploymentsReady: Record<string, string[]>;
   noChangePreview: Record<string, number>;
@@ -147,6 +151,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
     objects: {},
     objectsOnServer: 0,
     objectsInState: 0,
+    strimziModel: { validated: 0, errors: [] },
     deploymentsReady: {},
     noChangePreview: {},
     outputs: {},
@@ -246,7 +251,14 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
       () => stack.up({ onOutput: output }),
       (r) => r.summary.resourceChanges as Record<string, number>,
     );
-    const objects = stackObjects(await stack.exportStack());
+    const state = await stack.exportStack();
+    const objects = stackObjects(state);
+    const strimzi = strimziObjects(state);
+    for (const [obj, errors] of validateWithStrimziModel(strimzi))
+      report.strimziModel.errors.push(...errors.map((e) => `${obj.kind} ${obj.metadata.name}: ${e}`));
+    report.strimziModel.validated = strimzi.length;
+    if (report.strimziModel.errors.length > 0)
+      throw new Error(`Strimzi's model refuses: ${report.strimziModel.errors.join("; ")}`);
     report.objects = countByKind(objects);
     report.objectsInState = objects.length;
     await timed("check every object on the API servers", async () => {

@@ -51,7 +51,13 @@ export function rehearsalMarkdown(r: RehearsalReport): string {
   lines.push("", "Deployments after `up` (ready/wanted):", "");
   for (const [region, list] of Object.entries(r.deploymentsReady))
     lines.push(`- ${region}: ${list.join(", ")}`);
-  lines.push("", `No-change preview after \`up\`: ${summary(r.noChangePreview)}`, "");
+  lines.push(
+    "",
+    `No-change preview after \`up\`: ${summary(r.noChangePreview)}`,
+    "",
+    `Strimzi objects parsed strictly by Strimzi's API model: ${r.strimziModel.validated}, errors: ${r.strimziModel.errors.length === 0 ? "none" : r.strimziModel.errors.join("; ")}`,
+    "",
+  );
   if (r.pipeline.snapshots.length > 0) {
     lines.push(
       "## Pipeline (cloud target, real CLI)",

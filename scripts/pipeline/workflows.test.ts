@@ -6,6 +6,9 @@ import { describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../../infra/config/stack-file.js";
 
 const ACTIONLINT = join(REPO_ROOT, ".cache", "tools", "bin", "actionlint");
+// Named explicitly (setup installs it from apt): actionlint silently skips the run: scripts without shellcheck, so a
+// machine without it would pass what GitHub's ubuntu image (which has it) fails.
+const SHELLCHECK = "/usr/bin/shellcheck";
 const WORKFLOWS = join(REPO_ROOT, ".github", "workflows");
 const files = readdirSync(WORKFLOWS)
   .filter((f) => f.endsWith(".yml"))
@@ -15,7 +18,10 @@ function actionlint(paths: string[]): { ok: boolean; output: string } {
   try {
     return {
       ok: true,
-      output: execFileSync(ACTIONLINT, ["-no-color", ...paths], { encoding: "utf8", stdio: "pipe" }),
+      output: execFileSync(ACTIONLINT, ["-no-color", `-shellcheck=${SHELLCHECK}`, ...paths], {
+        encoding: "utf8",
+        stdio: "pipe",
+      }),
     };
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string };
@@ -43,6 +49,17 @@ describe("GitHub workflows for users of the blueprint", () => {
     const result = actionlint([bad]);
     expect(result.ok).toBe(false);
     expect(result.output).toMatch(/property "nope" is not defined/);
+  });
+
+  it("when a run: script has a shell defect, then actionlint reports shellcheck's finding (shellcheck really runs)", () => {
+    const bad = join(mkdtempSync(join(tmpdir(), "actionlint-")), "bad.yml");
+    writeFileSync(
+      bad,
+      'on: push\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: |\n          echo "a=1" >> "$GITHUB_OUTPUT"\n          echo "b=2" >> "$GITHUB_OUTPUT"\n          echo "c=3" >> "$GITHUB_OUTPUT"\n',
+    );
+    const result = actionlint([bad]);
+    expect(result.ok).toBe(false);
+    expect(result.output).toMatch(/SC2129/);
   });
 
   it("when a workflow deploys images, then it first builds them with the images workflow and deploys its tag", () => {

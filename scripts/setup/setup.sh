@@ -10,7 +10,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # KAFKA_VERSION, FERRETDB_VERSION, K6_VERSION, ... (every pinned version)
 # shellcheck source=versions.env
 source "$ROOT/scripts/setup/versions.env"
-APT_PACKAGES=(redis-server nginx-light pdns-server pdns-backend-bind dnsutils curl iproute2 procps)
+APT_PACKAGES=(redis-server nginx-light pdns-server pdns-backend-bind dnsutils curl iproute2 procps shellcheck)
 # Daemons the packages start by default; the harness runs its own instances on free ports instead.
 APT_SERVICES=(redis-server nginx pdns)
 
