@@ -1,7 +1,7 @@
 import { blueprintProgram } from "./program.js";
 
 // The stack's outputs; the Automation API runs the same blueprintProgram as an inline program (scripts/cluster).
-const outputs = blueprintProgram();
+const outputs = await blueprintProgram();
 
 export const regions = outputs.regions;
 export const regionEndpoints = outputs.regionEndpoints;

@@ -11,7 +11,9 @@ import {
   CREDENTIAL_KEYS,
   deployedColors,
   parseBlueprint,
+  rolloutGuard,
   type Blueprint,
+  type LiveRollout,
   type RegionEndpoint,
 } from "./model/index.js";
 
@@ -62,9 +64,34 @@ export function loadStack(): Blueprint {
   }
 }
 
-/** The Pulumi program: `infra/index.ts` exports its result; the Automation API runs it as an inline program. */
-export function blueprintProgram(): BlueprintOutputs {
-  return createBlueprint(loadStack());
+/**
+ * The rollout this stack last deployed, from its own outputs (a StackReference to itself; the state is the only
+ * truth CI keeps): undefined before the first `up`.
+ */
+export async function deployedRollout(): Promise<LiveRollout | undefined> {
+  const self = new pulumi.StackReference("deployed-rollout", {
+    name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
+  });
+  const [active, versions, weights] = await Promise.all(
+    ["activeColor", "versions", "weights"].map((k) => self.getOutputDetails(k).catch(() => undefined)),
+  );
+  if (!active?.value || !versions?.value) return undefined;
+  return {
+    activeColor: active.value as LiveRollout["activeColor"],
+    versions: versions.value as LiveRollout["versions"],
+    ...(weights?.value ? { weights: weights.value as NonNullable<LiveRollout["weights"]> } : {}),
+  };
+}
+
+/**
+ * The Pulumi program: `infra/index.ts` exports its result; the Automation API runs it as an inline program. Before
+ * any resource, it refuses an update that would silently change the deployed rollout (rolloutGuard).
+ */
+export async function blueprintProgram(): Promise<BlueprintOutputs> {
+  const bp = loadStack();
+  const refusal = rolloutGuard(bp.stack, bp.rollout, await deployedRollout(), bp.rolloutFrom);
+  if (refusal) throw new pulumi.RunError(refusal);
+  return createBlueprint(bp);
 }
 
 /** The whole program for a validated blueprint; `infra/index.ts` calls it, tests call it under the mock engine. */
@@ -80,9 +107,9 @@ export function createBlueprint(bp: Blueprint): BlueprintOutputs {
   const redis: Record<string, pulumi.Output<string>> = {};
   const scheme: RegionEndpoint["scheme"] = bp.edge.tls.enabled ? "https" : "http";
   for (const region of bp.regions) {
-    if (bp.regions.length > 1 && !region.podCidr) {
+    if (bp.regions.length > 1 && !region.podCidr && !region.replicationCidrs) {
       pulumi.log.warn(
-        `regions[${region.index}].podCidr is not set: other regions cannot replicate from "${region.name}" through its NetworkPolicies`,
+        `regions[${region.index}] has neither podCidr nor replicationCidrs: other regions cannot replicate from "${region.name}" through its NetworkPolicies`,
       );
     }
     const provider = createClusterProvider(region);

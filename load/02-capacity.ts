@@ -15,7 +15,7 @@ export const options: Options = {
 };
 
 export function setup(): SetupData {
-  return prepare();
+  return prepare(targets.writes);
 }
 
 export default function (data: SetupData): void {

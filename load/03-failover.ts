@@ -28,7 +28,7 @@ export const options: Options = {
 };
 
 export function setup(): SetupData {
-  return prepare();
+  return prepare(targets.writes);
 }
 
 export default function (data: SetupData): void {

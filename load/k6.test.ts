@@ -13,9 +13,11 @@ import { K6_BIN, runGate } from "../scripts/pipeline/k6.js";
 function stubOrigin(
   errorRate: number,
   products = [{ sku: "stub-1", stock: 5 }],
-): Promise<{ server: Server; url: string }> {
+): Promise<{ server: Server; url: string; posts: () => number }> {
   let n = 0;
+  let posts = 0;
   const server = createServer((req, res) => {
+    if (req.method === "POST") posts++;
     const served = req.url !== "/readyz";
     const fail = served && errorRate > 0 && ++n % Math.round(1 / errorRate) === 0;
     res.setHeader("content-type", "application/json");
@@ -30,16 +32,17 @@ function stubOrigin(
   return new Promise((resolve) =>
     server.listen(0, "127.0.0.1", () => {
       const addr = server.address() as { port: number };
-      resolve({ server, url: `http://127.0.0.1:${addr.port}` });
+      resolve({ server, url: `http://127.0.0.1:${addr.port}`, posts: () => posts });
     }),
   );
 }
 
 const dir = mkdtempSync(join(tmpdir(), "k6-test-"));
 const targets = { ...exportTargets("local"), requestsPerSecond: 20, smokeSeconds: 3 };
-let healthy: { server: Server; url: string };
-let broken: { server: Server; url: string };
-let empty: { server: Server; url: string };
+type Origin = Awaited<ReturnType<typeof stubOrigin>>;
+let healthy: Origin;
+let broken: Origin;
+let empty: Origin;
 
 beforeAll(async () => {
   healthy = await stubOrigin(0);
@@ -124,6 +127,29 @@ describe("k6 gates", () => {
       });
     expect(run).toThrow(/set TARGETS_FILE/);
   });
+
+  it("when the model says an environment's gates must not write (prod), then the capacity mix sends no order, and otherwise it does", async () => {
+    expect(loadBlueprint("prod").capacity.writes).toBe("none");
+    const run = async (writes: "orders" | "none") => {
+      const origin = await stubOrigin(0);
+      try {
+        const gate = await runGate("capacity", "preview", {
+          script: "02-capacity.ts",
+          name: `capacity-writes-${writes}`,
+          reportDir: dir,
+          baseUrl: origin.url,
+          targets: { ...targets, requestsPerSecond: 20, durationSeconds: 5, writes },
+        });
+        return { ok: gate.ok, posts: origin.posts() };
+      } finally {
+        origin.server.close();
+      }
+    };
+    expect(await run("none")).toEqual({ ok: true, posts: 0 });
+    const writing = await run("orders");
+    expect(writing.ok).toBe(true);
+    expect(writing.posts).toBeGreaterThan(3);
+  }, 60_000);
 
   it("when the origin answers as expected, then the smoke gate passes and writes JSON, markdown and the HTML dashboard", async () => {
     const gate = await runGate("smoke", "live", {

@@ -3,7 +3,7 @@ import { parseBlueprint, type Blueprint } from "../model/index.js";
 import { monitorArgs } from "./cloudflare-load-balancer.js";
 import { planRoute53, poolOrder } from "./dns-plan.js";
 import { buildHttpRoutes } from "./edge.js";
-import { buildKafka } from "./kafka-cluster.js";
+import { buildKafka, replicationHost } from "./kafka-cluster.js";
 import { buildMongo, remoteVotes } from "./mongo-replica-set.js";
 import { buildNetworkPolicies } from "./network-policies.js";
 import { healthCheckArgs } from "./route53-failover.js";
@@ -208,8 +208,16 @@ describe("data tier", () => {
     expect(source.tls.trustedCertificates[0].secretName).toBe("kafka-eu-west-cluster-ca-cert");
     expect(target.bootstrapServers).toBe("kafka-us-east-kafka-bootstrap:9092");
     const listeners = (buildKafka(b, b.regions[0]!)[1]!.spec as Record<string, any>).kafka.listeners;
+    // The MCS spec's per-pod name carries the cluster id (default the region name); MirrorMaker's bootstrap name is in
+    // the brokers' certificate.
     expect(listeners[1].configuration.brokers[0].advertisedHost).toBe(
-      "kafka-eu-west-pool-0.kafka-eu-west-kafka-brokers.blueprint-prod.svc.clusterset.local",
+      "kafka-eu-west-pool-0.eu-west.kafka-eu-west-kafka-brokers.blueprint-prod.svc.clusterset.local",
+    );
+    expect(listeners[1].configuration.bootstrap.alternativeNames).toEqual([
+      source.bootstrapServers.split(":")[0],
+    ]);
+    expect(replicationHost(b, { ...b.regions[0]!, clusterId: "gke-eu-1" }, 2)).toBe(
+      "kafka-eu-west-pool-2.gke-eu-1.kafka-eu-west-kafka-brokers.blueprint-prod.svc.clusterset.local",
     );
     const [deployment] = buildServiceColor(b, b.regions[2]!, b.services[1]!, "blue");
     const env = (deployment!.spec as any).template.spec.containers[0].env as {
@@ -315,6 +323,32 @@ describe("network policies", () => {
       (p) => p.metadata.name === "gateway-blue-egress",
     )!;
     expect(JSON.stringify(gateway)).not.toContain("ipBlock");
+  });
+
+  it("when a region names replication CIDRs (Submariner's ClusterIPs) and DNS listens on NodeLocal DNSCache, then the policies admit exactly those", () => {
+    const base = bp();
+    const b = bp({
+      regions: base.regions.map((r, i) => ({
+        name: r.name,
+        primary: r.primary,
+        cloudRegion: r.cloudRegion,
+        podCidr: r.podCidr,
+        kubeconfig: r.kubeconfig,
+        ...(i === 0 ? { replicationCidrs: ["10.1.0.0/16", "10.201.0.0/16"] } : {}),
+      })),
+      network: { dnsCidrs: ["169.254.20.10/32"] },
+    });
+    const policies = buildNetworkPolicies(b, b.regions[1]!);
+    const egress = policies.find((p) => p.metadata.name === "orders-blue-egress")!;
+    const cidrs = (egress.spec as any).egress.flatMap((r: any) =>
+      r.to.filter((t: any) => t.ipBlock).map((t: any) => `${t.ipBlock.cidr}:${r.ports[0].port}`),
+    );
+    expect(cidrs).toEqual(["10.1.0.0/16:27017", "10.201.0.0/16:27017", "10.3.0.0/16:27017"]);
+    const dns = (policies.find((p) => p.metadata.name === "allow-dns")!.spec as any).egress[0].to;
+    expect(dns.map((t: any) => t.ipBlock?.cidr ?? t.podSelector.matchLabels["k8s-app"])).toEqual([
+      "kube-dns",
+      "169.254.20.10/32",
+    ]);
   });
 });
 

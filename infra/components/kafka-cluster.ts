@@ -22,12 +22,13 @@ export function strimziValues(bp: Blueprint): Record<string, unknown> {
 }
 
 /**
- * Hostname a broker of `region` advertises on the replication listener, for other regions. Assumes the
- * multi-cluster DNS resolves `<pod>.<headless service>.<ns>.svc.clusterset.local`; not provable offline.
+ * Hostname a broker of `region` advertises on the replication listener, for other regions: the MCS spec's name of
+ * a pod behind an exported headless Service, `<hostname>.<clusterId>.<service>.<ns>.svc.clusterset.local`.
  */
 export function replicationHost(bp: Blueprint, region: Region, brokerId: number): string {
   const cluster = kafkaClusterName(region.name);
-  return clustersetHost(`${cluster}-${POOL}-${brokerId}.${cluster}-kafka-brokers`, bp.namespace);
+  const clusterId = region.clusterId ?? region.name;
+  return clustersetHost(`${cluster}-${POOL}-${brokerId}.${clusterId}.${cluster}-kafka-brokers`, bp.namespace);
 }
 
 /** Kafka in KRaft mode: one node pool with combined controller+broker roles, topics, and MirrorMaker 2. */
@@ -72,6 +73,8 @@ export function buildKafka(bp: Blueprint, region: Region): K8sObject[] {
       type: "internal",
       tls: true,
       configuration: {
+        // MirrorMaker 2 in the other regions bootstraps from the clusterset name: it must be in the certificate.
+        bootstrap: { alternativeNames: [clustersetHost(kafkaBootstrapService(region.name), bp.namespace)] },
         brokers: brokerIds.map((broker) => ({ broker, advertisedHost: replicationHost(bp, region, broker) })),
       },
     });

@@ -39,11 +39,15 @@ function policy(
   return obj as K8sObject;
 }
 
-/** Pod CIDRs of the other regions, the only addresses outside the namespace that reach a data store. */
+/**
+ * The other regions' replication addresses (regions[].replicationCidrs, default their podCidr): the only addresses
+ * outside the namespace that reach a data store.
+ */
 export function peerCidrs(bp: Blueprint, region: Region, only?: Region[]): Peer[] {
   return (only ?? bp.regions)
-    .filter((r) => r.name !== region.name && r.podCidr)
-    .map((r) => ({ ipBlock: { cidr: r.podCidr! } }));
+    .filter((r) => r.name !== region.name)
+    .flatMap((r) => r.replicationCidrs ?? (r.podCidr ? [r.podCidr] : []))
+    .map((cidr) => ({ ipBlock: { cidr } }));
 }
 
 /**
@@ -64,7 +68,11 @@ export function buildNetworkPolicies(bp: Blueprint, region: Region): K8sObject[]
       {
         egress: [
           {
-            to: [{ ...nsPeer("kube-system"), podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
+            to: [
+              { ...nsPeer("kube-system"), podSelector: { matchLabels: { "k8s-app": "kube-dns" } } },
+              // NodeLocal DNSCache and the like listen on addresses no pod selector matches.
+              ...bp.network.dnsCidrs.map((cidr) => ({ ipBlock: { cidr } })),
+            ],
             ports: [
               { port: 53, protocol: "UDP" },
               { port: 53, protocol: "TCP" },

@@ -391,6 +391,20 @@ describe("an invalid stack config fails with the key and the fix", () => {
       ],
     ],
     [
+      "a version tag Kubernetes refuses as a label value",
+      (c) => (c.rollout.versions.blue = "1.0.0-"),
+      [
+        "blueprint:rollout.versions.blue: must be an image tag that is also a Kubernetes label value: letters, digits, '.', '_', '-', at most 63 characters, starting and ending with a letter or digit",
+      ],
+    ],
+    [
+      "a version tag longer than a label value may be",
+      (c) => (c.rollout.versions.blue = `1.${"0".repeat(62)}`),
+      [
+        "blueprint:rollout.versions.blue: must be an image tag that is also a Kubernetes label value: letters, digits, '.', '_', '-', at most 63 characters, starting and ending with a letter or digit",
+      ],
+    ],
+    [
       "a one-member Mongo replica set outside dev and preview",
       (c) => (c.data.mongo.membersPerRegion = 1),
       [

@@ -74,6 +74,7 @@ export interface Blueprint {
   primaryRegion: Region;
   services: Service[];
   data: Omit<StackConfig["data"], "mongo"> & { mongo: MongoTier };
+  network: StackConfig["network"];
   /** Who installs the cluster add-ons, and the names this stack uses to reach them. */
   platform: {
     operators: StackConfig["platform"]["operators"];
@@ -82,6 +83,8 @@ export interface Blueprint {
   };
   edge: StackConfig["edge"] & { previewHostname: string };
   rollout: Rollout;
+  /** The deployed rollout a pipeline change started from (`blueprint:rolloutFrom`); see rolloutGuard. */
+  rolloutFrom: StackConfig["rolloutFrom"];
   dns: Omit<StackConfig["dns"], "healthCheck"> & {
     healthCheck: StackConfig["dns"]["healthCheck"] & { protocol: "http" | "https" };
   };
@@ -194,6 +197,7 @@ function derive(config: StackConfig, services: ServiceConfig[], stack: string): 
         })),
       },
     },
+    network: config.network,
     platform: {
       operators: config.platform.operators,
       // One NGINX Gateway Fabric per stack and cluster when the stack installs it: its own class.
@@ -213,6 +217,7 @@ function derive(config: StackConfig, services: ServiceConfig[], stack: string): 
       weights,
       rollbackWindowSeconds: config.rollout.rollbackWindowSeconds,
     },
+    rolloutFrom: config.rolloutFrom,
     dns: {
       ...config.dns,
       healthCheck: {

@@ -30,6 +30,8 @@ export const SAMPLE_SERVICES: ServiceInput[] = [
 ];
 
 /** Capacity targets per environment; a stack's `capacity` overrides single fields. */
+// `writes`: the gates create real orders (and take real stock) only where the data is the environment's own to
+// spend; prod gates run a read-only mix, since about 10% of a capacity gate's requests would be orders.
 export const CAPACITY_DEFAULTS: Record<Environment, Capacity> = {
   // One 2-core machine runs every process of the local environment, k6 included. Measured by the k6 capacity
   // gate there with both colors, two regions, Kafka and FerretDB running: 100 req/s dropped iterations (75-79
@@ -44,6 +46,7 @@ export const CAPACITY_DEFAULTS: Record<Environment, Capacity> = {
     minChecksRate: 0.99,
     durationSeconds: 20,
     smokeSeconds: 5,
+    writes: "orders",
   },
   dev: {
     requestsPerSecond: 50,
@@ -53,6 +56,7 @@ export const CAPACITY_DEFAULTS: Record<Environment, Capacity> = {
     minChecksRate: 0.99,
     durationSeconds: 60,
     smokeSeconds: 15,
+    writes: "orders",
   },
   preview: {
     requestsPerSecond: 50,
@@ -62,6 +66,7 @@ export const CAPACITY_DEFAULTS: Record<Environment, Capacity> = {
     minChecksRate: 0.99,
     durationSeconds: 60,
     smokeSeconds: 15,
+    writes: "orders",
   },
   staging: {
     requestsPerSecond: 300,
@@ -71,6 +76,7 @@ export const CAPACITY_DEFAULTS: Record<Environment, Capacity> = {
     minChecksRate: 0.995,
     durationSeconds: 120,
     smokeSeconds: 30,
+    writes: "orders",
   },
   prod: {
     requestsPerSecond: 1500,
@@ -80,5 +86,6 @@ export const CAPACITY_DEFAULTS: Record<Environment, Capacity> = {
     minChecksRate: 0.999,
     durationSeconds: 300,
     smokeSeconds: 60,
+    writes: "none",
   },
 };

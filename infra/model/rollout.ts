@@ -46,3 +46,51 @@ export function retireIdle(rollout: RolloutConfig): RolloutConfig {
   delete versions[idle];
   return { ...rollout, versions, weights: undefined };
 }
+
+/** The part of a rollout that decides what runs and gets traffic. */
+export interface LiveRollout {
+  activeColor: Color;
+  versions: Partial<Record<Color, string>>;
+  weights?: Record<Color, number>;
+}
+
+const sameRollout = (a: LiveRollout, b: LiveRollout) => {
+  const w = (r: LiveRollout) => r.weights ?? { [r.activeColor]: 100 };
+  const clean = (v: Partial<Record<Color, string>>) =>
+    JSON.stringify(
+      Object.entries(v)
+        .filter(([, x]) => x)
+        .sort(),
+    );
+  return (
+    a.activeColor === b.activeColor &&
+    clean(a.versions) === clean(b.versions) &&
+    (w(a)[a.activeColor] ?? 100) === (w(b)[b.activeColor] ?? 100)
+  );
+};
+
+/**
+ * Why this update must not run, or undefined: it would change the rollout the stack runs (`deployed`, from its own
+ * outputs) although nobody who knew the deployed rollout asked for the change (`from`, which the pipeline writes as
+ * `blueprint:rolloutFrom`). That is a plain `pulumi up` from a checkout whose stack file is older than the last
+ * promotion (CI does not commit it back): it would switch traffic back and delete the live color.
+ */
+export function rolloutGuard(
+  stack: string,
+  configured: LiveRollout,
+  deployed: LiveRollout | undefined,
+  from: LiveRollout | undefined,
+): string | undefined {
+  if (!deployed || sameRollout(configured, deployed)) return undefined;
+  if (from && sameRollout(from, deployed)) return undefined;
+  const show = (r: LiveRollout) =>
+    `${r.activeColor} (${Object.entries(r.versions)
+      .filter(([, v]) => v)
+      .map(([c, v]) => `${c} ${v}`)
+      .join(", ")})`;
+  return (
+    `stack "${stack}" runs ${show(deployed)}, but its blueprint:rollout says ${show(configured)}: this update would undo the last promotion. ` +
+    `Promote or roll back with \`npm run promote\` (it records blueprint:rolloutFrom), or, to change it by hand on purpose, ` +
+    `set blueprint:rolloutFrom to the deployed rollout: ${JSON.stringify({ activeColor: deployed.activeColor, versions: deployed.versions })}`
+  );
+}

@@ -17,9 +17,14 @@ const dnsLabel = z
 const hostname = z
   .string()
   .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "must be a lowercase DNS name");
+// An image tag that is also a label value (the Pods carry it as `version`): Kubernetes refuses label values over 63
+// characters or not starting and ending with a letter or digit, though image tags may be longer.
 const version = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "must be an image tag (letters, digits, '.', '_', '-')");
+  .regex(
+    /^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/,
+    "must be an image tag that is also a Kubernetes label value: letters, digits, '.', '_', '-', at most 63 characters, starting and ending with a letter or digit",
+  );
 const quantity = (what: string) =>
   z
     .string()
@@ -69,6 +74,17 @@ export const regionSchema = z.strictObject({
     .optional()
     .describe(
       "Pod CIDR of this region's cluster; other regions' Mongo and MirrorMaker peers are allowed from it.",
+    ),
+  replicationCidrs: z
+    .array(z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, "must be an IPv4 CIDR such as 10.1.0.0/16"))
+    .optional()
+    .describe(
+      "Addresses this region's data peers (Mongo members, Kafka brokers) have as the other regions' NetworkPolicies see them. Default [podCidr]: right for flat pod networking (Cilium ClusterMesh, GKE MCS); with Submariner, clusterset names resolve to ClusterIPs, so add the Service CIDR (or the Globalnet CIDR).",
+    ),
+  clusterId: dnsLabel
+    .optional()
+    .describe(
+      "The cluster's id in the clusterset (the MCS ClusterProperty cluster.clusterset.k8s.io): per-pod names of an exported headless Service are <pod>.<clusterId>.<service>.<namespace>.svc.clusterset.local. Default: the region name.",
     ),
   loopbackAddress: loopback
     .optional()
@@ -303,6 +319,11 @@ export const capacitySchema = z.strictObject({
   minChecksRate: z.number().min(0).max(1),
   durationSeconds: z.number().int().min(5).max(3600),
   smokeSeconds: z.number().int().min(1).max(600),
+  writes: z
+    .enum(["orders", "none"])
+    .describe(
+      "orders: the gates' mix creates orders (10%), which take stock; none: a read-only mix, for environments whose data is real (prod) where a gate must not change business data.",
+    ),
 });
 
 export const stackConfigSchema = z.strictObject({
@@ -339,8 +360,32 @@ export const stackConfigSchema = z.strictObject({
     ),
   data: dataSchema.prefault({}),
   platform: platformSchema.prefault({}),
+  network: z
+    .strictObject({
+      dnsCidrs: z
+        .array(
+          z
+            .string()
+            .regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, "must be an IPv4 CIDR such as 169.254.20.10/32"),
+        )
+        .default([])
+        .describe(
+          "DNS servers pods may query besides the kube-dns pods, e.g. [169.254.20.10/32] with NodeLocal DNSCache (its link-local address is not a pod).",
+        ),
+    })
+    .prefault({}),
   edge: edgeSchema,
   rollout: rolloutSchema.prefault({}),
+  rolloutFrom: z
+    .strictObject({
+      activeColor: z.enum(COLORS),
+      versions: z.strictObject({ blue: version.optional(), green: version.optional() }),
+      weights: weightsSchema.optional(),
+    })
+    .optional()
+    .describe(
+      "Written by the pipeline with each rollout change: the rollout the stack ran when the change was decided. A rollout change without it (or from another starting point) is refused, so a plain `pulumi up` from a stale checkout never undoes a promotion.",
+    ),
   dns: dnsSchema,
   capacity: capacitySchema.partial().optional().describe("Overrides of the environment's capacity targets."),
 });

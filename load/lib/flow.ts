@@ -2,7 +2,7 @@ import http from "k6/http";
 import type { Params, RefinedResponse, ResponseType } from "k6/http";
 import { check, fail, sleep } from "k6";
 import exec from "k6/execution";
-import { target } from "./targets.ts";
+import { target, type Targets } from "./targets.ts";
 
 const ORDER_STATUSES = ["PENDING", "CONFIRMED", "CANCELLED"];
 
@@ -30,6 +30,8 @@ function releaseChecks(): Record<string, (r: Res) => boolean> {
 export interface SetupData {
   skus: string[];
   orderIds: string[];
+  /** From the model (capacity.writes): "none" keeps the mix read-only, so a gate changes no business data. */
+  writes: "orders" | "none";
 }
 
 const LIST_ATTEMPTS = 10;
@@ -39,7 +41,7 @@ const LIST_ATTEMPTS = 10;
  * through the target. Catalog writes are internal (the gateway does not proxy them): the environment seeds its
  * products (`npm run local` at `up`; a cloud stack's own data), so an empty catalog fails here, saying so.
  */
-export function prepare(): SetupData {
+export function prepare(writes: Targets["writes"]): SetupData {
   const { baseUrl, host } = target();
   const ready = http.get(`${baseUrl}/readyz`, params("GET /readyz"));
   if (ready.status !== 200) {
@@ -65,9 +67,9 @@ export function prepare(): SetupData {
     fail(
       `the catalog at ${baseUrl} (Host ${host ?? "-"}) has no products in stock: seed it first (the local environment does at \`up\`; on a cloud stack, PUT /products/:sku to the catalog service inside the cluster)`,
     );
-  const data: SetupData = { skus, orderIds: [] };
-  for (let i = 0; i < 3; i++) createOrder(data);
-  return { skus, orderIds: [...created] };
+  const data: SetupData = { skus, orderIds: [], writes };
+  if (data.writes === "orders") for (let i = 0; i < 3; i++) createOrder(data);
+  return { ...data, orderIds: [...created] };
 }
 
 // Per-VU memory of the orders it created, so GET order reads a real id.
@@ -120,11 +122,12 @@ export function getOrder(data: SetupData): void {
 
 /**
  * One request per iteration, so the arrival rate is the request rate. A shop's browse-to-buy mix: 60% product,
- * 20% list, 10% create order, 10% read order.
+ * 20% list, 10% create order, 10% read order; read-only (`writes: none`): 80% product, 20% list.
  */
 export function mixedRequest(data: SetupData): void {
   // The test-wide iteration number: arrival-rate executors spread iterations over many VUs, so __ITER stays small.
   const slot = exec.scenario.iterationInTest % 10;
+  if (data.writes === "none") return slot < 8 ? void getProduct(data) : listProducts();
   if (slot < 6) void getProduct(data);
   else if (slot < 8) listProducts();
   else if (slot === 8) createOrder(data);

@@ -10,9 +10,11 @@ export interface Targets {
   minChecksRate: number;
   durationSeconds: number;
   smokeSeconds: number;
+  /** orders: the mix creates orders; none: read-only (prod, whose data is real). */
+  writes: "orders" | "none";
 }
 
-const KEYS: (keyof Targets)[] = [
+const KEYS: Exclude<keyof Targets, "writes" | "stack" | "environment">[] = [
   "requestsPerSecond",
   "p95Ms",
   "p99Ms",
@@ -36,6 +38,8 @@ export function loadTargets(): Targets {
     if (typeof targets[key] !== "number")
       throw new Error(`targets.${key} must be a number (got ${String(targets[key])})`);
   }
+  if (targets.writes !== "orders" && targets.writes !== "none")
+    throw new Error(`targets.writes must be "orders" or "none" (got ${String(targets.writes)})`);
   return targets;
 }
 

@@ -64,7 +64,8 @@ describe("the cluster rehearsal (real engine, real control planes)", () => {
   });
 
   it("a preview right after up changes nothing, and the outputs are real", () => {
-    expect(report.noChangePreview).toEqual({ same: expect.any(Number) });
+    // Nothing to create, update or delete; `read` is the program's reference to its own outputs (the rollout guard).
+    expect(report.noChangePreview).toEqual({ same: expect.any(Number), read: 1 });
     expect(report.outputs.activeColor).toBe("blue");
     expect(report.outputs.versions).toEqual({ blue: "1.0.0" });
     expect(report.outputs.regionEndpoints).toEqual(
@@ -114,6 +115,9 @@ describe("the cluster rehearsal (real engine, real control planes)", () => {
     });
     expect(colorsDeployed("roll back, remove blue")).toEqual(everyRegion(["green"]));
     expect(gatewayWeights("roll back, remove blue")).toEqual(everyRegion({ "gateway-green": 100 }));
+    expect(report.pipeline.plainUpRefusal).toMatch(
+      /^.*stack "rehearsal" runs green \(green 1\.1\.0\), but its blueprint:rollout says blue \(blue 1\.0\.0\): this update would undo the last promotion/s,
+    );
     expect(report.pipeline.promotions.map((p) => [p.version, p.ok, p.rolledBack])).toEqual([
       ["1.1.0", true, false],
       ["1.2.0", false, true],
@@ -125,6 +129,7 @@ describe("the cluster rehearsal (real engine, real control planes)", () => {
     expect(report.previews.stacks).toEqual(["pr-101", "pr-102"]);
     for (const ns of ["blueprint-preview-pr-101", "blueprint-preview-pr-102"])
       expect(report.previews.objectsWhileUp[ns]).toBeGreaterThan(0);
+    expect(report.previews.updatedImages).toEqual(["1.0.1"]);
     expect(report.previews.leftAfterDestroy).toEqual([]);
   });
 });

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { parseAllDocuments } from "yaml";
 import { REPO_ROOT } from "../../infra/config/stack-file.js";
 import { UPSTREAM_DIR, upstreamFiles, type ControlPlane } from "../lib/servers/control-plane.js";
@@ -81,11 +82,20 @@ export async function installCrds(cluster: ControlPlane, sources = clusterCrds()
     ["apply", "--server-side", "--field-manager=blueprint-platform", "-f", "-"],
     JSON.stringify({ apiVersion: "v1", kind: "List", items }),
   );
-  await cluster.kubectl([
-    "wait",
-    "--for=condition=Established",
-    "--timeout=60s",
-    ...items.map((c) => `crd/${c.metadata.name}`),
-  ]);
-  return items.length;
+  // `kubectl wait` fails outright on a CRD whose status has no conditions yet, so it is asked again until all are.
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      await cluster.kubectl([
+        "wait",
+        "--for=condition=Established",
+        "--timeout=30s",
+        ...items.map((c) => `crd/${c.metadata.name}`),
+      ]);
+      return items.length;
+    } catch (error) {
+      if (Date.now() > deadline || !/conditions accessor error/.test(String(error))) throw error;
+      await sleep(200);
+    }
+  }
 }

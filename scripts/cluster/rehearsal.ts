@@ -76,11 +76,15 @@ export interface RehearsalReport {
   pipeline: {
     promotions: { version: string; ok: boolean; rolledBack: boolean; reason?: string }[];
     snapshots: PipelineSnapshot[];
+    /** What a plain `pulumi up` from the stale committed stack file said after the first promotion. */
+    plainUpRefusal?: string;
   };
   previews: {
     stacks: string[];
     namespaces: string[];
     objectsWhileUp: Record<string, number>;
+    /** Image tags of the first PR's Deployments after its update to 1.0.1. */
+    updatedImages: string[];
     leftAfterDestroy: string[];
   };
   leftAfterDestroy: Record<string, string[]>;
@@ -156,7 +160,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
     noChangePreview: {},
     outputs: {},
     pipeline: { promotions: [], snapshots: [] },
-    previews: { stacks: [], namespaces: [], objectsWhileUp: {}, leftAfterDestroy: [] },
+    previews: { stacks: [], namespaces: [], objectsWhileUp: {}, updatedImages: [], leftAfterDestroy: [] },
     leftAfterDestroy: {},
   };
   const timed = async <T>(name: string, fn: () => Promise<T>, summary?: (r: T) => Record<string, number>) => {
@@ -288,7 +292,10 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
       (r) => r.changeSummary as Record<string, number>,
     );
     report.noChangePreview = again.changeSummary as Record<string, number>;
-    const changed = Object.entries(report.noChangePreview).filter(([op, n]) => op !== "same" && n > 0);
+    // `read` is the program's reference to its own outputs (the rollout guard), re-read by every run.
+    const changed = Object.entries(report.noChangePreview).filter(
+      ([op, n]) => op !== "same" && op !== "read" && n > 0,
+    );
     if (changed.length > 0)
       throw new Error(
         `the preview after up wants changes: ${changed.map(([op, n]) => `${op} ${n}`).join(", ")}`,
@@ -477,6 +484,20 @@ async function rehearsePipeline(
   // CI never commits the stack file back: the next run's checkout still says blue 1.0.0, and the promotion must
   // start from what the stack's outputs say is live (green 1.1.0), deploying 1.2.0 to blue.
   freshCheckout();
+  // A plain `pulumi up` from that checkout must refuse to switch traffic back and delete green.
+  const plain = await blueprintStack(stackName, { ...engine, create: false });
+  const refusal = await plain.up().then(
+    () => undefined,
+    (error: unknown) => (error instanceof Error ? error.message : String(error)),
+  );
+  report.pipeline.plainUpRefusal = /would undo the last promotion/.exec(refusal ?? "") ? refusal : undefined;
+  log(
+    `${report.pipeline.plainUpRefusal ? "✔" : "✖"} pipeline: a plain pulumi up from the stale stack file is refused`,
+  );
+  if (!report.pipeline.plainUpRefusal)
+    throw new Error(
+      `pipeline: a plain pulumi up from a stale checkout was not refused: ${refusal ?? "it ran"}`,
+    );
   const bad = await runOne("1.2.0", "capacity");
   if (bad.before.activeColor !== "green" || bad.before.versions?.green !== "1.1.0")
     throw new Error(
@@ -535,6 +556,22 @@ async function rehearsePreviews(
     const out = await cluster.kubectl(["get", "deployments,services,httproutes", "-n", ns, "-o", "name"]);
     report.previews.objectsWhileUp[ns] = out.split("\n").filter(Boolean).length;
   }
+  // A new push to an open PR updates its preview in place (the rollout guard lets it through).
+  await timed(`preview:create again for PR ${prs[0]} with a new version`, () =>
+    cli([
+      "create",
+      `--pr=${prs[0]}`,
+      "--version=1.0.1",
+      `--kubeconfig=${cluster.kubeconfigFile}`,
+      `--template=${template}`,
+      `--work-dir=${workDir}`,
+    ]),
+  );
+  report.previews.updatedImages = [
+    ...new Set(
+      (await deployments(cluster, `blueprint-preview-pr-${prs[0]}`)).map((d) => d.image.split(":").pop()!),
+    ),
+  ];
   await timed(`preview:destroy for PRs ${prs.join(" and ")} at once`, () =>
     Promise.all(prs.map((pr) => cli(["destroy", `--pr=${pr}`, `--work-dir=${workDir}`]))),
   );

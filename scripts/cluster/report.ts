@@ -82,6 +82,19 @@ export function rehearsalMarkdown(r: RehearsalReport): string {
         .join("; ");
       lines.push(`| ${s.step} | ${s.activeColor} | ${summary(s.versions as never)} | ${weights} | ${deps} |`);
     }
+    lines.push(
+      "",
+      `- a plain \`pulumi up\` from the stale stack file after the first promotion: ${
+        r.pipeline.plainUpRefusal
+          ? `refused (${
+              r.pipeline.plainUpRefusal
+                .split("\n")
+                .find((l) => l.includes("would undo"))
+                ?.trim() ?? "would undo the last promotion"
+            })`
+          : "NOT refused"
+      }`,
+    );
     for (const p of r.pipeline.promotions)
       lines.push(
         "",
@@ -97,6 +110,7 @@ export function rehearsalMarkdown(r: RehearsalReport): string {
         Object.entries(r.previews.objectsWhileUp)
           .map(([ns, n]) => `${ns} ${n} Deployments/Services/HTTPRoutes`)
           .join(", ") +
+        `; pr-${r.previews.stacks[0]?.replace("pr-", "")} updated in place to ${r.previews.updatedImages.join(", ")}` +
         `. Left after destroying both: ${r.previews.leftAfterDestroy.length === 0 ? "nothing" : r.previews.leftAfterDestroy.join(", ")}.`,
       "",
     );

@@ -1,4 +1,4 @@
-import type { OutputMap, Stack } from "@pulumi/pulumi/automation/index.js";
+import { ConcurrentUpdateError, type OutputMap, type Stack } from "@pulumi/pulumi/automation/index.js";
 import { readFileSync } from "node:fs";
 import { lookup } from "node:dns/promises";
 import { get as httpGet } from "node:http";
@@ -20,15 +20,28 @@ import type {
 } from "./target.js";
 
 /** The part of an Automation API stack the cloud target uses (a real `Stack` in production). */
-export type StackHandle = Pick<Stack, "name" | "getConfig" | "setAllConfigJson" | "up" | "outputs">;
+export type StackHandle = Pick<
+  Stack,
+  "name" | "getConfig" | "setAllConfigJson" | "up" | "outputs" | "cancel"
+>;
 
 export const ROLLOUT_KEY = "blueprint:rollout";
 
-/** `pulumi config --json` shape: objectValue makes the CLI write a YAML map, not a JSON string. */
-export function rolloutConfigJson(rollout: RolloutConfig): string {
-  const clean = JSON.parse(JSON.stringify(rollout)) as RolloutConfig;
+export const ROLLOUT_FROM_KEY = "blueprint:rolloutFrom";
+
+/**
+ * `pulumi config --json` shape: objectValue makes the CLI write a YAML map, not a JSON string. `from` is the rollout
+ * the stack ran when this change was decided (its outputs): with it, the program's rollout guard lets the change run.
+ */
+export function rolloutConfigJson(rollout: RolloutConfig, from?: RolloutConfig): string {
+  const entry = (v: object) => {
+    const clean = JSON.parse(JSON.stringify(v)) as object;
+    return { value: JSON.stringify(clean), objectValue: clean, secret: false };
+  };
+  const fromLive = from && { activeColor: from.activeColor, versions: from.versions, weights: from.weights };
   return JSON.stringify({
-    [ROLLOUT_KEY]: { value: JSON.stringify(clean), objectValue: clean, secret: false },
+    [ROLLOUT_KEY]: entry(rollout),
+    ...(fromLive ? { [ROLLOUT_FROM_KEY]: entry(fromLive) } : {}),
   });
 }
 
@@ -50,6 +63,10 @@ export interface CloudTargetOptions {
    * the readiness probes use it as `ca`, k6 as SSL_CERT_FILE. Certificates are always verified against the hostname.
    */
   caFile?: string;
+  /** CrossGuard packs every `pulumi up` runs with (e.g. infra/policy); they need the CLI's Node language host. */
+  policyPacks?: string[];
+  /** How long an update waits for a stack another update holds (a second release); default 30 minutes. */
+  lockWaitMs?: number;
 }
 
 /**
@@ -110,9 +127,28 @@ export class CloudTarget implements PromotionTarget {
   }
 
   private async apply(rollout: RolloutConfig, why: string): Promise<void> {
-    await this.stack.setAllConfigJson(rolloutConfigJson(rollout));
+    await this.stack.setAllConfigJson(rolloutConfigJson(rollout, liveRollout(await this.stack.outputs())));
     this.opts.log?.(`  pulumi up (${why}) on ${this.stack.name}`);
-    await this.stack.up({ onOutput: (out) => this.opts.log?.(`  ${out.trimEnd()}`) });
+    const deadline = Date.now() + (this.opts.lockWaitMs ?? 30 * 60_000);
+    for (;;) {
+      try {
+        await this.stack.up({
+          onOutput: (out) => this.opts.log?.(`  ${out.trimEnd()}`),
+          ...(this.opts.policyPacks?.length ? { policyPacks: this.opts.policyPacks } : {}),
+        });
+        return;
+      } catch (error) {
+        // Another release's update holds the stack: wait for it rather than drop this one.
+        if (!(error instanceof ConcurrentUpdateError) || Date.now() > deadline) throw error;
+        this.opts.log?.(`  ${this.stack.name} is locked by another update; waiting`);
+        await sleep(15_000);
+      }
+    }
+  }
+
+  /** Cancels the stack's running update (a cancelled CI job), so the stack is not left locked. */
+  async cancel(): Promise<void> {
+    await this.stack.cancel();
   }
 
   async deploy(color: Color, version: string, rollout: RolloutConfig): Promise<void> {

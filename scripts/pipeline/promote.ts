@@ -53,15 +53,22 @@ async function main(): Promise<number> {
       from: { type: "string", default: "dev" },
       to: { type: "string", default: "prod" },
       canary: { type: "string" },
+      "policy-pack": { type: "string", multiple: true },
     },
   });
   if (!values.version) {
     process.stderr.write(
-      "usage: npm run promote -- --version <tag> [--from dev] [--to prod] [--canary 10,50]\n",
+      "usage: npm run promote -- --version <tag> [--from dev] [--to prod] [--canary 10,50] [--policy-pack <dir>]...\n",
     );
     return 2;
   }
   const log = (line: string) => process.stdout.write(`${line}\n`);
+  // A cancelled CI job sends SIGTERM: cancel the running update so the stack is not left locked.
+  let current: CloudTarget | undefined;
+  process.once("SIGTERM", () => {
+    log(`✖ SIGTERM: cancelling the update of ${current?.name ?? "(no stack yet)"}`);
+    void (current?.cancel() ?? Promise.resolve()).finally(() => process.exit(143));
+  });
   const reportDir = join(REPO_ROOT, "reports", `promote-${values.version}-${Date.now()}`);
   const stacks = promotionPath(values.from, values.to);
   // Every stage's config is validated by the model before anything changes.
@@ -69,7 +76,16 @@ async function main(): Promise<number> {
   const { ok } = await promoteAcross(
     values.version,
     stacks,
-    (stack) => CloudTarget.select(stack, { blueprint: blueprints.get(stack)!, reportDir, log }),
+    async (stack) => {
+      const target = await CloudTarget.select(stack, {
+        blueprint: blueprints.get(stack)!,
+        reportDir,
+        log,
+        policyPacks: values["policy-pack"] ?? [],
+      });
+      current = target;
+      return target;
+    },
     log,
     values.canary ? values.canary.split(",").map(Number) : [],
   );

@@ -34,7 +34,9 @@ describe("GitHub workflows for users of the blueprint", () => {
     expect(files.map((f) => f.split("/").at(-1)).sort()).toEqual([
       "ci.yml",
       "images.yml",
+      "preview-sweep.yml",
       "preview.yml",
+      "promote-stage.yml",
       "promote.yml",
     ]);
     expect(actionlint(files)).toEqual({ ok: true, output: "" });
@@ -73,12 +75,30 @@ describe("GitHub workflows for users of the blueprint", () => {
     expect(read("images.yml")).toContain('sha="sha-$(git rev-parse --short=12 HEAD)"');
   });
 
+  it("when a release is promoted, then each stage is its own job in its own environment, chained dev → staging → prod, with OIDC and the policy pack", () => {
+    const promote = readFileSync(join(WORKFLOWS, "promote.yml"), "utf8");
+    const stage = readFileSync(join(WORKFLOWS, "promote-stage.yml"), "utf8");
+    const jobs = [
+      ...promote.matchAll(
+        /^ {2}(\w+):\n {4}needs: (\w+)\n {4}uses: \.\/\.github\/workflows\/promote-stage\.yml/gm,
+      ),
+    ];
+    expect(jobs.map((m) => `${m[2]} → ${m[1]}`)).toEqual(["images → dev", "dev → staging", "staging → prod"]);
+    expect(promote).toContain("with: { stage: prod, environment: production");
+    expect(stage).toContain("environment: ${{ inputs.environment }}");
+    expect(stage).toContain("id-token: write");
+    expect(stage).toContain("aws-actions/configure-aws-credentials@v4");
+    expect(stage).toContain("pulumi/auth-actions@v1");
+    expect(stage).toContain("--policy-pack infra/policy");
+    expect(stage).not.toMatch(/cancel-in-progress: true/);
+  });
+
   it("when a workflow runs an npm script, then package.json defines it", () => {
     const scripts = Object.keys(
       JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")).scripts as object,
     );
     const used = files.flatMap((f) =>
-      [...readFileSync(f, "utf8").matchAll(/npm run ([\w:-]+)/g)].map((m) => m[1]!),
+      [...readFileSync(f, "utf8").matchAll(/npm run (?:-s )?([\w:-]+)/g)].map((m) => m[1]!),
     );
     expect(used).toEqual(expect.arrayContaining(["preview:create", "preview:destroy", "promote"]));
     for (const s of used) expect(scripts, `npm run ${s}`).toContain(s);

@@ -9,6 +9,7 @@ import {
   writePreviewStack,
 } from "./stack-file.js";
 import { ensureCredentials } from "../secrets.js";
+import { liveRollout, ROLLOUT_FROM_KEY } from "../pipeline/cloud-target.js";
 
 export interface PreviewOptions {
   workDir?: string;
@@ -80,6 +81,13 @@ export async function createPreview(
   const stack = await blueprintStack(preview.stack, { ...opts.engine, workDir });
   for (const [key, value] of Object.entries(secrets)) await stack.setConfig(key, { value, secret: true });
   await ensureCredentials(stack);
+  // A new version of an open PR replaces the deployed one on purpose: record what runs, as the pipeline does, so
+  // the program's rollout guard lets the update through.
+  const live = liveRollout(await stack.outputs());
+  if (live)
+    await stack.setConfig(ROLLOUT_FROM_KEY, {
+      value: JSON.stringify({ activeColor: live.activeColor, versions: live.versions }),
+    });
   const result = await stack.up({ onOutput: (out) => log(out.trimEnd()) });
   const regions = (result.outputs.regions?.value ?? {}) as Record<string, { liveUrl?: string }>;
   const urls = Object.values(regions).flatMap((r) => (r.liveUrl ? [r.liveUrl] : []));
