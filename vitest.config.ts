@@ -14,7 +14,9 @@ export default defineConfig({
             "load/**/*.test.ts",
           ],
           exclude: ["**/node_modules/**", "**/*.int.test.ts", "**/*.e2e.test.ts"],
-          testTimeout: 30_000,
+          // Generous: the render tests start a JVM (Strimzi's model) and the mock engine, slow on a busy 2-core machine.
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
         },
       },
       {

@@ -116,7 +116,7 @@ describe.each(STACKS)("stack %s", (name) => {
           const ns = peer.namespaceSelector?.matchLabels?.["kubernetes.io/metadata.name"];
           const allowed =
             (peer.podSelector !== undefined && !peer.namespaceSelector && !peer.ipBlock) ||
-            ns === bp.platform.operatorNamespace ||
+            bp.platform.operatorNamespaces.includes(ns) ||
             (peer.ipBlock !== undefined &&
               peerCidrs.has(peer.ipBlock.cidr) &&
               !peer.ipBlock.cidr.startsWith("0.0.0.0"));

@@ -45,13 +45,16 @@ function credentials(): { mongo: MongoPasswords; redis: pulumi.Output<string> } 
 }
 
 /**
- * The stack's validated blueprint, from its config. Bad config and missing credentials fail here, before any
- * resource, as a RunError (shown without a stack trace) naming every key and its fix.
+ * The stack's validated blueprint, from its config (`rollout` replaces blueprint:rollout when given). Bad config and
+ * missing credentials fail here, before any resource, as a RunError (shown without a stack trace) naming every key
+ * and its fix.
  */
-export function loadStack(): Blueprint {
+export function loadStack(rollout?: LiveRollout): Blueprint {
   const all = pulumi.runtime.allConfig();
   try {
-    const bp = parseBlueprint(readBlueprintConfig(all), pulumi.getStack());
+    const config = readBlueprintConfig(all);
+    if (rollout) config.rollout = { ...(config.rollout as object), ...rollout };
+    const bp = parseBlueprint(config, pulumi.getStack());
     const missing = CREDENTIAL_CONFIG_KEYS.filter((key) => !all[key]);
     if (bp.environment !== "local" && missing.length > 0)
       throw new pulumi.RunError(
@@ -72,8 +75,9 @@ export async function deployedRollout(): Promise<LiveRollout | undefined> {
   const self = new pulumi.StackReference("deployed-rollout", {
     name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
   });
+  // No catch: a reference that cannot be read must stop the update, not switch the guard off.
   const [active, versions, weights] = await Promise.all(
-    ["activeColor", "versions", "weights"].map((k) => self.getOutputDetails(k).catch(() => undefined)),
+    ["activeColor", "versions", "weights"].map((k) => self.getOutputDetails(k)),
   );
   if (!active?.value || !versions?.value) return undefined;
   return {
@@ -89,9 +93,16 @@ export async function deployedRollout(): Promise<LiveRollout | undefined> {
  */
 export async function blueprintProgram(): Promise<BlueprintOutputs> {
   const bp = loadStack();
-  const refusal = rolloutGuard(bp.stack, bp.rollout, await deployedRollout(), bp.rolloutFrom);
-  if (refusal) throw new pulumi.RunError(refusal);
-  return createBlueprint(bp);
+  const deployed = await deployedRollout();
+  const refusal = rolloutGuard(bp.stack, bp.rollout, deployed, bp.rolloutFrom);
+  if (!refusal) return createBlueprint(bp);
+  // A PR's plan (`pulumi preview` in its checkout, whose stack file is stale by design) shows what the PR changes,
+  // against what runs; only an update is refused.
+  if (pulumi.runtime.isDryRun() && deployed) {
+    pulumi.log.warn(`${refusal} — this preview plans with the deployed rollout instead`);
+    return createBlueprint(loadStack(deployed));
+  }
+  throw new pulumi.RunError(refusal);
 }
 
 /** The whole program for a validated blueprint; `infra/index.ts` calls it, tests call it under the mock engine. */

@@ -141,13 +141,13 @@ describe("data tier", () => {
       votes: 0,
       priority: 0,
     });
-    // 3 voting members in the primary region + 4 remote voters = 7, MongoDB's maximum.
+    // 3 voting members in the primary region + 2 in each other region = 7, MongoDB's maximum.
     expect(primary.replsets[0].externalNodes).toEqual([
       voter("us-east", 0),
       voter("us-east", 1),
-      voter("us-east", 2),
+      nonVoter("us-east", 2),
       voter("ap-southeast", 0),
-      nonVoter("ap-southeast", 1),
+      voter("ap-southeast", 1),
       nonVoter("ap-southeast", 2),
     ]);
     expect(primary.replsets[0].size).toBe(3);
@@ -158,8 +158,14 @@ describe("data tier", () => {
     });
     const replica = buildMongo(b, b.regions[1]!, {} as never)[2]!.spec as Record<string, any>;
     expect(replica).toMatchObject({ unmanaged: true, updateStrategy: "OnDelete", users: [] });
-    expect(remoteVotes(3, 3)).toEqual([true, true, false]);
-    expect(remoteVotes(1, 1)).toEqual([false]);
+    // Two regions of 3: 3 + 2 = 5 voters (6 would be even).
+    expect(remoteVotes(3, [3])).toEqual([[true, true, false]]);
+    expect(remoteVotes(1, [1])).toEqual([[false]]);
+    expect(remoteVotes(3, [3, 3, 3])).toEqual([
+      [true, true, false],
+      [true, false, false],
+      [true, false, false],
+    ]);
   });
 
   it("when backups are on, then the managed site backs up to its bucket daily with PITR, and every site names the PBM image the CRD requires", () => {

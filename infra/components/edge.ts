@@ -14,14 +14,45 @@ export function gatewayClassName(bp: Blueprint): string {
   return bp.platform.gatewayClassName;
 }
 
+export const NGF_RELEASE = "ngf";
+/** Replicas of NGF's control plane (leader-elected) and of the nginx data plane it provisions for the Gateway. */
+export const EDGE_REPLICAS = 2;
+
 export function ngfValues(bp: Blueprint): Record<string, unknown> {
   return {
     nginxGateway: {
       gatewayClassName: gatewayClassName(bp),
       gatewayControllerName: `gateway.nginx.org/${bp.namespace}`,
+      replicas: EDGE_REPLICAS,
     },
-    nginx: { service: { type: "LoadBalancer", externalTrafficPolicy: "Local" } },
+    nginx: { replicas: EDGE_REPLICAS, service: { type: "LoadBalancer", externalTrafficPolicy: "Local" } },
   };
+}
+
+/**
+ * The edge stays up through a node drain: at most one pod down of the nginx data plane NGF provisions for the Gateway
+ * (its pods carry the Gateway API's gateway-name label) and, when this stack installs NGF, of its control plane (the
+ * chart has no PodDisruptionBudget of its own).
+ */
+export function buildEdgeDisruptionBudgets(bp: Blueprint): K8sObject[] {
+  const ns = edgeNamespace(bp.namespace);
+  const pdb = (name: string, matchLabels: Record<string, string>): K8sObject => ({
+    apiVersion: "policy/v1",
+    kind: "PodDisruptionBudget",
+    metadata: { name, namespace: ns, labels: commonLabels("edge", "disruption-budget") },
+    spec: { maxUnavailable: 1, selector: { matchLabels } },
+  });
+  return [
+    pdb("edge-nginx", { "gateway.networking.k8s.io/gateway-name": GATEWAY_NAME }),
+    ...(bp.platform.operators === "stack"
+      ? [
+          pdb("edge-controller", {
+            "app.kubernetes.io/name": "nginx-gateway-fabric",
+            "app.kubernetes.io/instance": NGF_RELEASE,
+          }),
+        ]
+      : []),
+  ];
 }
 
 /**
@@ -180,14 +211,18 @@ export class Edge extends pulumi.ComponentResource {
       : [];
     const ngf = installs
       ? [
-          new k8s.helm.v4.Chart(
+          // A Helm release, not helm.v4.Chart: NGF makes its server-tls and agent-tls Secrets in a pre-install hook
+          // Job, which only a release runs; without them its Deployment never starts and the Gateway gets no address.
+          new k8s.helm.v3.Release(
             `${name}-ngf`,
             {
-              name: "ngf",
+              name: NGF_RELEASE,
               chart: PINS.ngfChart.chart,
               version: PINS.ngfChart.version,
               namespace: edgeNamespace(bp.namespace),
               values: ngfValues(bp),
+              // The Gateway API CRDs are the ConfigFile's above.
+              skipCrds: true,
             },
             { parent: this, provider, dependsOn: [...crds, ...args.dependsOn] },
           ),
@@ -205,6 +240,12 @@ export class Edge extends pulumi.ComponentResource {
         parent: this,
         provider,
         dependsOn: [...crds, ...args.dependsOn],
+      });
+    for (const obj of buildEdgeDisruptionBudgets(bp))
+      createObject(`${name}-pdb-${obj.metadata.name}`, obj, {
+        parent: this,
+        provider,
+        dependsOn: args.dependsOn,
       });
     for (const obj of buildHttpRoutes(bp)) {
       createObject(`${name}-route-${obj.metadata.name}`, obj, { parent: this, provider, dependsOn: [gw] });

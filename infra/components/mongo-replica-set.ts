@@ -18,13 +18,25 @@ export function psmdbValues(bp: Blueprint): Record<string, unknown> {
 export const MAX_VOTERS = 7;
 
 /**
- * Which remote members vote: the primary region's members all do; remote ones join while there is room under
- * MAX_VOTERS, and one more is made non-voting (votes 0, priority 0) when the count would be even.
+ * Which remote members vote, per remote region: the primary region's members all do; remote ones join while there
+ * is room under MAX_VOTERS, dealt to the regions in turn (member 0 of each, then member 1, ...) so that losing any one
+ * remote region costs as few votes as possible; one more is made non-voting (votes 0, priority 0) when the count
+ * would be even.
  */
-export function remoteVotes(primaryMembers: number, remoteMembers: number): boolean[] {
-  const room = Math.max(0, Math.min(remoteMembers, MAX_VOTERS - primaryMembers));
-  const voting = (primaryMembers + room) % 2 === 0 ? room - 1 : room;
-  return Array.from({ length: remoteMembers }, (_, i) => i < voting);
+export function remoteVotes(primaryMembers: number, remoteMembers: number[]): boolean[][] {
+  const total = remoteMembers.reduce((a, b) => a + b, 0);
+  const room = Math.max(0, Math.min(total, MAX_VOTERS - primaryMembers));
+  let voting = (primaryMembers + room) % 2 === 0 ? room - 1 : room;
+  const out = remoteMembers.map((n) => Array.from({ length: n }, () => false));
+  for (let i = 0; voting > 0 && i < Math.max(0, ...remoteMembers); i++) {
+    for (let r = 0; voting > 0 && r < out.length; r++) {
+      if (i < out[r]!.length) {
+        out[r]![i] = true;
+        voting--;
+      }
+    }
+  }
+  return out;
 }
 
 /**
@@ -113,13 +125,18 @@ export function buildMongo(bp: Blueprint, region: Region, passwords: MongoPasswo
     },
   };
   if (multiRegion && region.primary) {
-    const remote = bp.regions.filter((r) => !r.primary).flatMap((r) => memberHosts(bp, r));
-    const votes = remoteVotes(bp.data.mongo.membersPerRegion, remote.length);
-    replset.externalNodes = remote.map((host, i) =>
-      votes[i]
-        ? { host, port: DATA_PORTS.mongo, votes: 1, priority: REMOTE_PRIORITY }
-        : { host, port: DATA_PORTS.mongo, votes: 0, priority: 0 },
-    );
+    const remote = bp.regions.filter((r) => !r.primary).map((r) => memberHosts(bp, r));
+    const votes = remoteVotes(
+      bp.data.mongo.membersPerRegion,
+      remote.map((hosts) => hosts.length),
+    ).flat();
+    replset.externalNodes = remote
+      .flat()
+      .map((host, i) =>
+        votes[i]
+          ? { host, port: DATA_PORTS.mongo, votes: 1, priority: REMOTE_PRIORITY }
+          : { host, port: DATA_PORTS.mongo, votes: 0, priority: 0 },
+      );
     replset.replsetOverrides = Object.fromEntries(
       Array.from({ length: bp.data.mongo.membersPerRegion }, (_, i) => [
         `${name}-rs0-${i}`,

@@ -138,7 +138,7 @@ function dataPolicies(bp: Blueprint, region: Region, store: DataStore): K8sObjec
   const adminPorts = store === "kafka" ? STRIMZI_ADMIN_PORTS : [DATA_PORTS.mongo];
   out.push(
     policy(ns, `${store}-from-operators`, selector, {
-      ingress: [{ from: [nsPeer(bp.platform.operatorNamespace)], ports: tcp(...adminPorts) }],
+      ingress: [{ from: bp.platform.operatorNamespaces.map(nsPeer), ports: tcp(...adminPorts) }],
     }),
   );
   if (store === "mongo") {
@@ -217,7 +217,7 @@ function kafkaSupportPolicies(bp: Blueprint, region: Region): K8sObject[] {
     const mm2 = { matchLabels: { "strimzi.io/kind": "KafkaMirrorMaker2" } };
     out.push(
       policy(ns, "mirrormaker", mm2, {
-        ingress: [{ from: [nsPeer(bp.platform.operatorNamespace)], ports: tcp(KAFKA_CONNECT_REST_PORT) }],
+        ingress: [{ from: bp.platform.operatorNamespaces.map(nsPeer), ports: tcp(KAFKA_CONNECT_REST_PORT) }],
         egress: [
           { to: [brokers], ports: tcp(DATA_PORTS.kafka) },
           { to: peerCidrs(bp, region, [bp.primaryRegion]), ports: tcp(KAFKA_REPLICATION_PORT) },

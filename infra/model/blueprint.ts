@@ -79,7 +79,10 @@ export interface Blueprint {
   platform: {
     operators: StackConfig["platform"]["operators"];
     gatewayClassName: string;
+    /** Where this stack installs its operators (operators: stack). */
     operatorNamespace: string;
+    /** Where the operators run, whoever installed them: the NetworkPolicies admit them. */
+    operatorNamespaces: string[];
   };
   edge: StackConfig["edge"] & { previewHostname: string };
   rollout: Rollout;
@@ -204,7 +207,8 @@ function derive(config: StackConfig, services: ServiceConfig[], stack: string): 
       gatewayClassName:
         config.platform.gatewayClassName ??
         (config.platform.operators === "provided" ? "nginx" : `nginx-${namespace}`),
-      operatorNamespace: config.platform.operatorNamespace ?? `${namespace}-operators`,
+      operatorNamespace: `${namespace}-operators`,
+      operatorNamespaces: config.platform.operatorNamespaces ?? [`${namespace}-operators`],
     },
     edge: {
       ...config.edge,

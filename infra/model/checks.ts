@@ -197,12 +197,21 @@ function checkEdge(config: StackConfig, services: ServiceConfig[]): ConfigProble
 }
 
 function checkPlatform(config: StackConfig): ConfigProblem[] {
-  const { operators, gatewayClassName, operatorNamespace } = config.platform;
-  if (operators === "provided") return [];
+  const { operators, gatewayClassName, operatorNamespaces } = config.platform;
+  if (operators === "provided")
+    return operatorNamespaces
+      ? []
+      : [
+          {
+            path: "blueprint:platform.operatorNamespaces",
+            message:
+              "is required with operators: provided — list the namespaces the platform's Strimzi and Percona operators run in, e.g. [strimzi, psmdb]",
+          },
+        ];
   return (
     [
       ["gatewayClassName", gatewayClassName],
-      ["operatorNamespace", operatorNamespace],
+      ["operatorNamespaces", operatorNamespaces],
     ] as const
   )
     .filter(([, value]) => value !== undefined)

@@ -27,6 +27,14 @@ describe("the rollout guard: a plain `pulumi up` never silently undoes a promoti
     );
   });
 
+  it("when the refusal's suggested rolloutFrom is set during a canary, then the update may run", () => {
+    const canary: LiveRollout = { ...bothGreen, weights: { blue: 90, green: 10 } };
+    const refusal = rolloutGuard("prod", blue, canary, undefined)!;
+    const suggested = JSON.parse(refusal.slice(refusal.indexOf("{"))) as LiveRollout;
+    expect(suggested.weights).toEqual({ blue: 90, green: 10 });
+    expect(rolloutGuard("prod", blue, canary, suggested)).toBeUndefined();
+  });
+
   it("when the change starts from the deployed rollout (the pipeline's blueprint:rolloutFrom), then it may run", () => {
     expect(rolloutGuard("prod", bothGreen, green, green)).toBeUndefined();
     expect(rolloutGuard("prod", blue, green, { ...green, weights: { blue: 0, green: 100 } })).toBeUndefined();

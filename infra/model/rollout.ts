@@ -91,6 +91,6 @@ export function rolloutGuard(
   return (
     `stack "${stack}" runs ${show(deployed)}, but its blueprint:rollout says ${show(configured)}: this update would undo the last promotion. ` +
     `Promote or roll back with \`npm run promote\` (it records blueprint:rolloutFrom), or, to change it by hand on purpose, ` +
-    `set blueprint:rolloutFrom to the deployed rollout: ${JSON.stringify({ activeColor: deployed.activeColor, versions: deployed.versions })}`
+    `set blueprint:rolloutFrom to the deployed rollout: ${JSON.stringify(deployed)}`
   );
 }

@@ -304,10 +304,12 @@ export const platformSchema = z.strictObject({
   gatewayClassName: dnsLabel
     .optional()
     .describe("provided only: the platform's GatewayClass (NGINX Gateway Fabric); default nginx."),
-  operatorNamespace: dnsLabel
+  operatorNamespaces: z
+    .array(dnsLabel)
+    .min(1)
     .optional()
     .describe(
-      "provided only: the namespace the platform's Strimzi and Percona operators run in (admitted by the NetworkPolicies); default <namespace>-operators.",
+      "provided only, and required then: the namespaces the platform's Strimzi and Percona operators run in (the NetworkPolicies admit their traffic to the data pods), e.g. [strimzi, psmdb].",
     ),
 });
 

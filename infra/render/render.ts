@@ -23,7 +23,11 @@ export interface StackRender {
   resourceCount: number;
 }
 
-const OPAQUE = new Set(["kubernetes:helm.sh/v4:Chart", "kubernetes:yaml/v2:ConfigFile"]);
+const OPAQUE = new Set([
+  "kubernetes:helm.sh/v4:Chart",
+  "kubernetes:helm.sh/v3:Release",
+  "kubernetes:yaml/v2:ConfigFile",
+]);
 export const REDACTED = "<redacted: generated secret>";
 
 function isK8sObject(r: RecordedResource): boolean {

@@ -118,6 +118,7 @@ describe("the cluster rehearsal (real engine, real control planes)", () => {
     expect(report.pipeline.plainUpRefusal).toMatch(
       /^.*stack "rehearsal" runs green \(green 1\.1\.0\), but its blueprint:rollout says blue \(blue 1\.0\.0\): this update would undo the last promotion/s,
     );
+    expect(report.pipeline.stalePreview).toEqual({ same: expect.any(Number), read: 1 });
     expect(report.pipeline.promotions.map((p) => [p.version, p.ok, p.rolledBack])).toEqual([
       ["1.1.0", true, false],
       ["1.2.0", false, true],
@@ -130,6 +131,7 @@ describe("the cluster rehearsal (real engine, real control planes)", () => {
     for (const ns of ["blueprint-preview-pr-101", "blueprint-preview-pr-102"])
       expect(report.previews.objectsWhileUp[ns]).toBeGreaterThan(0);
     expect(report.previews.updatedImages).toEqual(["1.0.1"]);
+    expect(report.previews.credentialsKept).toBe(true);
     expect(report.previews.leftAfterDestroy).toEqual([]);
   });
 });

@@ -78,6 +78,8 @@ export interface RehearsalReport {
     snapshots: PipelineSnapshot[];
     /** What a plain `pulumi up` from the stale committed stack file said after the first promotion. */
     plainUpRefusal?: string;
+    /** A plain `pulumi preview` from that checkout: it plans against the deployed rollout. */
+    stalePreview?: Record<string, number>;
   };
   previews: {
     stacks: string[];
@@ -85,6 +87,8 @@ export interface RehearsalReport {
     objectsWhileUp: Record<string, number>;
     /** Image tags of the first PR's Deployments after its update to 1.0.1. */
     updatedImages: string[];
+    /** The first PR's Redis Secret is the same after the update (its credentials were not regenerated). */
+    credentialsKept: boolean;
     leftAfterDestroy: string[];
   };
   leftAfterDestroy: Record<string, string[]>;
@@ -160,7 +164,14 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
     noChangePreview: {},
     outputs: {},
     pipeline: { promotions: [], snapshots: [] },
-    previews: { stacks: [], namespaces: [], objectsWhileUp: {}, updatedImages: [], leftAfterDestroy: [] },
+    previews: {
+      stacks: [],
+      namespaces: [],
+      objectsWhileUp: {},
+      updatedImages: [],
+      credentialsKept: false,
+      leftAfterDestroy: [],
+    },
     leftAfterDestroy: {},
   };
   const timed = async <T>(name: string, fn: () => Promise<T>, summary?: (r: T) => Record<string, number>) => {
@@ -498,6 +509,8 @@ async function rehearsePipeline(
     throw new Error(
       `pipeline: a plain pulumi up from a stale checkout was not refused: ${refusal ?? "it ran"}`,
     );
+  // A PR's plan from the same checkout plans against what runs: nothing to change.
+  report.pipeline.stalePreview = (await plain.preview()).changeSummary as Record<string, number>;
   const bad = await runOne("1.2.0", "capacity");
   if (bad.before.activeColor !== "green" || bad.before.versions?.green !== "1.1.0")
     throw new Error(
@@ -529,8 +542,13 @@ async function rehearsePreviews(
       );
     });
   // Two pull requests at once, as two CI jobs would run them: two processes, one cluster, one backend.
+  // allSettled: when one fails, the other still ends before the clusters are stopped.
+  const all = async (runs: Promise<unknown>[]) => {
+    const failed = (await Promise.allSettled(runs)).find((r) => r.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+  };
   await timed(`preview:create for PRs ${prs.join(" and ")} at once`, () =>
-    Promise.all(
+    all(
       prs.map((pr) =>
         cli([
           "create",
@@ -556,7 +574,19 @@ async function rehearsePreviews(
     const out = await cluster.kubectl(["get", "deployments,services,httproutes", "-n", ns, "-o", "name"]);
     report.previews.objectsWhileUp[ns] = out.split("\n").filter(Boolean).length;
   }
-  // A new push to an open PR updates its preview in place (the rollout guard lets it through).
+  const redisSecret = () =>
+    cluster.kubectl([
+      "get",
+      "secret",
+      "redis-auth",
+      "-n",
+      `blueprint-preview-pr-${prs[0]}`,
+      "-o",
+      "jsonpath={.data}",
+    ]);
+  const before = await redisSecret();
+  // A new push to an open PR updates its preview in place (the rollout guard lets it through), keeping its
+  // credentials although its stack file is written anew.
   await timed(`preview:create again for PR ${prs[0]} with a new version`, () =>
     cli([
       "create",
@@ -567,13 +597,14 @@ async function rehearsePreviews(
       `--work-dir=${workDir}`,
     ]),
   );
+  report.previews.credentialsKept = before.length > 0 && (await redisSecret()) === before;
   report.previews.updatedImages = [
     ...new Set(
       (await deployments(cluster, `blueprint-preview-pr-${prs[0]}`)).map((d) => d.image.split(":").pop()!),
     ),
   ];
   await timed(`preview:destroy for PRs ${prs.join(" and ")} at once`, () =>
-    Promise.all(prs.map((pr) => cli(["destroy", `--pr=${pr}`, `--work-dir=${workDir}`]))),
+    all(prs.map((pr) => cli(["destroy", `--pr=${pr}`, `--work-dir=${workDir}`]))),
   );
   report.previews.leftAfterDestroy = await leftovers(cluster, namespaces);
 }

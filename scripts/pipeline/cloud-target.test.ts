@@ -1,4 +1,4 @@
-import { PulumiCommand, type OutputMap } from "@pulumi/pulumi/automation/index.js";
+import { ConcurrentUpdateError, PulumiCommand, type OutputMap } from "@pulumi/pulumi/automation/index.js";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -317,5 +317,53 @@ describe("cloud target gates and readiness (stub gateways, stack outputs double)
     } finally {
       process.env.PATH = path;
     }
+  });
+
+  it("when the stack is locked by another update, then up waits and retries, and refuses when that update changed the rollout", async () => {
+    // What the Automation API throws on a 409 (its constructor is not public).
+    const locked = () =>
+      Object.assign(Object.create(ConcurrentUpdateError.prototype) as Error, {
+        message: "[409] Conflict: Another update is currently in progress.",
+      });
+    const live = {
+      activeColor: { value: "blue", secret: false },
+      versions: { value: { blue: "1.0.0" }, secret: false },
+    };
+    const stub = (outputsSeen: OutputMap[], failures: number) => {
+      let calls = 0;
+      const configs: string[] = [];
+      const handle = {
+        name: "dev",
+        outputs: async () => outputsSeen[Math.min(calls, outputsSeen.length - 1)]!,
+        getConfig: async () => ({ value: JSON.stringify(initial), secret: false }),
+        setAllConfigJson: async (json: string) => void configs.push(json),
+        up: async () => {
+          if (calls++ < failures) throw locked();
+          return {} as never;
+        },
+        cancel: async () => {},
+      } as unknown as StackHandle;
+      return { handle, configs, calls: () => calls };
+    };
+    const fast = { blueprint: loadBlueprint("dev"), reportDir: "/tmp", lockWaitMs: 60_000, lockPollMs: 1 };
+
+    const waits = stub([live], 2);
+    await new CloudTarget(waits.handle, fast).switch({ ...initial, activeColor: "blue" });
+    expect(waits.calls()).toBe(3);
+    // The change records what ran when it was decided (the program's rollout guard lets it through).
+    expect(JSON.parse(waits.configs[0]!)["blueprint:rolloutFrom"].objectValue).toEqual({
+      activeColor: "blue",
+      versions: { blue: "1.0.0" },
+    });
+
+    const moved = stub([live, { ...live, activeColor: { value: "green", secret: false } }], 1);
+    await expect(new CloudTarget(moved.handle, fast).switch(initial)).rejects.toThrow(
+      /another update changed the rollout of dev while this one waited .* promote again from there/,
+    );
+
+    const stuck = stub([live], 99);
+    await expect(new CloudTarget(stuck.handle, { ...fast, lockWaitMs: 0 }).switch(initial)).rejects.toThrow(
+      "dev stayed locked by another update for 0 min — if no update is running, `pulumi cancel --stack dev` clears a stale lock; then promote again",
+    );
   });
 });

@@ -67,6 +67,8 @@ export interface CloudTargetOptions {
   policyPacks?: string[];
   /** How long an update waits for a stack another update holds (a second release); default 30 minutes. */
   lockWaitMs?: number;
+  /** How often it looks again; default 15 s. */
+  lockPollMs?: number;
 }
 
 /**
@@ -127,9 +129,11 @@ export class CloudTarget implements PromotionTarget {
   }
 
   private async apply(rollout: RolloutConfig, why: string): Promise<void> {
-    await this.stack.setAllConfigJson(rolloutConfigJson(rollout, liveRollout(await this.stack.outputs())));
+    const from = liveRollout(await this.stack.outputs());
+    await this.stack.setAllConfigJson(rolloutConfigJson(rollout, from));
     this.opts.log?.(`  pulumi up (${why}) on ${this.stack.name}`);
-    const deadline = Date.now() + (this.opts.lockWaitMs ?? 30 * 60_000);
+    const waitMs = this.opts.lockWaitMs ?? 30 * 60_000;
+    const deadline = Date.now() + waitMs;
     for (;;) {
       try {
         await this.stack.up({
@@ -138,10 +142,20 @@ export class CloudTarget implements PromotionTarget {
         });
         return;
       } catch (error) {
-        // Another release's update holds the stack: wait for it rather than drop this one.
-        if (!(error instanceof ConcurrentUpdateError) || Date.now() > deadline) throw error;
+        if (!(error instanceof ConcurrentUpdateError)) throw error;
+        if (Date.now() > deadline)
+          throw new Error(
+            `${this.stack.name} stayed locked by another update for ${Math.round(waitMs / 60_000)} min — if no update is running, \`pulumi cancel --stack ${this.stack.name}\` clears a stale lock; then promote again`,
+          );
+        // Another release's update holds the stack: wait for it rather than drop this one, but never apply a plan
+        // made against a rollout that update has since changed.
         this.opts.log?.(`  ${this.stack.name} is locked by another update; waiting`);
-        await sleep(15_000);
+        await sleep(this.opts.lockPollMs ?? 15_000);
+        const now = liveRollout(await this.stack.outputs());
+        if (JSON.stringify(now) !== JSON.stringify(from))
+          throw new Error(
+            `another update changed the rollout of ${this.stack.name} while this one waited (now ${JSON.stringify(now)}) — promote again from there`,
+          );
       }
     }
   }

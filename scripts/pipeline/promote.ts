@@ -63,12 +63,15 @@ async function main(): Promise<number> {
     return 2;
   }
   const log = (line: string) => process.stdout.write(`${line}\n`);
-  // A cancelled CI job sends SIGTERM: cancel the running update so the stack is not left locked.
+  // A cancelled CI job sends SIGINT, then SIGTERM: cancel the running update so the stack is not left locked.
   let current: CloudTarget | undefined;
-  process.once("SIGTERM", () => {
-    log(`✖ SIGTERM: cancelling the update of ${current?.name ?? "(no stack yet)"}`);
-    void (current?.cancel() ?? Promise.resolve()).finally(() => process.exit(143));
-  });
+  for (const signal of ["SIGINT", "SIGTERM"] as const)
+    process.once(signal, () => {
+      log(`✖ ${signal}: cancelling the update of ${current?.name ?? "(no stack yet)"}`);
+      void (current?.cancel() ?? Promise.resolve()).finally(() =>
+        process.exit(signal === "SIGINT" ? 130 : 143),
+      );
+    });
   const reportDir = join(REPO_ROOT, "reports", `promote-${values.version}-${Date.now()}`);
   const stacks = promotionPath(values.from, values.to);
   // Every stage's config is validated by the model before anything changes.

@@ -21,9 +21,10 @@ export function checkPreviewArgs(pr: string | number | undefined, version?: stri
   if (pr === undefined || !/^\d{1,9}$/.test(String(pr)) || n < 1) {
     throw new Error(`--pr must be the pull-request number, a positive integer (got ${JSON.stringify(pr)})`);
   }
-  if (version !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(version)) {
+  // The model's rule for versions: an image tag that is also a label value.
+  if (version !== undefined && !/^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/.test(version)) {
     throw new Error(
-      `--version must be an image tag: letters, digits, '.', '_', '-' (got ${JSON.stringify(version)})`,
+      `--version must be an image tag that is also a Kubernetes label value: letters, digits, '.', '_', '-', at most 63 characters, starting and ending with a letter or digit (got ${JSON.stringify(version)})`,
     );
   }
   return n;

@@ -142,11 +142,14 @@ install_k6() { go_tool k6 "$K6_VERSION" go.k6.io/k6; }
 install_actionlint() { go_tool actionlint "$ACTIONLINT_VERSION" github.com/rhysd/actionlint/cmd/actionlint; }
 install_kube_score() { go_tool kube-score "$KUBE_SCORE_VERSION" github.com/zegl/kube-score/cmd/kube-score; }
 
-# go_wrapper <name> <stamp> <function>: the tools below are not `go install`-able as they are; each is built from a
-# small wrapper module in $CACHE/build/<name> (kept, so a rebuild only resolves again), log in $CACHE/go-<name>.log.
+# go_wrapper <name> <stamp> <function> <binary>...: the tools below are not `go install`-able as they are; each is
+# built from a small wrapper module in $CACHE/build/<name> (kept, so a rebuild only resolves again), log in
+# $CACHE/go-<name>.log. Rebuilt when the pinned version changed or one of its binaries is missing.
 go_wrapper() {
-  local name=$1 version=$2 fn=$3 work="$CACHE/build/$1"
-  if stamp_matches "$name" "$version"; then
+  local name=$1 version=$2 fn=$3 work="$CACHE/build/$1" b present=1
+  shift 3
+  for b in "$@"; do [[ -x "$BIN/$b" ]] || present=0; done
+  if ((present == 1)) && stamp_matches "$name" "$version"; then
     echo "$version present"
     return
   fi
@@ -225,12 +228,15 @@ build_etcd() {
     "$BIN/etcd" --version | grep -q "etcd Version: ${ETCD_VERSION#v}"
 }
 
-install_pulumi() { go_wrapper pulumi "$PULUMI_VERSION" build_pulumi; }
+install_pulumi() { go_wrapper pulumi "$PULUMI_VERSION" build_pulumi pulumi; }
 install_kubernetes_provider() {
-  go_wrapper pulumi-resource-kubernetes "$PULUMI_KUBERNETES_VERSION@$PULUMI_KUBERNETES_MODULE" build_kubernetes_provider
+  go_wrapper pulumi-resource-kubernetes "$PULUMI_KUBERNETES_VERSION@$PULUMI_KUBERNETES_MODULE" build_kubernetes_provider \
+    pulumi-resource-kubernetes
 }
-install_control_plane() { go_wrapper kube-apiserver "$KUBERNETES_VERSION" build_control_plane; }
-install_etcd() { go_wrapper etcd "$ETCD_VERSION" build_etcd; }
+install_control_plane() {
+  go_wrapper kube-apiserver "$KUBERNETES_VERSION" build_control_plane kube-apiserver kube-controller-manager kube-scheduler kubectl
+}
+install_etcd() { go_wrapper etcd "$ETCD_VERSION" build_etcd etcd; }
 install_kwok() { go_tool kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok; }
 
 # module_dir <module@version>: downloads a module zip from the proxy and prints its directory.
