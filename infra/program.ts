@@ -53,7 +53,8 @@ export function loadStack(rollout?: LiveRollout): Blueprint {
   const all = pulumi.runtime.allConfig();
   try {
     const config = readBlueprintConfig(all);
-    if (rollout) config.rollout = { ...(config.rollout as object), ...rollout };
+    // The deployed rollout replaces what decides traffic; the rest (rollbackWindowSeconds) stays the checkout's.
+    if (rollout) config.rollout = { ...(config.rollout as object), ...rollout, weights: rollout.weights };
     const bp = parseBlueprint(config, pulumi.getStack());
     const missing = CREDENTIAL_CONFIG_KEYS.filter((key) => !all[key]);
     if (bp.environment !== "local" && missing.length > 0)
