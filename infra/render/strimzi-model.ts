@@ -3,10 +3,10 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { K8sObject } from "../components/meta.js";
+import { REPO_ROOT } from "../config/stack-file.js";
 
-const ROOT = join(import.meta.dirname, "..", "..");
-const LIBS = join(ROOT, ".cache", "upstream", "strimzi");
-const PROGRAM = join(ROOT, "scripts", "setup", "strimzi", "StrimziModel.java");
+const LIBS = join(REPO_ROOT, ".cache", "upstream", "strimzi");
+const PROGRAM = join(REPO_ROOT, "scripts", "setup", "strimzi", "StrimziModel.java");
 
 export const STRIMZI_GROUP = "kafka.strimzi.io";
 export const STRIMZI_SOURCE = "Strimzi's API model (io.strimzi:api, strict parse)";

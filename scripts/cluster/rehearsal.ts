@@ -11,10 +11,11 @@ import { blueprintStack, type EngineOptions } from "../../infra/engine.js";
 import { edgeNamespace } from "../../infra/components/meta.js";
 import type { Blueprint, Color, Region } from "../../infra/model/index.js";
 import { kubeconfigYaml, startControlPlane, type ControlPlane } from "../lib/servers/control-plane.js";
+import { TOOL_VERSIONS } from "../lib/servers/paths.js";
 import { CloudTarget } from "../pipeline/cloud-target.js";
 import { promote, type PromotionResult } from "../pipeline/machine.js";
 import type { GateKind, GateResult, PromotionTarget } from "../pipeline/target.js";
-import { TEMPLATE } from "../preview/stack-file.js";
+import { TEMPLATE, renderPreviewStack } from "../preview/stack-file.js";
 import { ensureCredentials } from "../secrets.js";
 import { clusterCrds, installCrds } from "./crds.js";
 import { validateWithStrimziModel } from "../../infra/render/strimzi-model.js";
@@ -138,13 +139,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
   const log = opts.log ?? (() => {});
   const stackName = opts.stack ?? "rehearsal";
   const bp = loadBlueprint(stackName);
-  const versions = Object.fromEntries(
-    readFileSync(join(REPO_ROOT, "scripts", "setup", "versions.env"), "utf8")
-      .split("\n")
-      .map((l) => /^([A-Z0-9_]+)=(\S+)$/.exec(l))
-      .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => [m[1]!, m[2]!]),
-  );
+  const versions = TOOL_VERSIONS;
   const report: RehearsalReport = {
     stack: stackName,
     ok: false,
@@ -216,24 +211,9 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
       for (const c of report.clusters) c.crds = await installCrds(clusters.get(c.region)!, sources);
     });
     const kubeconfigFile = join(opts.stateDir, "kubeconfig");
-    writeFileSync(
-      kubeconfigFile,
-      kubeconfigYaml(
-        [...clusters.values()].map((c) => {
-          const parsed = parse(c.kubeconfig) as {
-            clusters: { cluster: { server: string; "certificate-authority-data": string } }[];
-            users: { user: { token: string } }[];
-          };
-          return {
-            name: c.name,
-            server: parsed.clusters[0]!.cluster.server,
-            caData: parsed.clusters[0]!.cluster["certificate-authority-data"],
-            token: parsed.users[0]!.user.token,
-          };
-        }),
-      ),
-      { mode: 0o600 },
-    );
+    writeFileSync(kubeconfigFile, kubeconfigYaml([...clusters.values()].map((c) => c.access)), {
+      mode: 0o600,
+    });
     // A project copy: the pipeline writes blueprint:rollout and the credentials into its stack file, as a CI
     // checkout would, never into this repository's.
     const workDir = join(opts.stateDir, "project");
@@ -562,28 +542,16 @@ async function rehearsePreviews(
     ),
   );
   report.previews.stacks = prs.map((pr) => `pr-${pr}`);
-  const namespaces = prs.flatMap((pr) =>
-    stackNamespaces({
-      ...bp,
-      namespace: `blueprint-preview-pr-${pr}`,
-      platform: { ...bp.platform, operators: "provided" },
-    }),
-  );
+  // Each preview's namespaces as the model derives them from the template it was made from.
+  const previews = prs.map((pr) => renderPreviewStack(pr, "1.0.0", { template }).blueprint);
+  const namespaces = previews.flatMap(stackNamespaces);
   report.previews.namespaces = namespaces;
   for (const ns of namespaces.filter((n) => !n.endsWith("-edge"))) {
     const out = await cluster.kubectl(["get", "deployments,services,httproutes", "-n", ns, "-o", "name"]);
     report.previews.objectsWhileUp[ns] = out.split("\n").filter(Boolean).length;
   }
   const redisSecret = () =>
-    cluster.kubectl([
-      "get",
-      "secret",
-      "redis-auth",
-      "-n",
-      `blueprint-preview-pr-${prs[0]}`,
-      "-o",
-      "jsonpath={.data}",
-    ]);
+    cluster.kubectl(["get", "secret", "redis-auth", "-n", previews[0]!.namespace, "-o", "jsonpath={.data}"]);
   const before = await redisSecret();
   // A new push to an open PR updates its preview in place (the rollout guard lets it through), keeping its
   // credentials although its stack file is written anew.
@@ -599,9 +567,7 @@ async function rehearsePreviews(
   );
   report.previews.credentialsKept = before.length > 0 && (await redisSecret()) === before;
   report.previews.updatedImages = [
-    ...new Set(
-      (await deployments(cluster, `blueprint-preview-pr-${prs[0]}`)).map((d) => d.image.split(":").pop()!),
-    ),
+    ...new Set((await deployments(cluster, previews[0]!.namespace)).map((d) => d.image.split(":").pop()!)),
   ];
   await timed(`preview:destroy for PRs ${prs.join(" and ")} at once`, () =>
     all(prs.map((pr) => cli(["destroy", `--pr=${pr}`, `--work-dir=${workDir}`]))),

@@ -29,6 +29,13 @@ function actionlint(paths: string[]): { ok: boolean; output: string } {
   }
 }
 
+/** actionlint over a one-job workflow with these steps (YAML lines under `steps:`). */
+function lintSteps(steps: string): { ok: boolean; output: string } {
+  const file = join(mkdtempSync(join(tmpdir(), "actionlint-")), "bad.yml");
+  writeFileSync(file, `on: push\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n${steps}`);
+  return actionlint([file]);
+}
+
 describe("GitHub workflows for users of the blueprint", () => {
   it("when actionlint checks every workflow, then it reports nothing", () => {
     expect(files.map((f) => f.split("/").at(-1)).sort()).toEqual([
@@ -43,23 +50,15 @@ describe("GitHub workflows for users of the blueprint", () => {
   });
 
   it("when a workflow has an error, then actionlint fails naming it (the lint really runs)", () => {
-    const bad = join(mkdtempSync(join(tmpdir(), "actionlint-")), "bad.yml");
-    writeFileSync(
-      bad,
-      "on: push\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo ${{ github.nope }}\n",
-    );
-    const result = actionlint([bad]);
+    const result = lintSteps("      - run: echo ${{ github.nope }}\n");
     expect(result.ok).toBe(false);
     expect(result.output).toMatch(/property "nope" is not defined/);
   });
 
   it("when a run: script has a shell defect, then actionlint reports shellcheck's finding (shellcheck really runs)", () => {
-    const bad = join(mkdtempSync(join(tmpdir(), "actionlint-")), "bad.yml");
-    writeFileSync(
-      bad,
-      'on: push\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: |\n          echo "a=1" >> "$GITHUB_OUTPUT"\n          echo "b=2" >> "$GITHUB_OUTPUT"\n          echo "c=3" >> "$GITHUB_OUTPUT"\n',
+    const result = lintSteps(
+      '      - run: |\n          echo "a=1" >> "$GITHUB_OUTPUT"\n          echo "b=2" >> "$GITHUB_OUTPUT"\n          echo "c=3" >> "$GITHUB_OUTPUT"\n',
     );
-    const result = actionlint([bad]);
     expect(result.ok).toBe(false);
     expect(result.output).toMatch(/SC2129/);
   });

@@ -36,6 +36,8 @@ export interface ControlPlane {
   kubeconfigFile: string;
   kubeconfig: string;
   context: string;
+  /** What a kubeconfig entry for this cluster needs (kubeconfigYaml combines several clusters). */
+  access: { name: string; server: string; caData: string; token: string };
   dir: string;
   pids: Record<string, number>;
   /** kubectl against this cluster; resolves with stdout, rejects with the command's stderr. */
@@ -195,7 +197,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       60_000,
     );
     const caData = readFileSync(ca).toString("base64");
-    const kubeconfig = kubeconfigYaml([{ name: opts.name, server, caData, token }]);
+    const access = { name: opts.name, server, caData, token };
+    const kubeconfig = kubeconfigYaml([access]);
     const kubeconfigFile = join(dir, "kubeconfig");
     writeFileSync(kubeconfigFile, kubeconfig, { mode: 0o600 });
     const kubectl = async (args: string[], input?: string): Promise<string> => {
@@ -276,6 +279,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       kubeconfig,
       kubeconfigFile,
       context: opts.name,
+      access,
       dir,
       pids: Object.fromEntries(procs.map((p) => [p.tool, p.pid])),
       kubectl,
