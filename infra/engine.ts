@@ -50,7 +50,14 @@ export async function blueprintStack(
   stackName: string,
   opts: EngineOptions & { create?: boolean } = {},
 ): Promise<Stack> {
-  const args = { stackName, projectName: PROJECT, program: async () => blueprintProgram() };
+  const kubeconfig = opts.env?.KUBECONFIG;
+  const program = async () => {
+    // The program runs in this process and reads the primary region's Secrets itself (cluster-read.ts): it sees
+    // the KUBECONFIG the engine's providers get.
+    if (kubeconfig) process.env.KUBECONFIG = kubeconfig;
+    return blueprintProgram();
+  };
+  const args = { stackName, projectName: PROJECT, program };
   const ws = await workspaceOptions(opts);
   return opts.create === false
     ? LocalWorkspace.selectStack(args, ws)

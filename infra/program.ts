@@ -1,8 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CloudflareLoadBalancer } from "./components/cloudflare-load-balancer.js";
 import { createClusterProvider } from "./components/cluster-provider.js";
+import { readReplicatedSecrets } from "./components/cluster-read.js";
 import type { MongoPasswords } from "./components/mongo-replica-set.js";
 import { RegionStack } from "./components/region-stack.js";
+import { replicatedSecretNames, type ReplicatedSecrets } from "./components/replicated-secrets.js";
 import { Route53Failover } from "./components/route53-failover.js";
 import { readBlueprintConfig } from "./config-read.js";
 import {
@@ -96,18 +98,33 @@ export async function blueprintProgram(): Promise<BlueprintOutputs> {
   const bp = loadStack();
   const deployed = await deployedRollout();
   const refusal = rolloutGuard(bp.stack, bp.rollout, deployed, bp.rolloutFrom);
-  if (!refusal) return createBlueprint(bp);
+  if (refusal && !(pulumi.runtime.isDryRun() && deployed)) throw new pulumi.RunError(refusal);
+  const replicated = await readReplicatedSecrets(bp);
+  if (replicated.missing.length > 0)
+    pulumi.log.warn(
+      `the primary region "${bp.primaryRegion.name}" has no ${replicated.missing.join(", ")} yet (its operators make them once their clusters exist): the other regions get no copy this run — run \`pulumi up\` again once they exist`,
+    );
+  if (!refusal) return createBlueprint(bp, replicated);
   // A PR's plan (`pulumi preview` in its checkout, whose stack file is stale by design) shows what the PR changes,
   // against what runs; only an update is refused.
-  if (pulumi.runtime.isDryRun() && deployed) {
-    pulumi.log.warn(`${refusal} — this preview plans with the deployed rollout instead`);
-    return createBlueprint(loadStack(deployed));
-  }
-  throw new pulumi.RunError(refusal);
+  pulumi.log.warn(`${refusal} — this preview plans with the deployed rollout instead`);
+  return createBlueprint(loadStack(deployed), replicated);
+}
+
+/** Placeholder sources (the mock engine's render): every replicated Secret, as if the primary had made it. */
+export function placeholderSecrets(bp: Blueprint): ReplicatedSecrets {
+  const data = { "ca.crt": Buffer.from("placeholder").toString("base64") };
+  return {
+    sources: replicatedSecretNames(bp).map((name) => ({ name, type: "Opaque", data, resourceVersion: "0" })),
+    missing: [],
+  };
 }
 
 /** The whole program for a validated blueprint; `infra/index.ts` calls it, tests call it under the mock engine. */
-export function createBlueprint(bp: Blueprint): BlueprintOutputs {
+export function createBlueprint(
+  bp: Blueprint,
+  replicated: ReplicatedSecrets = placeholderSecrets(bp),
+): BlueprintOutputs {
   if (bp.environment === "local") {
     throw new Error(
       'the "local" environment runs as processes on loopback — use `npm run local`, not `pulumi up`',
@@ -131,6 +148,7 @@ export function createBlueprint(bp: Blueprint): BlueprintOutputs {
       provider,
       mongoPasswords: creds.mongo,
       redisPassword: creds.redis,
+      replicatedSecrets: region.name === bp.primaryRegion.name ? [] : replicated.sources,
     });
     addresses[region.name] = stack.gatewayAddress;
     redis[region.name] = stack.redisPassword;

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { parseBlueprint, type Blueprint } from "../model/index.js";
 import { monitorArgs } from "./cloudflare-load-balancer.js";
 import { planRoute53, poolOrder } from "./dns-plan.js";
-import { buildHttpRoutes } from "./edge.js";
+import { buildGateway, buildHttpRoutes } from "./edge.js";
 import { buildKafka, replicationHost } from "./kafka-cluster.js";
 import { buildMongo, remoteVotes } from "./mongo-replica-set.js";
 import { buildNetworkPolicies } from "./network-policies.js";
@@ -86,7 +86,12 @@ describe("Route53 plan", () => {
   });
 
   it("when the gateway address is an IP, then the health check probes it with the hostname as Host and SNI", () => {
-    const tls = bp({ edge: { hostname: "shop.example.com", tls: { enabled: true } } });
+    const tls = bp({
+      edge: {
+        hostname: "shop.example.com",
+        tls: { enabled: true, issuer: { clusterIssuer: "letsencrypt" } },
+      },
+    });
     expect(healthCheckArgs(tls, "203.0.113.7")).toEqual({
       type: "HTTPS",
       port: 443,
@@ -374,5 +379,68 @@ describe("edge routes", () => {
     });
     const routes = buildHttpRoutes(b).map((r) => `${r.metadata.name}:${(r.spec as any).rules.length}`);
     expect(routes).toEqual(["public:16", "public-2:4", "preview:16", "preview-2:4", "health:1"]);
+  });
+});
+
+describe("edge certificate", () => {
+  const acme = (extra: Record<string, unknown> = {}) => ({
+    hostname: "shop.example.com",
+    tls: { enabled: true, issuer: { acme: { email: "ops@example.com", ...extra } } },
+  });
+  const kinds = (b: Blueprint) => buildGateway(b).map((o) => `${o.kind}/${o.metadata.name}`);
+
+  it("when the stack issues through ACME on Route53, then DNS-01 authenticates with the issuer's own ServiceAccount token", () => {
+    const roleArn = "arn:aws:iam::123456789012:role/dns01";
+    const b = bp({ edge: acme({ route53: { roleArn } }), dns: { ...bp().dns, zoneId: "Z123" } });
+    expect(kinds(b)).toEqual([
+      "Gateway/edge",
+      "Issuer/edge-acme",
+      "ServiceAccount/edge-acme-dns01",
+      "Role/edge-acme-dns01-token",
+      "RoleBinding/edge-acme-dns01-token",
+      "Certificate/edge-tls",
+    ]);
+    const objects = buildGateway(b);
+    const issuer = objects.find((o) => o.kind === "Issuer")!.spec as any;
+    expect(issuer.acme.solvers).toEqual([
+      {
+        selector: { dnsZones: ["example.com"] },
+        dns01: {
+          route53: {
+            region: "us-east-1",
+            role: roleArn,
+            hostedZoneID: "Z123",
+            auth: { kubernetes: { serviceAccountRef: { name: "edge-acme-dns01" } } },
+          },
+        },
+      },
+    ]);
+    expect(JSON.stringify(issuer)).not.toContain("http01");
+    // Only the platform's cert-manager may mint that account's tokens.
+    expect(objects.find((o) => o.kind === "RoleBinding")).toMatchObject({
+      subjects: [{ kind: "ServiceAccount", name: "cert-manager", namespace: "cert-manager" }],
+    });
+    expect(objects.find((o) => o.kind === "Certificate")!.spec).toMatchObject({
+      issuerRef: { kind: "Issuer", name: "edge-acme" },
+    });
+  });
+
+  it("when DNS is Cloudflare, then DNS-01 reads the scoped token Secret and no RBAC is made", () => {
+    const b = bp({
+      edge: acme(),
+      dns: { provider: "cloudflare", zone: "example.com", cloudflare: { plan: "business" } },
+    });
+    expect(kinds(b)).toEqual(["Gateway/edge", "Issuer/edge-acme", "Certificate/edge-tls"]);
+    expect((buildGateway(b)[1]!.spec as any).acme.solvers[0].dns01).toEqual({
+      cloudflare: { apiTokenSecretRef: { name: "cloudflare-dns01", key: "api-token" } },
+    });
+  });
+
+  it("when the platform names a ClusterIssuer, then the stack makes no issuer of its own", () => {
+    const b = bp({
+      edge: { hostname: "shop.example.com", tls: { enabled: true, issuer: { clusterIssuer: "le" } } },
+    });
+    expect(kinds(b)).toEqual(["Gateway/edge", "Certificate/edge-tls"]);
+    expect(buildGateway(b)[1]!.spec).toMatchObject({ issuerRef: { kind: "ClusterIssuer", name: "le" } });
   });
 });

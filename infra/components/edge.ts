@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { Blueprint, Color } from "../model/index.js";
-import { deployedColors } from "../model/index.js";
+import { acmeDns01, deployedColors } from "../model/index.js";
 import { createObject } from "./k8s-object.js";
 import { PINS, commonLabels, edgeNamespace, type K8sObject } from "./meta.js";
 
@@ -55,6 +55,91 @@ export function buildEdgeDisruptionBudgets(bp: Blueprint): K8sObject[] {
   ];
 }
 
+export const ACME_ISSUER = "edge-acme";
+/** The ServiceAccount whose token cert-manager exchanges for the Route53 role (IRSA-style web identity). */
+export const ACME_DNS01_ACCOUNT = "edge-acme-dns01";
+
+function issuerRef(bp: Blueprint): Record<string, string> {
+  const issuer = bp.edge.tls.issuer!;
+  return "clusterIssuer" in issuer
+    ? { group: "cert-manager.io", kind: "ClusterIssuer", name: issuer.clusterIssuer }
+    : { group: "cert-manager.io", kind: "Issuer", name: ACME_ISSUER };
+}
+
+/**
+ * The stack's own ACME Issuer in the edge namespace, solving DNS-01 through Route53 or Cloudflare (never HTTP-01: one
+ * name served from several regions cannot pass it). Route53 authenticates with a ServiceAccount token cert-manager
+ * requests for the issuer's own account (cert-manager's `auth.kubernetes`), so no static AWS key exists; a Role
+ * lets the platform's cert-manager mint that token and nothing else. Cloudflare reads a scoped API token from a
+ * Secret the platform makes.
+ */
+export function buildAcmeIssuer(bp: Blueprint): K8sObject[] {
+  const issuer = bp.edge.tls.issuer;
+  if (!issuer || !("acme" in issuer)) return [];
+  const ns = edgeNamespace(bp.namespace);
+  const labels = commonLabels("edge", "certificate-issuer");
+  const { acme } = issuer;
+  const solver = acmeDns01(bp)!;
+  const dns01 =
+    solver === "route53"
+      ? {
+          route53: {
+            region: acme.route53!.region,
+            role: acme.route53!.roleArn,
+            ...(bp.dns.provider === "route53" && bp.dns.zoneId ? { hostedZoneID: bp.dns.zoneId } : {}),
+            auth: { kubernetes: { serviceAccountRef: { name: ACME_DNS01_ACCOUNT } } },
+          },
+        }
+      : { cloudflare: { apiTokenSecretRef: { name: acme.cloudflare.tokenSecret, key: "api-token" } } };
+  const out: K8sObject[] = [
+    {
+      apiVersion: "cert-manager.io/v1",
+      kind: "Issuer",
+      metadata: { name: ACME_ISSUER, namespace: ns, labels },
+      spec: {
+        acme: {
+          email: acme.email,
+          server: acme.server,
+          privateKeySecretRef: { name: `${ACME_ISSUER}-account` },
+          solvers: [{ selector: { dnsZones: [bp.dns.zone] }, dns01 }],
+        },
+      },
+    },
+  ];
+  if (solver === "route53") {
+    const { namespace: cmNamespace, serviceAccount } = bp.platform.certManager;
+    out.push(
+      {
+        apiVersion: "v1",
+        kind: "ServiceAccount",
+        metadata: { name: ACME_DNS01_ACCOUNT, namespace: ns, labels },
+        automountServiceAccountToken: false,
+      },
+      {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "Role",
+        metadata: { name: `${ACME_DNS01_ACCOUNT}-token`, namespace: ns, labels },
+        rules: [
+          {
+            apiGroups: [""],
+            resources: ["serviceaccounts/token"],
+            resourceNames: [ACME_DNS01_ACCOUNT],
+            verbs: ["create"],
+          },
+        ],
+      },
+      {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "RoleBinding",
+        metadata: { name: `${ACME_DNS01_ACCOUNT}-token`, namespace: ns, labels },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: `${ACME_DNS01_ACCOUNT}-token` },
+        subjects: [{ kind: "ServiceAccount", name: serviceAccount, namespace: cmNamespace }],
+      },
+    );
+  }
+  return out;
+}
+
 /**
  * The Gateway in the edge namespace; routes attach from the app namespace only. `waitForAddress`: the DNS records
  * need the address, so `pulumi up` waits until the Gateway has one (not when the region's address is configured).
@@ -78,6 +163,7 @@ export function buildGateway(bp: Blueprint, waitForAddress = true): K8sObject[] 
       tls: { mode: "Terminate", certificateRefs: [{ kind: "Secret", name: TLS_SECRET }] },
       allowedRoutes,
     });
+    out.push(...buildAcmeIssuer(bp));
     out.push({
       apiVersion: "cert-manager.io/v1",
       kind: "Certificate",
@@ -85,7 +171,7 @@ export function buildGateway(bp: Blueprint, waitForAddress = true): K8sObject[] 
       spec: {
         secretName: TLS_SECRET,
         dnsNames: [bp.edge.hostname, bp.edge.previewHostname],
-        issuerRef: { group: "cert-manager.io", kind: "ClusterIssuer", name: bp.edge.tls.clusterIssuer },
+        issuerRef: issuerRef(bp),
         privateKey: { algorithm: "ECDSA", size: 256, rotationPolicy: "Always" },
       },
     });

@@ -22,6 +22,12 @@ export function createObject(
       return new k8s.core.v1.Service(name, args, opts);
     case "v1/ConfigMap":
       return new k8s.core.v1.ConfigMap(name, args, opts);
+    case "v1/ServiceAccount":
+      return new k8s.core.v1.ServiceAccount(name, args, opts);
+    case "rbac.authorization.k8s.io/v1/Role":
+      return new k8s.rbac.v1.Role(name, args, opts);
+    case "rbac.authorization.k8s.io/v1/RoleBinding":
+      return new k8s.rbac.v1.RoleBinding(name, args, opts);
     case "apps/v1/Deployment":
       return new k8s.apps.v1.Deployment(name, args, opts);
     case "apps/v1/StatefulSet":

@@ -8,6 +8,7 @@ import {
   PINS,
   clustersetHost,
   commonLabels,
+  dataTierOptions,
   kafkaBootstrapService,
   kafkaClusterName,
   type K8sObject,
@@ -216,6 +217,8 @@ export class KafkaCluster extends pulumi.ComponentResource {
         parent: this,
         provider,
         dependsOn: operator,
+        // The brokers' volumes and the topics hold data; MirrorMaker holds none (it resumes from its offsets).
+        ...(obj.kind === "KafkaMirrorMaker2" ? {} : dataTierOptions(bp)),
       });
     }
     this.bootstrap = `${kafkaBootstrapService(args.region.name)}.${bp.namespace}.svc.cluster.local:${DATA_PORTS.kafka}`;

@@ -1,4 +1,4 @@
-import type { Color } from "../model/index.js";
+import type { Blueprint, Color } from "../model/index.js";
 
 /** A plain Kubernetes object spec as the build functions return it (no Pulumi Outputs inside). */
 export interface K8sObject {
@@ -87,4 +87,13 @@ export function serviceHost(name: string, namespace: string): string {
 /** Multi-cluster Services (MCS API) name of a Service exported from another region's cluster. */
 export function clustersetHost(name: string, namespace: string): string {
   return `${name}.${namespace}.svc.clusterset.local`;
+}
+
+/**
+ * Resource options of what holds data (the app namespace, whose deletion would delete everything in it, and the
+ * MongoDB and Kafka objects with their Secrets): kept on the cluster when the stack is destroyed, and refused
+ * deletion while protected (the model's data.retainOnDelete and data.protect per environment).
+ */
+export function dataTierOptions(bp: Blueprint): { retainOnDelete: boolean; protect: boolean } {
+  return { retainOnDelete: bp.data.retainOnDelete, protect: bp.data.protect };
 }

@@ -2,13 +2,24 @@ import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { MONGO_SYSTEM_USERS, type Blueprint, type MongoUser, type Region } from "../model/index.js";
 import { createObject, operatorDependency } from "./k8s-object.js";
-import { DATA_PORTS, PINS, clustersetHost, commonLabels, mongoClusterName, type K8sObject } from "./meta.js";
+import {
+  DATA_PORTS,
+  PINS,
+  clustersetHost,
+  commonLabels,
+  dataTierOptions,
+  mongoClusterName,
+  type K8sObject,
+} from "./meta.js";
 import { MONGO_APP_SECRET, MONGO_APP_USER } from "./workload.js";
 
 export type MongoPasswords = Record<MongoUser, unknown>;
 
 const PRIMARY_PRIORITY = 3;
 const REMOTE_PRIORITY = 1;
+
+/** The operator's TLS Secrets: made by the primary region's operator, replicated to the others (replicated-secrets.ts). */
+export const MONGO_TLS_SECRETS = { ssl: "mongo-ssl", sslInternal: "mongo-ssl-internal" } as const;
 
 export function psmdbValues(bp: Blueprint): Record<string, unknown> {
   return { watchNamespace: bp.namespace, watchAllNamespaces: false, replicaCount: 1 };
@@ -157,7 +168,7 @@ export function buildMongo(bp: Blueprint, region: Region, passwords: MongoPasswo
       updateStrategy: managed ? "SmartUpdate" : "OnDelete",
       ...(multiRegion ? { multiCluster: { enabled: true, DNSSuffix: "svc.clusterset.local" } } : {}),
       upgradeOptions: { apply: "disabled" },
-      secrets: { users: "mongo-users", ssl: "mongo-ssl", sslInternal: "mongo-ssl-internal" },
+      secrets: { users: "mongo-users", ...MONGO_TLS_SECRETS },
       ...(bp.data.mongo.unsafeReplsetSize ? { unsafeFlags: { replsetSize: true } } : {}),
       users: managed
         ? [
@@ -203,7 +214,12 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
     });
     const roles = ["users", "app-user", "cluster"];
     buildMongo(bp, args.region, args.passwords).forEach((obj, i) =>
-      createObject(`${name}-${roles[i]}`, obj, { parent: this, provider, dependsOn: operator }),
+      createObject(`${name}-${roles[i]}`, obj, {
+        parent: this,
+        provider,
+        dependsOn: operator,
+        ...dataTierOptions(bp),
+      }),
     );
     this.host = `${mongoClusterName(args.region.name)}-rs0.${bp.namespace}.svc.cluster.local`;
     this.registerOutputs({ host: this.host });

@@ -5,10 +5,15 @@ import { deployedColors } from "../model/index.js";
 import { Edge } from "./edge.js";
 import { KafkaCluster } from "./kafka-cluster.js";
 import { createObject } from "./k8s-object.js";
-import { commonLabels, edgeNamespace, type K8sObject } from "./meta.js";
+import { commonLabels, dataTierOptions, edgeNamespace, type K8sObject } from "./meta.js";
 import { MongoReplicaSet, type MongoPasswords } from "./mongo-replica-set.js";
 import { buildNetworkPolicies } from "./network-policies.js";
 import { RedisCache } from "./redis-cache.js";
+import {
+  buildReplicatedSecret,
+  replicatedSecretResourceName,
+  type SourceSecret,
+} from "./replicated-secrets.js";
 import { ServiceColor } from "./service-color.js";
 import { buildRolloutConfigMap } from "./workload.js";
 
@@ -37,6 +42,8 @@ export interface RegionStackArgs {
   provider: k8s.Provider;
   mongoPasswords: MongoPasswords;
   redisPassword: pulumi.Input<string>;
+  /** The primary's Secrets this (non-primary) region needs, as read on this run (readReplicatedSecrets). */
+  replicatedSecrets: SourceSecret[];
 }
 
 /** Everything one region runs: namespaces, NetworkPolicies, data tier, edge and both release colors. */
@@ -48,10 +55,21 @@ export class RegionStack extends pulumi.ComponentResource {
     super("blueprint:region:RegionStack", name, {}, opts);
     const { blueprint: bp, region, provider } = args;
     const child = { parent: this, provider };
+    // Deleting the app namespace would delete the data tier in it, so it is kept and protected as that is.
     const [appNs, edgeNs, opsNs] = buildNamespaces(bp).map((obj, i) =>
-      createObject(`${name}-${["namespace", "edge-namespace", "operators-namespace"][i]}`, obj, child),
+      createObject(`${name}-${["namespace", "edge-namespace", "operators-namespace"][i]}`, obj, {
+        ...child,
+        ...(i === 0 ? dataTierOptions(bp) : {}),
+      }),
     );
-    const base = opsNs ? [appNs!, opsNs] : [appNs!];
+    const copies = args.replicatedSecrets.map((source) =>
+      createObject(replicatedSecretResourceName(name, source.name), buildReplicatedSecret(bp, source), {
+        ...child,
+        dependsOn: [appNs!],
+      }),
+    );
+    // The replica site's operator and MirrorMaker find the primary's CA and TLS Secrets before they start.
+    const base = [...(opsNs ? [appNs!, opsNs] : [appNs!]), ...copies];
     for (const obj of buildNetworkPolicies(bp, region)) {
       createObject(`${name}-netpol-${obj.metadata.name}`, obj, { ...child, dependsOn: [appNs!] });
     }

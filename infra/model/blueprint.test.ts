@@ -80,7 +80,7 @@ describe("a valid stack config", () => {
   it("when the health check protocol is not set, then it follows edge.tls.enabled", () => {
     expect(parseBlueprint(base(), "t").dns.healthCheck.protocol).toBe("http");
     const tls = base();
-    tls.edge.tls = { enabled: true };
+    tls.edge.tls = { enabled: true, issuer: { clusterIssuer: "letsencrypt" } };
     expect(parseBlueprint(tls, "t").dns.healthCheck.protocol).toBe("https");
   });
 
@@ -333,6 +333,57 @@ describe("an invalid stack config fails with the key and the fix", () => {
       (c) => (c.dns.healthCheck.intervalSeconds = 15),
       [
         "blueprint:dns.healthCheck.intervalSeconds: Route53 health checks run every 10 or 30 seconds (got 15) — use 10 or 30",
+      ],
+    ],
+    [
+      "TLS without an issuer",
+      (c) => (c.edge.tls = { enabled: true }),
+      [
+        "blueprint:edge.tls.issuer: is required when edge.tls.enabled — set {acme: {email: you@example.com}} (ACME with DNS-01 through dns.provider) or {clusterIssuer: <name>} (the platform's)",
+      ],
+    ],
+    [
+      "an ACME Route53 issuer without the role cert-manager assumes",
+      (c) => (c.edge.tls = { enabled: true, issuer: { acme: { email: "ops@example.com" } } }),
+      [
+        "blueprint:edge.tls.issuer.acme.route53.roleArn: is required for a Route53 DNS-01 solver — set the IAM role (route53:ChangeResourceRecordSets and route53:GetChange on the zone) that cert-manager assumes with the issuer's ServiceAccount token",
+      ],
+    ],
+    [
+      "an ACME issuer with external DNS and no DNS-01 API",
+      (c) => {
+        c.dns.provider = "external";
+        c.edge.tls = { enabled: true, issuer: { acme: { email: "ops@example.com" } } };
+      },
+      [
+        "blueprint:edge.tls.issuer.acme.dns01: is required with dns.provider external — name the DNS API that solves the DNS-01 challenge (route53 or cloudflare), or use {clusterIssuer: <name>}",
+      ],
+    ],
+    [
+      "cloudflare without its plan",
+      (c) => (c.dns.provider = "cloudflare"),
+      [
+        "blueprint:dns.cloudflare.plan: is required with dns.provider cloudflare — set the zone's plan (free, pro, business, enterprise): the shortest monitor interval and TTL Cloudflare accepts depend on it",
+      ],
+    ],
+    [
+      "cloudflare intervals and TTLs below the plan's minimum",
+      (c) => {
+        c.dns.provider = "cloudflare";
+        c.dns.cloudflare = { plan: "pro" };
+        c.dns.ttlSeconds = 30;
+        c.dns.healthCheck.intervalSeconds = 15;
+      },
+      [
+        "blueprint:dns.healthCheck.intervalSeconds: Cloudflare pro monitors run at most every 60 seconds (got 15) — use 60 or more, or a plan that allows shorter",
+        "blueprint:dns.ttlSeconds: Cloudflare pro zones take a TTL of at least 60 seconds (got 30) — use 60 or more",
+      ],
+    ],
+    [
+      "cloudflare settings with another DNS provider",
+      (c) => (c.dns.cloudflare = { plan: "pro" }),
+      [
+        "blueprint:dns.cloudflare: only used with dns.provider cloudflare (got route53) — remove dns.cloudflare",
       ],
     ],
     [

@@ -33,6 +33,9 @@ export function defaultShutdownDelayMs(drainSeconds: number): number {
   return Math.min(5000, drainSeconds * 500);
 }
 
+/** Environments whose data outlives a destroy by default (data.retainOnDelete). */
+export const PROTECTED_ENVIRONMENTS: readonly Environment[] = ["staging", "prod"];
+
 export interface Service extends Omit<ServiceConfig, "shutdownDelayMs"> {
   /** SHUTDOWN_DELAY_MS, always below drainSeconds × 1000 (the kit refuses to start otherwise). */
   shutdownDelayMs: number;
@@ -73,7 +76,12 @@ export interface Blueprint {
   regions: Region[];
   primaryRegion: Region;
   services: Service[];
-  data: Omit<StackConfig["data"], "mongo"> & { mongo: MongoTier };
+  /** retainOnDelete and protect resolved per environment: the data tier's resource options (meta.ts dataTierOptions). */
+  data: Omit<StackConfig["data"], "mongo" | "retainOnDelete" | "protect"> & {
+    mongo: MongoTier;
+    retainOnDelete: boolean;
+    protect: boolean;
+  };
   network: StackConfig["network"];
   /** Who installs the cluster add-ons, and the names this stack uses to reach them. */
   platform: {
@@ -83,6 +91,8 @@ export interface Blueprint {
     operatorNamespace: string;
     /** Where the operators run, whoever installed them: the NetworkPolicies admit them. */
     operatorNamespaces: string[];
+    /** The platform's cert-manager (its ServiceAccount mints the ACME Route53 issuer's tokens). */
+    certManager: StackConfig["platform"]["certManager"];
   };
   edge: StackConfig["edge"] & { previewHostname: string };
   rollout: Rollout;
@@ -191,6 +201,8 @@ function derive(config: StackConfig, services: ServiceConfig[], stack: string): 
     })),
     data: {
       ...config.data,
+      retainOnDelete: config.data.retainOnDelete ?? PROTECTED_ENVIRONMENTS.includes(config.environment),
+      protect: config.data.protect ?? config.environment === "prod",
       mongo: mongoTier(config),
       kafka: {
         ...config.data.kafka,
@@ -209,6 +221,7 @@ function derive(config: StackConfig, services: ServiceConfig[], stack: string): 
         (config.platform.operators === "provided" ? "nginx" : `nginx-${namespace}`),
       operatorNamespace: `${namespace}-operators`,
       operatorNamespaces: config.platform.operatorNamespaces ?? [`${namespace}-operators`],
+      certManager: config.platform.certManager,
     },
     edge: {
       ...config.edge,

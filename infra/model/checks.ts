@@ -1,4 +1,11 @@
-import { DATA_STORES, COLORS, type Environment, type ServiceConfig, type StackConfig } from "./schema.js";
+import {
+  CLOUDFLARE_PLANS,
+  DATA_STORES,
+  COLORS,
+  type Environment,
+  type ServiceConfig,
+  type StackConfig,
+} from "./schema.js";
 import { CAPACITY_DEFAULTS } from "./defaults.js";
 import type { ConfigProblem } from "./errors.js";
 import { MANAGED_ENV, serviceUrlVar } from "./service-env.js";
@@ -193,7 +200,47 @@ function checkEdge(config: StackConfig, services: ServiceConfig[]): ConfigProble
       });
     }
   }
+  problems.push(...checkTlsIssuer(config));
   return problems;
+}
+
+/** The DNS API that solves the edge certificate's DNS-01 challenge: acme.dns01, else dns.provider when it is one. */
+export function acmeDns01(config: Pick<StackConfig, "edge" | "dns">): "route53" | "cloudflare" | undefined {
+  const issuer = config.edge.tls.issuer;
+  if (!issuer || !("acme" in issuer)) return undefined;
+  const { provider } = config.dns;
+  return issuer.acme.dns01 ?? (provider === "route53" || provider === "cloudflare" ? provider : undefined);
+}
+
+function checkTlsIssuer(config: StackConfig): ConfigProblem[] {
+  const { enabled, issuer } = config.edge.tls;
+  if (!enabled) return [];
+  if (!issuer)
+    return [
+      {
+        path: "blueprint:edge.tls.issuer",
+        message:
+          "is required when edge.tls.enabled — set {acme: {email: you@example.com}} (ACME with DNS-01 through dns.provider) or {clusterIssuer: <name>} (the platform's)",
+      },
+    ];
+  if (!("acme" in issuer)) return [];
+  const solver = acmeDns01(config);
+  if (!solver)
+    return [
+      {
+        path: "blueprint:edge.tls.issuer.acme.dns01",
+        message: `is required with dns.provider ${config.dns.provider} — name the DNS API that solves the DNS-01 challenge (route53 or cloudflare), or use {clusterIssuer: <name>}`,
+      },
+    ];
+  if (solver === "route53" && !issuer.acme.route53)
+    return [
+      {
+        path: "blueprint:edge.tls.issuer.acme.route53.roleArn",
+        message:
+          "is required for a Route53 DNS-01 solver — set the IAM role (route53:ChangeResourceRecordSets and route53:GetChange on the zone) that cert-manager assumes with the issuer's ServiceAccount token",
+      },
+    ];
+  return [];
 }
 
 function checkPlatform(config: StackConfig): ConfigProblem[] {
@@ -239,12 +286,7 @@ function checkDns(config: StackConfig): ConfigProblem[] {
       message: `Route53 health checks run every 10 or 30 seconds (got ${healthCheck.intervalSeconds}) — use 10 or 30`,
     });
   }
-  if (provider === "cloudflare" && healthCheck.intervalSeconds < 10) {
-    problems.push({
-      path: "blueprint:dns.healthCheck.intervalSeconds",
-      message: `Cloudflare monitors run at most every 10 seconds (got ${healthCheck.intervalSeconds}) — use 10 or more`,
-    });
-  }
+  problems.push(...checkCloudflare(config));
   if (healthCheck.protocol === "https" && !config.edge.tls.enabled) {
     problems.push({
       path: "blueprint:dns.healthCheck.protocol",
@@ -272,6 +314,58 @@ function checkDns(config: StackConfig): ConfigProblem[] {
             "is required when dns.policy is latency with route53 — set the AWS region id, e.g. eu-west-1",
         });
       }
+    });
+  }
+  return problems;
+}
+
+type CloudflarePlan = (typeof CLOUDFLARE_PLANS)[number];
+/** Cloudflare Load Balancing's shortest monitor interval per plan (its monitor docs); Free is as Pro. */
+export const CLOUDFLARE_MIN_INTERVAL: Record<CloudflarePlan, number> = {
+  free: 60,
+  pro: 60,
+  business: 10,
+  enterprise: 5,
+};
+/** Cloudflare's shortest TTL of a DNS-only record: 60 s, 30 s on Enterprise zones. */
+export const CLOUDFLARE_MIN_TTL: Record<CloudflarePlan, number> = {
+  free: 60,
+  pro: 60,
+  business: 60,
+  enterprise: 30,
+};
+
+function checkCloudflare(config: StackConfig): ConfigProblem[] {
+  const { provider, cloudflare, healthCheck, ttlSeconds } = config.dns;
+  if (provider !== "cloudflare")
+    return cloudflare
+      ? [
+          {
+            path: "blueprint:dns.cloudflare",
+            message: `only used with dns.provider cloudflare (got ${provider}) — remove dns.cloudflare`,
+          },
+        ]
+      : [];
+  if (!cloudflare)
+    return [
+      {
+        path: "blueprint:dns.cloudflare.plan",
+        message: `is required with dns.provider cloudflare — set the zone's plan (${CLOUDFLARE_PLANS.join(", ")}): the shortest monitor interval and TTL Cloudflare accepts depend on it`,
+      },
+    ];
+  const problems: ConfigProblem[] = [];
+  const minInterval = CLOUDFLARE_MIN_INTERVAL[cloudflare.plan];
+  if (healthCheck.intervalSeconds < minInterval) {
+    problems.push({
+      path: "blueprint:dns.healthCheck.intervalSeconds",
+      message: `Cloudflare ${cloudflare.plan} monitors run at most every ${minInterval} seconds (got ${healthCheck.intervalSeconds}) — use ${minInterval} or more, or a plan that allows shorter`,
+    });
+  }
+  const minTtl = CLOUDFLARE_MIN_TTL[cloudflare.plan];
+  if (ttlSeconds < minTtl) {
+    problems.push({
+      path: "blueprint:dns.ttlSeconds",
+      message: `Cloudflare ${cloudflare.plan} zones take a TTL of at least ${minTtl} seconds (got ${ttlSeconds}) — use ${minTtl} or more`,
     });
   }
   return problems;

@@ -89,3 +89,16 @@ export const CAPACITY_DEFAULTS: Record<Environment, Capacity> = {
     writes: "none",
   },
 };
+
+/**
+ * The oldest Kubernetes the rendered objects run on: the pods' `preStop.sleep` action (PodLifecycleSleepAction) is
+ * on by default from 1.30. Older clusters refuse the Deployments. The cluster rehearsal checks its API servers.
+ */
+export const MIN_KUBERNETES_VERSION = "1.30";
+
+/** Whether a server's gitVersion (v1.34.4, v1.30.2-eks-…) is at least MIN_KUBERNETES_VERSION. */
+export function meetsMinKubernetes(gitVersion: string): boolean {
+  const [major, minor] = /^v?(\d+)\.(\d+)/.exec(gitVersion)?.slice(1).map(Number) ?? [0, 0];
+  const [wantMajor, wantMinor] = MIN_KUBERNETES_VERSION.split(".").map(Number) as [number, number];
+  return major! > wantMajor || (major === wantMajor && minor! >= wantMinor);
+}

@@ -7,6 +7,7 @@ import { DEFAULT_IMAGE_REGISTRY } from "./defaults.js";
 export const COLORS = ["blue", "green"] as const;
 export const ENVIRONMENTS = ["local", "dev", "staging", "prod", "preview"] as const;
 export const DATA_STORES = ["redis", "mongo", "kafka"] as const;
+export const CLOUDFLARE_PLANS = ["free", "pro", "business", "enterprise"] as const;
 
 const dnsLabel = z
   .string()
@@ -89,6 +90,15 @@ export const regionSchema = z.strictObject({
   loopbackAddress: loopback
     .optional()
     .describe("Local environment only: loopback address of this region's edge; default 127.0.<n>.1."),
+  gateRttMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(2000)
+    .default(0)
+    .describe(
+      "Round trip from the CI runner that runs the k6 gates to this region's edge: the gates run from the runner, not from the region, so this region's p95 and p99 budgets are the capacity figures plus this. Measure it from your runners.",
+    ),
 });
 
 const probeSchema = z.strictObject({
@@ -164,6 +174,18 @@ const topicSchema = z.strictObject({
 });
 
 export const dataSchema = z.strictObject({
+  retainOnDelete: z
+    .boolean()
+    .optional()
+    .describe(
+      "Destroying the stack (or dropping a region) leaves the app namespace and the MongoDB and Kafka objects, so their volumes and data survive. Default true in staging and prod.",
+    ),
+  protect: z
+    .boolean()
+    .optional()
+    .describe(
+      "Pulumi refuses to delete the app namespace and the MongoDB and Kafka objects until `pulumi state unprotect`. Default true in prod.",
+    ),
   redis: z
     .strictObject({
       image: z.string().default("docker.io/library/redis:8.2-alpine"),
@@ -227,6 +249,57 @@ export const dataSchema = z.strictObject({
     .prefault({}),
 });
 
+export const LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory";
+const awsRoleArn = z
+  .string()
+  .regex(
+    /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/,
+    "must be an IAM role ARN, arn:aws:iam::<account>:role/<name>",
+  );
+
+/**
+ * The edge certificate's issuer. ACME with DNS-01 only: HTTP-01 cannot work for a name served from several regions
+ * (the CA's request for the token reaches whichever region DNS answers) and its solver route would land in a namespace
+ * no listener admits.
+ */
+const tlsIssuerSchema = z.union([
+  z.strictObject({
+    clusterIssuer: dnsLabel.describe("A cert-manager ClusterIssuer the platform runs (any solver)."),
+  }),
+  z.strictObject({
+    acme: z.strictObject({
+      email: z.email().describe("ACME account e-mail (expiry notices)."),
+      server: z.url().default(LETS_ENCRYPT).describe("ACME directory; default Let's Encrypt production."),
+      dns01: z
+        .enum(["route53", "cloudflare"])
+        .optional()
+        .describe(
+          "The DNS API that solves the DNS-01 challenge; default dns.provider (required with external).",
+        ),
+      route53: z
+        .strictObject({
+          roleArn: awsRoleArn.describe(
+            "IAM role cert-manager assumes with the issuer's ServiceAccount token (route53:ChangeResourceRecordSets on the zone).",
+          ),
+          region: z
+            .string()
+            .default("us-east-1")
+            .describe("AWS region of the STS endpoint (Route53 is global)."),
+        })
+        .optional(),
+      cloudflare: z
+        .strictObject({
+          tokenSecret: dnsLabel
+            .default("cloudflare-dns01")
+            .describe(
+              "Secret in the edge namespace with key api-token: a Cloudflare API token with Zone:DNS:Edit on the zone only (made by the platform, e.g. External Secrets).",
+            ),
+        })
+        .prefault({}),
+    }),
+  }),
+]);
+
 const routeSchema = z.strictObject({
   path: z.string().regex(/^\/[A-Za-z0-9._~/-]*$/, "must be an absolute URL path"),
   match: z.enum(["prefix", "exact"]).default("prefix"),
@@ -241,7 +314,11 @@ export const edgeSchema = z.strictObject({
   tls: z
     .strictObject({
       enabled: z.boolean().default(false),
-      clusterIssuer: z.string().default("letsencrypt").describe("cert-manager ClusterIssuer name."),
+      issuer: tlsIssuerSchema
+        .optional()
+        .describe(
+          "Who issues the edge certificate; required when enabled (no default: it needs an e-mail or a name).",
+        ),
     })
     .prefault({}),
   routes: z
@@ -277,6 +354,14 @@ export const dnsSchema = z.strictObject({
     .optional()
     .describe("Route53 hosted zone id or Cloudflare zone id; default: looked up by name."),
   policy: z.enum(["failover", "latency"]).default("failover"),
+  cloudflare: z
+    .strictObject({
+      plan: z
+        .enum(CLOUDFLARE_PLANS)
+        .describe("The zone's plan: it sets the minimum monitor interval and record TTL Cloudflare accepts."),
+    })
+    .optional()
+    .describe("cloudflare only, and required then."),
   ttlSeconds: z.number().int().min(1).max(86400).default(60),
   healthCheck: z
     .strictObject({
@@ -295,6 +380,15 @@ export const dnsSchema = z.strictObject({
 });
 
 export const platformSchema = z.strictObject({
+  certManager: z
+    .strictObject({
+      namespace: dnsLabel.default("cert-manager"),
+      serviceAccount: dnsLabel.default("cert-manager"),
+    })
+    .prefault({})
+    .describe(
+      "Where the platform's cert-manager runs: an ACME Route53 issuer lets its ServiceAccount request tokens for the issuer's own.",
+    ),
   operators: z
     .enum(["stack", "provided"])
     .default("stack")

@@ -1,3 +1,4 @@
+import * as pulumi from "@pulumi/pulumi";
 import type { Blueprint } from "../model/index.js";
 import type { K8sObject } from "../components/meta.js";
 import { runUnderMockEngine, type RecordedResource } from "./mock-engine.js";
@@ -34,13 +35,21 @@ function isK8sObject(r: RecordedResource): boolean {
   return r.custom && r.type.startsWith("kubernetes:") && !OPAQUE.has(r.type);
 }
 
+/** A value the SDK wrapped as secret (a Secret's data and stringData always are): the value inside. */
+function unwrapSecret(value: unknown): unknown {
+  const v = value as Record<string, unknown> | undefined;
+  return v?.[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig ? v.value : value;
+}
+
 /** Drops `undefined` and replaces Secret values, so a render never holds a credential. */
 export function toObject(r: RecordedResource): K8sObject {
   const obj = JSON.parse(JSON.stringify(r.inputs)) as K8sObject;
   if (obj.kind === "Secret") {
     for (const field of ["stringData", "data"] as const) {
-      const values = obj[field] as Record<string, unknown> | undefined;
-      if (values) obj[field] = Object.fromEntries(Object.keys(values).map((k) => [k, REDACTED]));
+      const values = unwrapSecret(obj[field]) as Record<string, unknown> | undefined;
+      // data holds base64 (the API server refuses anything else), stringData plain text.
+      const redacted = field === "data" ? Buffer.from(REDACTED).toString("base64") : REDACTED;
+      if (values) obj[field] = Object.fromEntries(Object.keys(values).map((k) => [k, redacted]));
     }
   }
   return obj;

@@ -1,10 +1,11 @@
-import { Certificate } from "@kubernetes-models/cert-manager/cert-manager.io/v1";
+import { Certificate, Issuer } from "@kubernetes-models/cert-manager/cert-manager.io/v1";
 import { Gateway, HTTPRoute } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1";
 import { Deployment, StatefulSet } from "kubernetes-models/apps/v1";
 import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2";
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
-import { ConfigMap, Namespace, Secret, Service } from "kubernetes-models/v1";
+import { Role, RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
+import { ConfigMap, Namespace, Secret, Service, ServiceAccount } from "kubernetes-models/v1";
 import type { K8sObject } from "../components/meta.js";
 import { loadCrdValidators } from "./crd-validators.js";
 import { STRIMZI_GROUP, STRIMZI_SOURCE, validateWithStrimziModel } from "./strimzi-model.js";
@@ -22,6 +23,9 @@ const MODEL_VALIDATORS: Record<string, Entry> = {
   "v1/Namespace": { source: "kubernetes-models", validate: model(Namespace) },
   "v1/Secret": { source: "kubernetes-models", validate: model(Secret) },
   "v1/Service": { source: "kubernetes-models", validate: model(Service) },
+  "v1/ServiceAccount": { source: "kubernetes-models", validate: model(ServiceAccount) },
+  "rbac.authorization.k8s.io/v1/Role": { source: "kubernetes-models", validate: model(Role) },
+  "rbac.authorization.k8s.io/v1/RoleBinding": { source: "kubernetes-models", validate: model(RoleBinding) },
   "apps/v1/Deployment": { source: "kubernetes-models", validate: model(Deployment) },
   "apps/v1/StatefulSet": { source: "kubernetes-models", validate: model(StatefulSet) },
   "autoscaling/v2/HorizontalPodAutoscaler": {
@@ -42,6 +46,7 @@ const MODEL_VALIDATORS: Record<string, Entry> = {
     source: "@kubernetes-models/cert-manager",
     validate: model(Certificate),
   },
+  "cert-manager.io/v1/Issuer": { source: "@kubernetes-models/cert-manager", validate: model(Issuer) },
 };
 
 export interface ValidationError {

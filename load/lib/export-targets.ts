@@ -10,8 +10,20 @@ export interface Targets extends Capacity {
   environment: string;
 }
 
-export function targetsOf(bp: Blueprint): Targets {
-  return { stack: bp.stack, environment: bp.environment, ...bp.capacity };
+/**
+ * The gate targets of the stack or, given a region, of that region's gates: the latency budgets plus the region's
+ * gateRttMs, the network round trip from the runner the gates run on (a continent away is 100-250 ms).
+ */
+export function targetsOf(bp: Blueprint, region?: string): Targets {
+  const rtt = bp.regions.find((r) => r.name === region)?.gateRttMs ?? 0;
+  const { p95Ms, p99Ms } = bp.capacity;
+  return {
+    stack: bp.stack,
+    environment: bp.environment,
+    ...bp.capacity,
+    p95Ms: p95Ms + rtt,
+    p99Ms: p99Ms + rtt,
+  };
 }
 
 export function exportTargets(stack: string, file?: string, root?: string): Targets {

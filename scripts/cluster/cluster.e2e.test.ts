@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadBlueprint, REPO_ROOT } from "../../infra/config/stack-file.js";
+import { meetsMinKubernetes } from "../../infra/model/index.js";
 import { stopAll } from "../lib/servers/process.js";
 import { rehearse, type RehearsalReport } from "./rehearsal.js";
 import { writeRehearsalReport } from "./report.js";
@@ -125,6 +126,52 @@ describe("the cluster rehearsal (real engine, real control planes)", () => {
       ["1.1.0", true, false],
       ["1.2.0", false, true],
     ]);
+  });
+
+  it("the API servers are at least the Kubernetes the objects need", () => {
+    expect(Object.keys(report.serverVersions)).toEqual(bp.regions.map((r) => r.name));
+    for (const v of Object.values(report.serverVersions)) expect(meetsMinKubernetes(v), v).toBe(true);
+    expect(meetsMinKubernetes("v1.29.9")).toBe(false);
+  });
+
+  it("the edge certificate comes from the stack's own ACME DNS-01 issuer, which the API servers accept", () => {
+    for (const region of bp.regions)
+      expect(report.objects[region.name]).toMatchObject({
+        Issuer: 1,
+        ServiceAccount: 1,
+        Role: 1,
+        RoleBinding: 1,
+        Certificate: 1,
+      });
+  });
+
+  it("the primary's operator-made CAs reach every other region, and a rotation reaches them through the sync", () => {
+    expect(report.replicatedSecrets.names).toEqual([
+      "mongo-ssl",
+      "mongo-ssl-internal",
+      `kafka-${bp.primaryRegion.name}-cluster-ca-cert`,
+    ]);
+    expect(report.replicatedSecrets.staleAfterPipeline).toEqual([]);
+    expect(report.replicatedSecrets.staleAfterRotation).toEqual([]);
+    expect(report.steps.map((s) => s.name)).toContain(
+      "the operators rotate their CAs; sync the copies (targeted pulumi up)",
+    );
+  });
+
+  it("destroy keeps the data tier (data.retainOnDelete in staging) and deletes the rest", () => {
+    expect(bp.data.retainOnDelete).toBe(true);
+    const kinds = (region: string) => report.retainedAfterDestroy[region]!.map((o) => o.split(" ")[0]).sort();
+    for (const region of bp.regions)
+      expect(kinds(region.name)).toEqual([
+        "Kafka",
+        "KafkaNodePool",
+        "KafkaTopic",
+        "KafkaTopic",
+        "Namespace",
+        "PerconaServerMongoDB",
+        "Secret",
+        "Secret",
+      ]);
   });
 
   it("destroy leaves nothing of the stack, and two preview stacks at once on one cluster leave nothing either", () => {

@@ -10,10 +10,13 @@ import { loadBlueprint, REPO_ROOT } from "../../infra/config/stack-file.js";
 import { blueprintStack, type EngineOptions } from "../../infra/engine.js";
 import { edgeNamespace } from "../../infra/components/meta.js";
 import type { Blueprint, Color, Region } from "../../infra/model/index.js";
+import { MIN_KUBERNETES_VERSION, meetsMinKubernetes } from "../../infra/model/index.js";
 import { kubeconfigYaml, startControlPlane, type ControlPlane } from "../lib/servers/control-plane.js";
 import { TOOL_VERSIONS } from "../lib/servers/paths.js";
+import { replicatedSecretNames } from "../../infra/components/replicated-secrets.js";
 import { CloudTarget } from "../pipeline/cloud-target.js";
 import { promote, type PromotionResult } from "../pipeline/machine.js";
+import { issueOperatorSecrets, removeOperatorSecrets, staleCopies } from "./replicated.js";
 import type { GateKind, GateResult, PromotionTarget } from "../pipeline/target.js";
 import { TEMPLATE, renderPreviewStack } from "../preview/stack-file.js";
 import { ensureCredentials } from "../secrets.js";
@@ -92,7 +95,16 @@ export interface RehearsalReport {
     credentialsKept: boolean;
     leftAfterDestroy: string[];
   };
+  /**
+   * The primary's operator-made Secrets (CAs, Mongo TLS) and their copies in the other regions: what was stale after
+   * the pipeline's ups copied them, and after they were rotated and `syncSecrets` ran.
+   */
+  replicatedSecrets: { names: string[]; staleAfterPipeline: string[]; staleAfterRotation: string[] };
+  /** The state's objects still on each API server right after destroy (data.retainOnDelete keeps the data tier). */
+  retainedAfterDestroy: Record<string, string[]>;
   leftAfterDestroy: Record<string, string[]>;
+  /** Each API server's version (kubectl version), against the model's MIN_KUBERNETES_VERSION. */
+  serverVersions: Record<string, string>;
 }
 
 /** The namespaces a blueprint's stack creates in every region. */
@@ -167,7 +179,10 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
       credentialsKept: false,
       leftAfterDestroy: [],
     },
+    replicatedSecrets: { names: replicatedSecretNames(bp), staleAfterPipeline: [], staleAfterRotation: [] },
+    retainedAfterDestroy: {},
     leftAfterDestroy: {},
+    serverVersions: {},
   };
   const timed = async <T>(name: string, fn: () => Promise<T>, summary?: (r: T) => Record<string, number>) => {
     const started = Date.now();
@@ -196,6 +211,14 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
           ...(region.podCidr ? { podCidr: region.podCidr } : {}),
         });
         clusters.set(region.name, cluster);
+        const version = JSON.parse(await cluster.kubectl(["version", "-o", "json"])) as {
+          serverVersion: { gitVersion: string };
+        };
+        report.serverVersions[region.name] = version.serverVersion.gitVersion;
+        if (!meetsMinKubernetes(version.serverVersion.gitVersion))
+          throw new Error(
+            `${region.name} runs Kubernetes ${version.serverVersion.gitVersion}, older than the ${MIN_KUBERNETES_VERSION} the objects need`,
+          );
         report.clusters.push({
           region: region.name,
           server: cluster.server,
@@ -296,21 +319,30 @@ export async function rehearse(opts: RehearsalOptions): Promise<RehearsalReport>
       () => stack.refresh({ onOutput: output }),
       (r) => r.summary.resourceChanges as Record<string, number>,
     );
-    if (opts.pipeline !== false)
-      await rehearsePipeline(stackName, bp, engine, clusters, report, log, () =>
-        writeFileSync(join(workDir, `Pulumi.${stackName}.yaml`), committed),
-      );
+    const primary = clusters.get(bp.primaryRegion.name)!;
+    if (opts.pipeline !== false) {
+      // The operators' CA and TLS Secrets appear in the primary after the first up; the pipeline's ups copy them.
+      await issueOperatorSecrets(primary, bp, 1);
+      const ctx = { stackName, bp, engine, clusters, report, log };
+      await rehearsePipeline(ctx, () => writeFileSync(join(workDir, `Pulumi.${stackName}.yaml`), committed));
+      await rehearseSecretRotation(ctx, timed);
+    }
+    await removeOperatorSecrets(primary, bp);
     await timed(
       "pulumi destroy",
       () => stack.destroy({ onOutput: output }),
       (r) => r.summary.resourceChanges as Record<string, number>,
     );
     for (const [region, cluster] of clusters) {
-      const still = await presentOn(
-        cluster,
-        objects.filter((o) => o.region === region),
-      );
-      report.leftAfterDestroy[region] = [...still, ...(await leftovers(cluster, stackNamespaces(bp)))];
+      const mine = objects.filter((o) => o.region === region);
+      // What data.retainOnDelete keeps (the app namespace and the data tier), decommissioned by hand afterwards.
+      report.retainedAfterDestroy[region] = await presentOn(cluster, mine);
+      if (bp.data.retainOnDelete)
+        await cluster.kubectl(["delete", "namespace", bp.namespace, "--ignore-not-found", "--timeout=180s"]);
+      report.leftAfterDestroy[region] = [
+        ...(await presentOn(cluster, mine)),
+        ...(await leftovers(cluster, stackNamespaces(bp))),
+      ];
     }
     await stack.workspace.removeStack(stackName);
     if (opts.previews !== false)
@@ -435,13 +467,40 @@ class RehearsalTarget implements PromotionTarget {
   }
 }
 
+/** The copies after the pipeline, then a rotation of every source and the scheduled sync (a targeted up). */
+async function rehearseSecretRotation(
+  { stackName, bp, engine, clusters, report, log }: PipelineContext,
+  timed: <T>(name: string, fn: () => Promise<T>) => Promise<T>,
+): Promise<void> {
+  const result = report.replicatedSecrets;
+  result.staleAfterPipeline = await staleCopies(clusters, bp);
+  if (result.staleAfterPipeline.length > 0)
+    throw new Error(`after the pipeline, copies are stale: ${result.staleAfterPipeline.join("; ")}`);
+  await issueOperatorSecrets(clusters.get(bp.primaryRegion.name)!, bp, 2);
+  const cloud = await CloudTarget.select(
+    stackName,
+    { blueprint: bp, reportDir: "", log: (l) => log(`    ${l}`) },
+    engine,
+  );
+  await timed("the operators rotate their CAs; sync the copies (targeted pulumi up)", () =>
+    cloud.syncSecrets(),
+  );
+  result.staleAfterRotation = await staleCopies(clusters, bp);
+  if (result.staleAfterRotation.length > 0)
+    throw new Error(`after the rotation and sync, copies are stale: ${result.staleAfterRotation.join("; ")}`);
+}
+
+interface PipelineContext {
+  stackName: string;
+  bp: Blueprint;
+  engine: EngineOptions;
+  clusters: Map<string, ControlPlane>;
+  report: RehearsalReport;
+  log: (line: string) => void;
+}
+
 async function rehearsePipeline(
-  stackName: string,
-  bp: Blueprint,
-  engine: EngineOptions,
-  clusters: Map<string, ControlPlane>,
-  report: RehearsalReport,
-  log: (line: string) => void,
+  { stackName, bp, engine, clusters, report, log }: PipelineContext,
   freshCheckout: () => void,
 ): Promise<void> {
   const runOne = async (version: string, failGate?: GateKind): Promise<PromotionResult> => {

@@ -4,7 +4,10 @@ import { lookup } from "node:dns/promises";
 import { get as httpGet } from "node:http";
 import { get as httpsGet } from "node:https";
 import { isIP } from "node:net";
+import { pathToFileURL } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
+import { replicatedSecretUrns } from "../../infra/components/replicated-secrets.js";
+import { PROJECT } from "../../infra/config/stack-file.js";
 import { blueprintStack, type EngineOptions } from "../../infra/engine.js";
 import type { Blueprint, Color, RegionEndpoint, RolloutConfig } from "../../infra/model/index.js";
 import { targetsOf } from "../../load/lib/export-targets.js";
@@ -128,7 +131,18 @@ export class CloudTarget implements PromotionTarget {
     }
   }
 
-  private async apply(rollout: RolloutConfig, why: string): Promise<void> {
+  /**
+   * Brings every region's copy of the primary's operator-made Secrets (CAs, Mongo TLS) up to date with a `pulumi up`
+   * that targets only those copies and keeps the deployed rollout: the scheduled sync between promotions, well
+   * inside the operators' renewal windows. Returns the targeted URNs (none for a one-region stack).
+   */
+  async syncSecrets(): Promise<string[]> {
+    const urns = replicatedSecretUrns(this.opts.blueprint, PROJECT);
+    if (urns.length > 0) await this.apply(await this.current(), "sync the replicated secrets", urns);
+    return urns;
+  }
+
+  private async apply(rollout: RolloutConfig, why: string, target?: string[]): Promise<void> {
     const from = liveRollout(await this.stack.outputs());
     await this.stack.setAllConfigJson(rolloutConfigJson(rollout, from));
     this.opts.log?.(`  pulumi up (${why}) on ${this.stack.name}`);
@@ -138,6 +152,7 @@ export class CloudTarget implements PromotionTarget {
       try {
         await this.stack.up({
           onOutput: (out) => this.opts.log?.(`  ${out.trimEnd()}`),
+          ...(target ? { target } : {}),
           ...(this.opts.policyPacks?.length ? { policyPacks: this.opts.policyPacks } : {}),
         });
         return;
@@ -210,7 +225,7 @@ export class CloudTarget implements PromotionTarget {
         reportDir: this.opts.reportDir,
         baseUrl: route.baseUrl,
         resolve: { [route.hostname]: route.ip },
-        targets: this.opts.targets ?? targetsOf(this.opts.blueprint),
+        targets: this.opts.targets ?? targetsOf(this.opts.blueprint, e.region),
         env: { ...expectationEnv(expect), ...(this.opts.caFile ? { SSL_CERT_FILE: this.opts.caFile } : {}) },
       });
       return { ...result, region: e.region };
@@ -346,4 +361,16 @@ export function explainPulumiError(err: unknown): string {
     return "the Pulumi CLI is not on PATH — install it (https://www.pulumi.com/docs/install/; in CI: pulumi/actions)";
   }
   return text.trim();
+}
+
+/** Runs a pipeline CLI's main when its module is the entry point: exits with its code, or 1 with the explained error. */
+export function runMain(moduleUrl: string, main: () => Promise<number>): void {
+  if (moduleUrl !== pathToFileURL(process.argv[1] ?? "").href) return;
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`✖ ${explainPulumiError(err)}\n`);
+      process.exit(1);
+    },
+  );
 }

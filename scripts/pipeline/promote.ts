@@ -2,9 +2,8 @@
 // order (dev → staging → prod), each with its own capacity gate; the first failure rolls that stack back and stops.
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { pathToFileURL } from "node:url";
 import { loadBlueprint, REPO_ROOT } from "../../infra/config/stack-file.js";
-import { CloudTarget, explainPulumiError } from "./cloud-target.js";
+import { CloudTarget, runMain } from "./cloud-target.js";
 import { promote, type PromotionResult } from "./machine.js";
 import type { PromotionTarget } from "./target.js";
 
@@ -95,12 +94,4 @@ async function main(): Promise<number> {
   return ok ? 0 : 1;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  main().then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      process.stderr.write(`✖ ${explainPulumiError(err)}\n`);
-      process.exit(1);
-    },
-  );
-}
+runMain(import.meta.url, main);

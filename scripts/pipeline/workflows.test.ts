@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { REPO_ROOT } from "../../infra/config/stack-file.js";
+import { loadBlueprint, REPO_ROOT } from "../../infra/config/stack-file.js";
 
 const ACTIONLINT = join(REPO_ROOT, ".cache", "tools", "bin", "actionlint");
 // Named explicitly (setup installs it from apt): actionlint silently skips the run: scripts without shellcheck, so a
@@ -45,6 +45,7 @@ describe("GitHub workflows for users of the blueprint", () => {
       "preview.yml",
       "promote-stage.yml",
       "promote.yml",
+      "sync-secrets.yml",
     ]);
     expect(actionlint(files)).toEqual({ ok: true, output: "" });
   });
@@ -61,6 +62,14 @@ describe("GitHub workflows for users of the blueprint", () => {
     );
     expect(result.ok).toBe(false);
     expect(result.output).toMatch(/SC2129/);
+  });
+
+  it("when the weekly secret sync runs, then it syncs every multi-region stack with the sync command", () => {
+    const sync = readFileSync(join(WORKFLOWS, "sync-secrets.yml"), "utf8");
+    expect(sync).toMatch(/cron: "[^"]+"/);
+    expect(sync).toContain('npm run stack:sync-secrets -- --stack "$STAGE"');
+    const multiRegion = ["dev", "staging", "prod"].filter((s) => loadBlueprint(s).regions.length > 1);
+    expect(sync).toContain(`stage: [${multiRegion.join(", ")}]`);
   });
 
   it("when a workflow deploys images, then it first builds them with the images workflow and deploys its tag", () => {
