@@ -101,3 +101,28 @@ describe("image registry contract between the images workflow and the stacks", (
     });
   });
 });
+
+describe("one Dockerfile builds every service's image", () => {
+  const dockerfile = readFileSync(join(REPO_ROOT, "services", "Dockerfile"), "utf8");
+  const workflow = parse(readFileSync(join(REPO_ROOT, ".github", "workflows", "images.yml"), "utf8")) as {
+    jobs: {
+      build: { strategy: { matrix: { service: string[] } }; steps: { with?: Record<string, string> }[] };
+    };
+  };
+
+  it("every service of the model has its own target in services/Dockerfile and in the images workflow", () => {
+    const services = loadBlueprint("dev").services.map((s) => s.name);
+    const targets = [...dockerfile.matchAll(/^FROM \S+ AS (\S+)$/gm)].map((m) => m[1]);
+    expect(targets).toEqual(expect.arrayContaining(services));
+    expect(workflow.jobs.build.strategy.matrix.service).toEqual(services);
+    const build = workflow.jobs.build.steps.find((s) => s.with?.file);
+    expect(build?.with).toMatchObject({ file: "services/Dockerfile", target: "${{ matrix.service }}" });
+  });
+
+  it("each service target runs as uid 1000 and starts with node, not npm", () => {
+    for (const stage of dockerfile.split(/^FROM /m).filter((s) => /^runtime AS /.test(s))) {
+      expect(stage).toMatch(/^USER 1000:1000$/m);
+      expect(stage).toMatch(/^CMD \["node", "services\/[a-z-]+\/dist\/main\.js"\]$/m);
+    }
+  });
+});

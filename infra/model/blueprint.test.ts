@@ -526,6 +526,52 @@ describe("rollout transitions used by the pipeline", () => {
   });
 });
 
+describe("deploy by digest", () => {
+  const digest = `sha256:${"a1".repeat(32)}`;
+
+  it("when a color's digest of a service is known, then the pod spec pins <image>:<version>@<digest>", () => {
+    const config = base();
+    config.rollout.digests = { blue: { catalog: digest } };
+    const bp = parseBlueprint(config, "t");
+    expect(imageRef(bp, bp.services[1]!, "blue")).toBe(`ghcr.io/example/blueprint-catalog:1.0.0@${digest}`);
+    // A service without one runs by tag.
+    expect(imageRef(bp, bp.services[2]!, "blue")).toBe("ghcr.io/example/blueprint-orders:1.0.0");
+  });
+
+  it("when a digest is not sha256:<64 lowercase hex>, names a service the model lacks, or its color has no version, then each is refused naming the key", () => {
+    const config = base();
+    config.rollout.digests = {
+      blue: { catalog: "sha256:ABC", payments: digest },
+      green: { orders: digest },
+    };
+    expect(problemsOf(config)).toEqual([
+      "blueprint:rollout.digests.blue.catalog: must be an image digest sha256:<64 lowercase hex digits>",
+    ]);
+    config.rollout.digests.blue.catalog = digest;
+    expect(problemsOf(config)).toEqual([
+      'blueprint:rollout.digests.blue.payments: no service is named "payments" — digests are keyed by services[].name (gateway, catalog, orders)',
+      'blueprint:rollout.digests.green: "green" has digests but no version — set rollout.versions.green to the tag they were pushed with, or remove them',
+    ]);
+  });
+
+  it("when a new version goes to the idle color, then its digests replace the old ones, and a version without digests drops them", () => {
+    const live = {
+      activeColor: "blue" as const,
+      versions: { blue: "1.0.0", green: "0.9.0" },
+      digests: { blue: { catalog: digest }, green: { catalog: `sha256:${"0".repeat(64)}` } },
+    };
+    const next = `sha256:${"b2".repeat(32)}`;
+    expect(deployToIdle(live, "1.1.0", { catalog: next }).digests).toEqual({
+      blue: { catalog: digest },
+      green: { catalog: next },
+    });
+    expect(deployToIdle(live, "1.1.0").digests).toEqual({ blue: { catalog: digest } });
+    expect(retireIdle(switchColors(deployToIdle(live, "1.1.0", { catalog: next }))).digests).toEqual({
+      green: { catalog: next },
+    });
+  });
+});
+
 describe("a region's podCidr", () => {
   it("when it is not a CIDR, then the key and the expected form are named", () => {
     const config = base();

@@ -51,6 +51,8 @@ export interface Rollout {
   activeColor: Color;
   idleColor: Color;
   versions: Partial<Record<Color, string>>;
+  /** Per color, the image digest of each service at that color's version, where known (deploy by digest). */
+  digests: Partial<Record<Color, Record<string, string>>>;
   /** Share of public traffic per color, summing to 100. */
   weights: Record<Color, number>;
   rollbackWindowSeconds: number;
@@ -231,6 +233,7 @@ function derive(config: StackConfig, services: ServiceConfig[], stack: string): 
       activeColor,
       idleColor,
       versions: config.rollout.versions,
+      digests: config.rollout.digests,
       weights,
       rollbackWindowSeconds: config.rollout.rollbackWindowSeconds,
     },
@@ -268,9 +271,14 @@ export function workloadName(service: string, color: Color): string {
   return `${service}-${color}`;
 }
 
-/** Image reference of a service in a color; throws if the color has no version. */
+/**
+ * Image reference of a service in a color: `<image>:<version>@<digest>` when the color's digest for the service is
+ * known, so the node pulls exactly the image that was pushed (the tag stays for people reading the spec; the
+ * runtime resolves the digest), else `<image>:<version>`. Throws if the color has no version.
+ */
 export function imageRef(bp: Blueprint, service: Service, color: Color): string {
   const version = bp.rollout.versions[color];
   if (!version) throw new Error(`color "${color}" has no version (rollout.versions.${color})`);
-  return `${service.image}:${version}`;
+  const digest = bp.rollout.digests[color]?.[service.name];
+  return digest ? `${service.image}:${version}@${digest}` : `${service.image}:${version}`;
 }

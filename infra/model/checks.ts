@@ -15,7 +15,7 @@ export function checkCrossFields(config: StackConfig, services: ServiceConfig[])
   return [
     ...checkRegions(config),
     ...checkServices(config, services),
-    ...checkRollout(config),
+    ...checkRollout(config, services),
     ...checkEdge(config, services),
     ...checkDns(config),
     ...checkPlatform(config),
@@ -142,9 +142,24 @@ function checkServices(config: StackConfig, services: ServiceConfig[]): ConfigPr
   return problems;
 }
 
-function checkRollout(config: StackConfig): ConfigProblem[] {
+function checkRollout(config: StackConfig, services: ServiceConfig[]): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  const { activeColor, versions, weights } = config.rollout;
+  const { activeColor, versions, weights, digests } = config.rollout;
+  for (const color of COLORS) {
+    const names = Object.keys(digests[color] ?? {});
+    if (names.length > 0 && !versions[color]) {
+      problems.push({
+        path: `blueprint:rollout.digests.${color}`,
+        message: `"${color}" has digests but no version — set rollout.versions.${color} to the tag they were pushed with, or remove them`,
+      });
+    }
+    for (const name of names.filter((n) => !services.some((s) => s.name === n))) {
+      problems.push({
+        path: `blueprint:rollout.digests.${color}.${name}`,
+        message: `no service is named "${name}" — digests are keyed by services[].name (${services.map((s) => s.name).join(", ")})`,
+      });
+    }
+  }
   if (!versions[activeColor]) {
     problems.push({
       path: `blueprint:rollout.versions.${activeColor}`,

@@ -7,14 +7,24 @@ export function otherColor(color: Color): Color {
   return color === "blue" ? "green" : "blue";
 }
 
-/** Step 1 of a promotion: the idle color gets the new version; live traffic does not move. */
-export function deployToIdle(rollout: RolloutConfig, version: string): RolloutConfig {
+/**
+ * Step 1 of a promotion: the idle color gets the new version and its images' digests (if known); live traffic does
+ * not move. The idle color's old digests always go: they belong to the version it ran before.
+ */
+export function deployToIdle(
+  rollout: RolloutConfig,
+  version: string,
+  digests?: Record<string, string>,
+): RolloutConfig {
   const active = rollout.activeColor ?? "blue";
   const idle = otherColor(active);
+  const kept = { ...rollout.digests };
+  delete kept[idle];
   return {
     ...rollout,
     activeColor: active,
     versions: { ...rollout.versions, [idle]: version },
+    ...(digests || rollout.digests ? { digests: digests ? { ...kept, [idle]: digests } : kept } : {}),
     weights: undefined,
   };
 }
@@ -44,7 +54,10 @@ export function retireIdle(rollout: RolloutConfig): RolloutConfig {
   const idle = otherColor(rollout.activeColor ?? "blue");
   const versions = { ...rollout.versions };
   delete versions[idle];
-  return { ...rollout, versions, weights: undefined };
+  if (!rollout.digests) return { ...rollout, versions, weights: undefined };
+  const digests = { ...rollout.digests };
+  delete digests[idle];
+  return { ...rollout, versions, digests, weights: undefined };
 }
 
 /** The part of a rollout that decides what runs and gets traffic. */

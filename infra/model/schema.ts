@@ -26,6 +26,13 @@ const version = z
     /^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/,
     "must be an image tag that is also a Kubernetes label value: letters, digits, '.', '_', '-', at most 63 characters, starting and ending with a letter or digit",
   );
+/** An image's content digest, as a registry reports it (`docker buildx imagetools inspect`, the images stack). */
+export const imageDigest = z
+  .string()
+  .regex(/^sha256:[a-f0-9]{64}$/, "must be an image digest sha256:<64 lowercase hex digits>");
+const serviceDigests = z
+  .record(z.string(), imageDigest)
+  .describe("Digest per service of the color's version: the pod spec then pins <image>:<version>@<digest>.");
 const quantity = (what: string) =>
   z
     .string()
@@ -338,6 +345,12 @@ const weightsSchema = z.strictObject({
 export const rolloutSchema = z.strictObject({
   activeColor: z.enum(COLORS).default("blue"),
   versions: z.strictObject({ blue: version.optional(), green: version.optional() }).prefault({}),
+  digests: z
+    .strictObject({ blue: serviceDigests.optional(), green: serviceDigests.optional() })
+    .prefault({})
+    .describe(
+      "Per color, the repo digest of each service's image at that color's version (the images stack's `digests` output); a service without one runs by tag.",
+    ),
   weights: weightsSchema.optional().describe("Canary weights; default 100 to the active color."),
   rollbackWindowSeconds: z.number().int().min(0).max(86400).default(300),
 });

@@ -10,7 +10,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # KAFKA_VERSION, FERRETDB_VERSION, K6_VERSION, ... (every pinned version)
 # shellcheck source=versions.env
 source "$ROOT/scripts/setup/versions.env"
-APT_PACKAGES=(redis-server nginx-light pdns-server pdns-backend-bind dnsutils curl iproute2 procps shellcheck)
+APT_PACKAGES=(redis-server nginx-light pdns-server pdns-backend-bind dnsutils curl iproute2 procps shellcheck
+  podman runc debootstrap)
 # Daemons the packages start by default; the harness runs its own instances on free ports instead.
 APT_SERVICES=(redis-server nginx pdns)
 
@@ -18,6 +19,10 @@ CACHE="$ROOT/.cache"
 BIN="$CACHE/tools/bin"
 STAMPS="$CACHE/tools/stamps"
 mkdir -p "$BIN" "$STAMPS"
+
+# install_base_image: the local base image for the service images (podman import of a debootstrap rootfs + Node).
+# shellcheck source=base-image.sh
+source "$ROOT/scripts/setup/base-image.sh"
 
 CURRENT_TOOL=""
 # An EXIT trap (not ERR) because errexit inside a step's $(...) exits without running an ERR trap here.
@@ -297,3 +302,4 @@ step "kwok" install_kwok
 step "kube-apiserver, kube-controller-manager, kube-scheduler, kubectl" install_control_plane
 step "pulumi" install_pulumi
 step "pulumi-resource-kubernetes" install_kubernetes_provider
+step "base image" install_base_image
