@@ -37,6 +37,8 @@ export interface PromotionOptions {
   now?: () => number;
   /** Canary steps before the full switch, e.g. [10, 50]: that share of live traffic, then a smoke gate on live. */
   canaryPercents?: number[];
+  /** The new version's image digests per service (images.yml): the idle color runs them, pinned by digest. */
+  digests?: Record<string, string>;
 }
 
 export class GateFailedError extends Error {
@@ -110,7 +112,7 @@ export async function promote(target: PromotionTarget, opts: PromotionOptions): 
     return { ...base, ok: true, rolledBack: false, after: before };
   }
 
-  const deployed = deployToIdle(before, opts.version);
+  const deployed = deployToIdle(before, opts.version, opts.digests);
   const switched = switchColors(deployed);
   try {
     await step(`deploy ${opts.version} to ${idle}`, () => target.deploy(idle, opts.version, deployed));

@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { promoteAcross, promotionPath } from "./promote.js";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadBlueprint } from "../../infra/config/stack-file.js";
+import { promoteAcross, promotionPath, readDigests } from "./promote.js";
 import { InMemoryTarget } from "./testing/in-memory-target.js";
 
 const initial = { activeColor: "blue" as const, versions: { blue: "1.0.0" }, rollbackWindowSeconds: 0 };
@@ -54,5 +58,30 @@ describe("promotion across environments", () => {
 
     expect(out.ok).toBe(true);
     expect(targets.map((t) => t.live().version)).toEqual(["1.1.0", "1.1.0"]);
+  });
+
+  it("when the images workflow gives digests, then the new color runs them and a bad file fails before any stack", async () => {
+    const digest = (c: string) => `sha256:${c.repeat(64)}`;
+    const bp = loadBlueprint("dev");
+    const file = join(mkdtempSync(join(tmpdir(), "digests-")), "digests.json");
+    const good = Object.fromEntries(bp.services.map((s, i) => [s.name, digest("abc"[i]!)]));
+    writeFileSync(file, JSON.stringify(good));
+    const digests = readDigests(file, bp);
+    const target = new InMemoryTarget(initial);
+    const out = await promoteAcross(
+      "1.1.0",
+      ["dev"],
+      async () => target,
+      () => {},
+      [],
+      digests,
+    );
+    expect(out.ok).toBe(true);
+    expect(out.results[0]!.after.digests).toEqual({ green: good });
+
+    writeFileSync(file, JSON.stringify({ ...good, gateway: "latest", billing: digest("d") }));
+    expect(() => readDigests(file, bp)).toThrow(
+      /gateway: "latest" is not a sha256:<64 hex> digest; billing: not a service of the model$/,
+    );
   });
 });

@@ -1,8 +1,10 @@
 // `npm run promote -- --version 1.2.0 --from dev --to prod`: the blue-green promotion on each Pulumi stack in
 // order (dev → staging → prod), each with its own capacity gate; the first failure rolls that stack back and stops.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadBlueprint, REPO_ROOT } from "../../infra/config/stack-file.js";
+import type { Blueprint } from "../../infra/model/index.js";
 import { CloudTarget, runMain } from "./cloud-target.js";
 import { promote, type PromotionResult } from "./machine.js";
 import type { PromotionTarget } from "./target.js";
@@ -30,11 +32,17 @@ export async function promoteAcross(
   targetFor: (stack: string) => Promise<PromotionTarget>,
   log: (line: string) => void,
   canaryPercents: number[] = [],
+  digests?: Record<string, string>,
 ): Promise<{ ok: boolean; results: PromotionResult[]; failedStack?: string }> {
   const results: PromotionResult[] = [];
   for (const stack of stacks) {
     log(`== ${stack}: promoting ${version}`);
-    const result = await promote(await targetFor(stack), { version, log, canaryPercents });
+    const result = await promote(await targetFor(stack), {
+      version,
+      log,
+      canaryPercents,
+      ...(digests ? { digests } : {}),
+    });
     results.push(result);
     if (!result.ok) {
       log(`✖ ${stack}: ${result.reason}${result.rolledBack ? " (rolled back)" : ""}; later stages skipped`);
@@ -45,6 +53,31 @@ export async function promoteAcross(
   return { ok: true, results };
 }
 
+/**
+ * The images workflow's `{"<service>": "sha256:…"}`, checked before any stack changes: every service of the model
+ * has one, each a sha256 digest (the model checks the same again as blueprint:rollout.digests).
+ */
+export function readDigests(file: string, bp: Blueprint): Record<string, string> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, "utf8"));
+  } catch (error) {
+    throw new Error(
+      `--digests ${file}: not a JSON file (${(error as Error).message}) — pass images.yml's digests output`,
+    );
+  }
+  const digests = (parsed ?? {}) as Record<string, unknown>;
+  const problems = bp.services.flatMap((s) =>
+    typeof digests[s.name] === "string" && /^sha256:[a-f0-9]{64}$/.test(digests[s.name] as string)
+      ? []
+      : [`${s.name}: ${JSON.stringify(digests[s.name])} is not a sha256:<64 hex> digest`],
+  );
+  const unknown = Object.keys(digests).filter((k) => !bp.services.some((s) => s.name === k));
+  problems.push(...unknown.map((k) => `${k}: not a service of the model`));
+  if (problems.length > 0) throw new Error(`--digests ${file}: ${problems.join("; ")}`);
+  return digests as Record<string, string>;
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -53,11 +86,12 @@ async function main(): Promise<number> {
       to: { type: "string", default: "prod" },
       canary: { type: "string" },
       "policy-pack": { type: "string", multiple: true },
+      digests: { type: "string" },
     },
   });
   if (!values.version) {
     process.stderr.write(
-      "usage: npm run promote -- --version <tag> [--from dev] [--to prod] [--canary 10,50] [--policy-pack <dir>]...\n",
+      "usage: npm run promote -- --version <tag> [--from dev] [--to prod] [--canary 10,50] [--policy-pack <dir>]... [--digests <file.json>]\n",
     );
     return 2;
   }
@@ -90,6 +124,7 @@ async function main(): Promise<number> {
     },
     log,
     values.canary ? values.canary.split(",").map(Number) : [],
+    values.digests ? readDigests(values.digests, [...blueprints.values()][0]!) : undefined,
   );
   return ok ? 0 : 1;
 }

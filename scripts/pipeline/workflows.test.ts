@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { loadBlueprint, REPO_ROOT } from "../../infra/config/stack-file.js";
 
 const ACTIONLINT = join(REPO_ROOT, ".cache", "tools", "bin", "actionlint");
@@ -86,13 +87,21 @@ describe("GitHub workflows for users of the blueprint", () => {
   it("when a release is promoted, then each stage is its own job in its own environment, chained dev → staging → prod, with OIDC and the policy pack", () => {
     const promote = readFileSync(join(WORKFLOWS, "promote.yml"), "utf8");
     const stage = readFileSync(join(WORKFLOWS, "promote-stage.yml"), "utf8");
-    const jobs = [
-      ...promote.matchAll(
-        /^ {2}(\w+):\n {4}needs: (\w+)\n {4}uses: \.\/\.github\/workflows\/promote-stage\.yml/gm,
-      ),
-    ];
-    expect(jobs.map((m) => `${m[2]} → ${m[1]}`)).toEqual(["images → dev", "dev → staging", "staging → prod"]);
-    expect(promote).toContain("with: { stage: prod, environment: production");
+    type Job = { needs: string | string[]; uses?: string; with?: Record<string, string> };
+    const jobs = (parse(promote) as { jobs: Record<string, Job> }).jobs;
+    const stages = Object.entries(jobs).filter(([, j]) => j.uses === "./.github/workflows/promote-stage.yml");
+    // Each stage after the previous one; every stage deploys the digests the images job pushed.
+    expect(stages.map(([name, j]) => `${[j.needs].flat().join("+")} → ${name}`)).toEqual([
+      "images → dev",
+      "images+dev → staging",
+      "images+staging → prod",
+    ]);
+    for (const [, j] of stages) expect(j.with?.digests).toBe("${{ needs.images.outputs.digests }}");
+    expect(jobs.prod?.with?.environment).toBe("production");
+    expect(stage).toContain('--digests "$RUNNER_TEMP/digests.json"');
+    expect(readFileSync(join(WORKFLOWS, "images.yml"), "utf8")).toContain(
+      "value: ${{ jobs.digests.outputs.json }}",
+    );
     expect(stage).toContain("environment: ${{ inputs.environment }}");
     expect(stage).toContain("id-token: write");
     expect(stage).toContain("aws-actions/configure-aws-credentials@v4");
