@@ -15,6 +15,8 @@ export interface AppParts {
   /** Sent on every response, e.g. x-service-version and x-color. */
   headers: Record<string, string>;
   bodyLimit?: string;
+  /** Parse JSON bodies (limit `bodyLimit`); false leaves the body unread, for a proxy that forwards it untouched. @default true */
+  parseJson?: boolean;
   /** Deliberate faults for application routes (rehearsals of a bad release); none by default. */
   faults?: Faults;
 }
@@ -33,7 +35,7 @@ function closeWhileDraining(health: Health): RequestHandler {
 
 /**
  * An express app with the kit's middleware in order: request id + logger, metrics, drain header, /livez
- * /readyz /metrics, injected faults if configured, JSON body limit; then `mount` adds the service's routes; then 404 and the central error handler.
+ * /readyz /metrics, injected faults if configured, JSON body limit (unless `parseJson` is false); then `mount` adds the service's routes; then 404 and the central error handler.
  */
 export function createApp(parts: AppParts, mount: (app: Express) => void): Express {
   const app = express();
@@ -47,7 +49,7 @@ export function createApp(parts: AppParts, mount: (app: Express) => void): Expre
   app.get("/metrics", parts.metrics.handler());
   const faults = faultInjection(parts.faults ?? noFaults);
   if (faults) app.use(faults);
-  app.use(express.json({ limit: parts.bodyLimit ?? "64kb", strict: true }));
+  if (parts.parseJson !== false) app.use(express.json({ limit: parts.bodyLimit ?? "64kb", strict: true }));
   mount(app);
   app.use(notFoundHandler);
   app.use(errorHandler(parts.logger, parts.metrics.errors));
