@@ -60,7 +60,7 @@ async function callWithRetries(
   upstream.budget.onRequest();
   for (let retry = 0; ; retry++) {
     try {
-      return await upstream.breaker.fire(call);
+      return await upstream.attempt(call);
     } catch (err) {
       if (!retryable || retry >= opts.maxRetries || call.signal.aborted || !isRetryable(err)) throw err;
       if (!upstream.budget.tryRetry()) {

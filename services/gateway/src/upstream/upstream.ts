@@ -23,12 +23,27 @@ export interface UpstreamOptions {
   circuitResetMs: number;
 }
 
-/** One upstream service: its connection pool, its circuit breaker and its retry budget. */
+/** What one upstream attempt came to, handed to the breaker once it says something about the upstream. */
+type Outcome = { ok: true; response: UpstreamResponse } | { ok: false; error: unknown };
+
+const circuitOpen = () => Object.assign(new Error("Breaker is open"), { code: "EOPENBREAKER" });
+
+/**
+ * One upstream service: its connection pool, its circuit breaker and its retry budget.
+ *
+ * A call whose client hung up says nothing about the upstream, so it must count as neither success nor failure.
+ * opossum 9 cannot express that: it counts every fire in the error rate's denominator, emits `success` for an
+ * error its errorFilter filters (which closes a half-open circuit), and a fire that never settles keeps a
+ * half-open circuit rejecting forever. So the call runs outside opossum, gated here the way opossum gates (open:
+ * reject; half-open: one trial at a time), and only a finished outcome is fired into the breaker, which keeps the
+ * rolling window, the thresholds and the reset timer. A trial whose client left leaves the circuit half-open.
+ */
 export class Upstream {
   readonly client: UpstreamClient;
-  readonly breaker: CircuitBreaker<[UpstreamCall], UpstreamResponse>;
+  readonly breaker: CircuitBreaker<[Outcome], UpstreamResponse>;
   readonly budget: RetryBudget;
   readonly resetMs: number;
+  private trialInFlight = false;
 
   constructor(
     readonly name: string,
@@ -39,10 +54,9 @@ export class Upstream {
     this.resetMs = opts.circuitResetMs;
     this.budget = new RetryBudget(opts.retryBudgetPercent);
     this.breaker = new CircuitBreaker(
-      async (call: UpstreamCall) => {
-        const response = await this.client.send(call);
-        if (response.status >= 500) throw new UpstreamStatusError(response);
-        return response;
+      async (outcome: Outcome) => {
+        if (outcome.ok) return outcome.response;
+        throw outcome.error;
       },
       {
         name,
@@ -53,13 +67,46 @@ export class Upstream {
         resetTimeout: opts.circuitResetMs,
         rollingCountTimeout: 10_000,
         rollingCountBuckets: 10,
-        // A client that hung up says nothing about the upstream. opossum passes the call's args after the error,
-        // which @types/opossum 8 does not declare.
-        errorFilter: ((_err: unknown, call: UpstreamCall) => call.signal.reason === clientGone) as (
-          err: unknown,
-        ) => boolean,
       },
     );
+  }
+
+  /**
+   * One attempt: rejects with code EOPENBREAKER while the circuit is open (or half-open with its trial under
+   * way), else calls the upstream; a 5xx rejects with UpstreamStatusError. The outcome is counted by the breaker
+   * unless the call was aborted because its client went away.
+   */
+  async attempt(call: UpstreamCall): Promise<UpstreamResponse> {
+    const trial = this.admit();
+    let outcome: Outcome;
+    try {
+      const response = await this.client.send(call);
+      outcome =
+        response.status >= 500
+          ? { ok: false, error: new UpstreamStatusError(response) }
+          : { ok: true, response };
+    } catch (error) {
+      outcome = { ok: false, error };
+    } finally {
+      if (trial) this.trialInFlight = false;
+    }
+    const clientLeft = !outcome.ok && call.signal.reason === clientGone;
+    // Awaited, so the circuit's new state is in place before the client hears the answer; a circuit that opened
+    // meanwhile rejects the report, which is then not needed.
+    if (!clientLeft) await this.breaker.fire(outcome).catch(() => undefined);
+    if (outcome.ok) return outcome.response;
+    throw outcome.error;
+  }
+
+  /** True if this call is the half-open circuit's trial; throws EOPENBREAKER if the circuit takes no call now. */
+  private admit(): boolean {
+    if (this.breaker.closed) return false;
+    // pendingClose: half-open and no outcome fired yet since it half-opened.
+    if (this.breaker.pendingClose && !this.trialInFlight) {
+      this.trialInFlight = true;
+      return true;
+    }
+    throw circuitOpen();
   }
 
   /** 0 closed, 1 half-open (one trial request), 2 open (failing fast). */
