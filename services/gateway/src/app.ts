@@ -4,6 +4,7 @@ import { Counter } from "prom-client";
 import type { GatewayConfig } from "./config.js";
 import { enforceExposure, exposedRoutes } from "./exposure.js";
 import { rateLimit } from "./rate-limit.js";
+import { absoluteFormTarget } from "./request-target.js";
 import { proxyTo } from "./upstream/proxy.js";
 import type { Upstream } from "./upstream/upstream.js";
 
@@ -43,6 +44,7 @@ export function createGatewayApp(
   };
   return createApp(parts, (app) => {
     app.set("trust proxy", config.trustProxy);
+    app.use(absoluteFormTarget());
     app.use("/api", rateLimit(redis, logger, { perSecond: config.rateLimitPerSecond }));
     // Exposure is checked before the body is read, so a refused write costs no buffering and never reaches upstream.
     for (const route of exposedRoutes)

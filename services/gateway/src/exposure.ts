@@ -1,5 +1,6 @@
 import { AppError } from "@blueprint/service-kit";
 import type { RequestHandler } from "express";
+import { originPath } from "./request-target.js";
 
 /** One public route prefix of the gateway: which upstream it reaches and with which methods. */
 export interface ExposedRoute {
@@ -48,7 +49,7 @@ export function enforceExposure(route: ExposedRoute): RequestHandler {
   const methods = new Set(route.methods);
   const allow = route.methods.join(", ");
   return (req, res, next) => {
-    if (internalPaths.has(firstSegment(req.url, route.prefix))) {
+    if (internalPaths.has(firstSegment(originPath(req.url), route.prefix))) {
       next(new AppError(404, "ROUTE_NOT_FOUND", `no route for ${req.method} ${req.path}`));
       return;
     }

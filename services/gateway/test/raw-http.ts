@@ -28,16 +28,28 @@ export function rawRequest(
   });
 }
 
-/** Writes bytes on a fresh TCP connection and returns the status line of the answer. */
-export function rawStatusLine(url: string, bytes: string): Promise<string> {
+/** Writes bytes on a fresh TCP connection and returns the answer's status line and body (the answer must close). */
+export function rawExchange(url: string, bytes: string): Promise<{ statusLine: string; body: string }> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
-    const socket = net.connect(Number(port), hostname, () => socket.end(bytes));
+    // write, not end: a half-closed socket makes node drop a request whose answer is still on its way.
+    const socket = net.connect(Number(port), hostname, () => socket.write(bytes));
     let answer = "";
     socket.setEncoding("utf8");
     socket.on("data", (d: string) => (answer += d));
-    socket.on("close", () => resolve(answer.split("\r\n")[0] ?? ""));
+    socket.on("close", () => {
+      const split = answer.indexOf("\r\n\r\n");
+      resolve({
+        statusLine: answer.split("\r\n")[0] ?? "",
+        body: split === -1 ? "" : answer.slice(split + 4),
+      });
+    });
     socket.on("error", reject);
     socket.setTimeout(5000, () => socket.destroy(new Error("no answer within 5 s")));
   });
+}
+
+/** Writes bytes on a fresh TCP connection and returns the status line of the answer. */
+export async function rawStatusLine(url: string, bytes: string): Promise<string> {
+  return (await rawExchange(url, bytes)).statusLine;
 }

@@ -54,4 +54,9 @@ describe("upstream path", () => {
     expect(upstreamPath("/api/catalog/./x", "/api/catalog")).toBeUndefined();
     expect(upstreamPath("/api/catalog/products/v1.2..3", "/api/catalog")).toBe("/products/v1.2..3");
   });
+
+  test("when the prefix is followed by anything but '/', '?' or the end, then it is refused", () => {
+    expect(upstreamPath("/api/catalog\\metrics", "/api/catalog")).toBeUndefined();
+    expect(upstreamPath("/api/catalog/", "/api/catalog")).toBe("/");
+  });
 });

@@ -49,7 +49,9 @@ const dotSegment = /(^|\/)(\.|%2e){1,2}(\/|\?|$)/i;
 /** The upstream path for a raw request URL under `prefix` (query kept, encoding untouched), or undefined if unsafe. */
 export function upstreamPath(rawUrl: string, prefix: string): string | undefined {
   const rest = rawUrl.slice(prefix.length);
-  if (dotSegment.test(rest)) return undefined;
+  // Anything else after the prefix (a backslash, say) was not routed as a path below it.
+  if (dotSegment.test(rest) || !(rest === "" || rest.startsWith("/") || rest.startsWith("?")))
+    return undefined;
   if (rest === "" || rest.startsWith("?")) return `/${rest}`;
   return rest;
 }

@@ -4,6 +4,7 @@ import type { Request, RequestHandler, Response } from "express";
 import type { Counter } from "prom-client";
 import type { UpstreamCall, UpstreamResponse } from "./client.js";
 import { appendForwardedFor, endToEndHeaders, upstreamPath } from "./headers.js";
+import { originPath } from "../request-target.js";
 import { backoffMs, isIdempotent } from "./retry-budget.js";
 import { clientGone, deadlinePassed, UpstreamStatusError, type Upstream } from "./upstream.js";
 
@@ -128,7 +129,7 @@ function toGatewayError(err: unknown, upstream: Upstream, signal: AbortSignal, o
 /** Forwards the request (body already buffered by express.raw) to `upstream` below `opts.prefix`. */
 export function proxyTo(upstream: Upstream, opts: ProxyOptions): RequestHandler {
   return async (req, res, next) => {
-    const path = upstreamPath(req.url, opts.prefix);
+    const path = upstreamPath(originPath(req.url), opts.prefix);
     if (path === undefined) {
       next(AppError.badRequest("BAD_PATH", "the path must not contain '.' or '..' segments"));
       return;
