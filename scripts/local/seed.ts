@@ -11,7 +11,9 @@ export const SAMPLE_PRODUCTS = [
 
 /**
  * catalog writes are internal (the gateway does not proxy them), so the sample products are PUT to each
- * region's catalog directly. PUT is idempotent: seeding twice, or every region over the shared database, is safe.
+ * region's catalog directly. Seeding twice, or every region over the shared database, is safe: a product that
+ * exists keeps its stock (catalog answers 409 STOCK_IS_A_DELTA to a PUT that would set it), and gets only its name
+ * and price.
  */
 export async function seedCatalogs(
   catalogs: Pick<ProcessRecord, "name" | "url">[],
@@ -22,12 +24,18 @@ export async function seedCatalogs(
   for (const catalog of catalogs) {
     for (const { sku, ...body } of products) {
       const url = `${catalog.url}/products/${sku}`;
-      const res = await fetch(url, {
-        method: "PUT",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(10_000),
-      }).catch((err: Error) => err);
+      const put = (fields: object) =>
+        fetch(url, {
+          method: "PUT",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(fields),
+          signal: AbortSignal.timeout(10_000),
+        }).catch((err: Error) => err);
+      let res = await put(body);
+      if (!(res instanceof Error) && res.status === 409) {
+        const { stock: _stock, ...fields } = body;
+        res = await put(fields);
+      }
       if (res instanceof Error || (res.status !== 200 && res.status !== 201)) {
         const why = res instanceof Error ? res.message : `${res.status} ${(await res.text()).slice(0, 200)}`;
         throw new Error(`seeding ${sku} into ${catalog.name} (PUT ${url}) failed: ${why}`);

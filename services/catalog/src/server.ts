@@ -39,14 +39,22 @@ export async function start(config: CatalogConfig, opts: { logger?: Logger } = {
     kit.logger,
   );
   await cache.start();
-  const catalog = new CatalogService(products, cache);
-  const saga = new StockSaga(products, reservations, cache, kit.logger);
+  const catalog = new CatalogService(products, cache, kit.logger);
+  const saga = new StockSaga(products, reservations, cache, kit.logger, {
+    markerGraceMs: config.markerGraceMs,
+  });
+  // Bounded work per round; a round that fails (Redis or Mongo down) is retried at the next interval.
+  const settler = setInterval(() => {
+    saga.settleDue().catch((err: Error) => kit.logger.warn({ err: err.message }, "settling markers failed"));
+  }, config.settleIntervalMs);
+  kit.lifecycle.onClose("saga-settler", async () => clearInterval(settler));
 
   startSagaParticipant(kit, kafka, {
     db,
     outbox: reservations.collection,
     docMutex: reservationMutex,
     pollMs: config.outboxPollMs,
+    leaseMs: config.outboxLeaseMs,
     createTopics: config.kafkaCreateTopics,
     activeColorFile: config.activeColorFile,
     groupId: "catalog-saga",

@@ -215,4 +215,8 @@ export const outboxConfig = () => ({
     doc: "how often the outbox relay polls for unpublished events, in milliseconds (10-60000)",
     default: "200",
   }),
+  outboxLeaseMs: key("OUTBOX_LEASE_MS", z.coerce.number().int().min(500).max(600_000), {
+    doc: "how long an instance's claim on unpublished events lasts before another may publish them (ms, 500-600000)",
+    default: "10000",
+  }),
 });

@@ -37,6 +37,7 @@ const unavailable =
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   if (err instanceof Error) {
+    if (err.name === "LockUnavailableError") return AppError.unavailable(err.message, err);
     if (unavailable.test(err.name))
       return AppError.unavailable(`a dependency is unavailable (${err.name}); retry later`, err);
     const type = (err as { type?: string }).type;
@@ -74,6 +75,8 @@ export function errorHandler(
       message: appError.message,
     };
     if (appError.details !== undefined) body.details = appError.details;
+    // A dependency is down: the client may retry, and should not hammer it.
+    if (appError.status === 503) res.setHeader("retry-after", "1");
     res.status(appError.status).json({ error: body });
   };
 }

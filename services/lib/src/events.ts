@@ -10,17 +10,28 @@ export const topicSpecs = [
 ];
 
 const base = { eventId: z.string().min(1), orderId: z.string().min(1), occurredAt: z.string() };
-const item = z.object({ sku: z.string().min(1), quantity: z.number().int().positive() });
+/** A product's sku: the one pattern of the HTTP APIs and the events. */
+export const skuSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, "sku must be 1-64 letters, digits, _ or -");
+const item = z.object({ sku: skuSchema, quantity: z.number().int().positive() });
 export type OrderItem = z.output<typeof item>;
 
 // Tolerant readers: unknown extra fields are ignored so producers can add fields without breaking consumers.
 export const orderEvent = z.discriminatedUnion("type", [
-  z.object({ ...base, type: z.literal("OrderCreated"), customerId: z.string(), items: z.array(item).min(1) }),
+  z.object({
+    ...base,
+    type: z.literal("OrderCreated"),
+    customerId: z.string(),
+    items: z.array(item).min(1),
+    /** 2, 3, … when orders' reconciler sends it again for an order still PENDING: catalog answers again. */
+    attempt: z.number().int().min(1).optional(),
+  }),
   z.object({ ...base, type: z.literal("OrderCancelled"), reason: z.string().optional() }),
 ]);
 export const catalogEvent = z.discriminatedUnion("type", [
   z.object({ ...base, type: z.literal("StockReserved"), items: z.array(item) }),
-  z.object({ ...base, type: z.literal("StockRejected"), reason: z.string(), sku: z.string().optional() }),
+  z.object({ ...base, type: z.literal("StockRejected"), reason: z.string(), sku: skuSchema.optional() }),
   z.object({ ...base, type: z.literal("StockReleased"), items: z.array(item) }),
 ]);
 export type OrderEvent = z.output<typeof orderEvent>;

@@ -45,11 +45,10 @@ export { requestContext } from "./request-context.js";
 export { runMain } from "./run-main.js";
 export { findOperatorKey, parseInput, validateBody, validateQuery, type FieldIssue } from "./validate.js";
 export { createRedis, redisAvailable, type Redis } from "./clients/redis.js";
-export { RedisMutex } from "./clients/redis-mutex.js";
-export { connectMongo } from "./clients/mongo.js";
+export { LockUnavailableError, RedisMutex } from "./clients/redis-mutex.js";
+export { connectMongo, insertOrGet, isDuplicateKey } from "./clients/mongo.js";
 export {
   createKafka,
-  ensureTopics,
   idempotentProducer,
   startConsumer,
   type ConsumerOptions,
@@ -72,6 +71,7 @@ export {
   orderEvent,
   outboxEvent,
   parseEvent,
+  skuSchema,
   topics,
   topicSpecs,
   type CatalogEvent,

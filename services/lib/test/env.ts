@@ -38,18 +38,23 @@ export async function metricValue(
   return total;
 }
 
-/** Polls `check` until it returns true or the bounded wait ends; returns the last result. */
+/**
+ * Polls `check` until it returns true; throws when the bounded wait ends first (a wait that can time out silently
+ * is a test that cannot fail). Resolves true, so `expect(await eventually(…)).toBe(true)` reads as before.
+ */
 export async function eventually(
   check: () => Promise<boolean>,
   timeoutMs = 20_000,
   everyMs = 100,
-): Promise<boolean> {
+  what = check.toString().replace(/\s+/g, " ").slice(0, 160),
+): Promise<true> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     if (await check()) return true;
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
-  return check();
+  if (await check()) return true;
+  throw new Error(`not true within ${timeoutMs} ms: ${what}`);
 }
 
 /** The saga topics as the harness creates them (3 partitions each, like the services' own ensureTopics). */

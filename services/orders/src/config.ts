@@ -29,6 +29,26 @@ const spec = {
       default: "86400",
     },
   ),
+  reconcileRetryAfterMs: key("RECONCILE_RETRY_AFTER_MS", z.coerce.number().int().min(100).max(86_400_000), {
+    doc: "a PENDING order this old (ms) gets its OrderCreated sent again, and again after as long",
+    default: "30000",
+  }),
+  reconcileDeadlineMs: key(
+    "RECONCILE_DEADLINE_MS",
+    z.coerce
+      .number()
+      .int()
+      .min(100)
+      .max(7 * 86_400_000),
+    {
+      doc: "a PENDING order this old (ms) is cancelled (reason timeout) and catalog gives its stock back",
+      default: "300000",
+    },
+  ),
+  reconcileIntervalMs: key("RECONCILE_INTERVAL_MS", z.coerce.number().int().min(50).max(3_600_000), {
+    doc: "how often orders looks for stuck PENDING orders (ms)",
+    default: "10000",
+  }),
 };
 
 export type OrdersConfig = ConfigOf<typeof spec>;

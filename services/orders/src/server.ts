@@ -13,6 +13,7 @@ import type { OrdersConfig } from "./config.js";
 import { IdempotencyStore } from "./data-access/idempotency-store.js";
 import { OrderRepository } from "./data-access/order-repository.js";
 import { OrderSaga } from "./domain/order-saga.js";
+import { OrderReconciler } from "./domain/reconciler.js";
 import { OrderService } from "./domain/order-service.js";
 import { orderRoutes } from "./routes/orders.js";
 
@@ -37,12 +38,26 @@ export async function start(config: OrdersConfig, opts: { logger?: Logger } = {}
     outbox: orders.collection,
     docMutex: orderMutex,
     pollMs: config.outboxPollMs,
+    leaseMs: config.outboxLeaseMs,
     createTopics: config.kafkaCreateTopics,
     activeColorFile: config.activeColorFile,
     groupId: "orders-saga",
     consumes: topics.catalog,
     handle: (value) => saga.handle(value),
   });
+
+  const reconciler = new OrderReconciler(
+    orders,
+    {
+      retryAfterMs: config.reconcileRetryAfterMs,
+      deadlineMs: config.reconcileDeadlineMs,
+      intervalMs: config.reconcileIntervalMs,
+    },
+    kit.metrics,
+    kit.logger,
+  );
+  reconciler.start();
+  kit.lifecycle.onClose("reconciler", async () => reconciler.stop());
 
   const app = kit.createApp((app) => app.use(orderRoutes(service)));
   return kit.listen(app);

@@ -8,6 +8,7 @@ import { loadOrdersConfig } from "../src/config.js";
 import { start } from "../src/server.js";
 
 const N = 40;
+const LEASE_MS = 1000;
 const mongo = useMongo();
 const redis = useRedis();
 const kafka = useKafka({ topics: sagaTopics });
@@ -20,8 +21,10 @@ beforeAll(async () => {
   const servers = { mongo: mongo(), redis: redis(), kafka: kafka() };
   const db = `orders_colors_${Date.now()}`;
   // Both colors share the database and poll the same outbox, 10 ms apart, to make them race for documents.
-  blue = await start(loadOrdersConfig(testEnv(servers, db, { COLOR: "blue", OUTBOX_POLL_MS: "10" })));
-  green = await start(loadOrdersConfig(testEnv(servers, db, { COLOR: "green", OUTBOX_POLL_MS: "10" })));
+  // A short lease: a relay that lost its claim would publish again within the wait below.
+  const env = { OUTBOX_POLL_MS: "10", OUTBOX_LEASE_MS: `${LEASE_MS}` };
+  blue = await start(loadOrdersConfig(testEnv(servers, db, { COLOR: "blue", ...env })));
+  green = await start(loadOrdersConfig(testEnv(servers, db, { COLOR: "green", ...env })));
   const watcher = new Kafka({ brokers: kafka().brokers, logLevel: logLevel.NOTHING }).consumer({
     groupId: `watch-${randomUUID()}`,
   });
@@ -48,7 +51,8 @@ describe("outbox relays of both colors on one collection", () => {
       }),
     );
     await eventually(async () => ids.every((id) => seen.includes(id)), 60_000);
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // Past two leases: any claim a relay held has expired, so a second publish would have happened by now.
+    await new Promise((resolve) => setTimeout(resolve, 2 * LEASE_MS + 500));
 
     const mine = seen.filter((id) => ids.includes(id));
     expect(new Set(mine).size).toBe(N);

@@ -61,6 +61,34 @@ const finalState = async (id: string) => {
   await eventually(async () => (await statusOf(id)).status !== "PENDING", 30_000);
   return statusOf(id);
 };
+/**
+ * Waits until catalog has consumed everything published for `orderId` so far: a sentinel create on the same key
+ * (hence the same partition, consumed after it) for an order of its own, whose reservation then appears.
+ */
+async function consumedUpTo(orderId: string): Promise<void> {
+  const sentinel = randomUUID();
+  const value = {
+    eventId: randomUUID(),
+    type: "OrderCreated",
+    orderId: sentinel,
+    occurredAt: new Date().toISOString(),
+  };
+  const producer = new Kafka({ brokers: kafka().brokers, logLevel: logLevel.NOTHING }).producer();
+  await producer.connect();
+  await producer.send({
+    topic: topics.orders,
+    messages: [
+      {
+        key: orderId,
+        value: JSON.stringify({ ...value, customerId: "c-1", items: [{ sku: "none", quantity: 1 }] }),
+      },
+    ],
+  });
+  await producer.disconnect();
+  const reservations = client.db(`catalog_saga_${run}`).collection("reservations");
+  await eventually(async () => (await reservations.findOne({ _id: sentinel as never })) !== null, 30_000);
+}
+
 async function publish(value: Record<string, unknown> & { orderId: string }): Promise<void> {
   const producer = new Kafka({ brokers: kafka().brokers, logLevel: logLevel.NOTHING }).producer();
   await producer.connect();
@@ -111,7 +139,7 @@ describe("order saga over Kafka", () => {
       customerId: "c-1",
       items: [{ sku, quantity: 2 }],
     });
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await consumedUpTo(id);
 
     expect(await stockOf(sku)).toBe(8);
     expect((await statusOf(id)).status).toBe("CONFIRMED");
@@ -126,7 +154,7 @@ describe("order saga over Kafka", () => {
     await publish({ ...cancel, eventId: randomUUID() });
     const reservations = client.db(`catalog_saga_${run}`).collection("reservations");
     await eventually(async () => (await reservations.findOne({ _id: id as never }))?.status === "RELEASED");
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await consumedUpTo(id);
 
     expect(await stockOf(sku)).toBe(10);
     const reservation = await reservations.findOne({ _id: id as never });

@@ -32,6 +32,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export class ProductCache {
   private readonly l1 = new Map<string, { value: Cached; expiresAt: number }>();
   private readonly inflight = new Map<string, Promise<Cached>>();
+  /** Skus written while Redis was unreachable: invalidated when it is back. */
+  private readonly deferred = new Set<string>();
   private readonly reads;
 
   constructor(
@@ -52,6 +54,7 @@ export class ProductCache {
     });
     // After a reconnect, invalidations may have been missed while unsubscribed.
     this.subscriber.on("ready", () => this.l1.clear());
+    this.redis.on("ready", () => void this.flushDeferred());
     await this.subscriber.subscribe(channel);
   }
 
@@ -66,6 +69,27 @@ export class ProductCache {
     const promise = this.getShared(sku, load).finally(() => this.inflight.delete(sku));
     this.inflight.set(sku, promise);
     return promise;
+  }
+
+  /** Remembers a write whose invalidation failed; flushed when the Redis client is ready again. */
+  invalidateLater(sku: string): void {
+    this.l1.delete(sku);
+    this.deferred.add(sku);
+  }
+
+  private async flushDeferred(): Promise<void> {
+    for (const sku of [...this.deferred]) {
+      try {
+        await this.invalidate(sku);
+        this.deferred.delete(sku);
+      } catch (err) {
+        this.logger.warn(
+          { err: (err as Error).message, sku },
+          "deferred invalidation failed; retried on the next reconnect",
+        );
+        return;
+      }
+    }
   }
 
   async invalidate(sku: string): Promise<void> {

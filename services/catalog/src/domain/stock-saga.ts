@@ -9,7 +9,7 @@ import {
 } from "@blueprint/service-kit";
 import type { ProductCache } from "../data-access/product-cache.js";
 import type { ProductRepository } from "../data-access/product-repository.js";
-import type { ReservationRepository } from "../data-access/reservation-repository.js";
+import type { ReservationDoc, ReservationRepository } from "../data-access/reservation-repository.js";
 
 type Created = Extract<OrderEvent, { type: "OrderCreated" }>;
 
@@ -20,10 +20,34 @@ function bySku(items: OrderItem[]): OrderItem[] {
   return [...totals].map(([sku, quantity]) => ({ sku, quantity }));
 }
 
+export interface StockSagaOptions {
+  /**
+   * How long the per-order markers stay on the products after the reservation's last decision. A delivery of the
+   * same event that started before the decision (a second member during a rebalance, a redelivery) is still
+   * guarded by them; the saga refuses to write stock once a delivery has run for half of this.
+   */
+  markerGraceMs: number;
+}
+
+/** A delivery that ran so long its markers may be gone: it stops before writing, and Kafka redelivers. */
+export class StaleDeliveryError extends Error {
+  override readonly name = "StaleDeliveryError";
+}
+
+const reserveOp = (orderId: string) => `${orderId}:r`;
+const undoOp = (orderId: string) => `${orderId}:u`;
+const releaseOp = (orderId: string) => `${orderId}:x`;
+
 /**
- * Catalog's side of the order saga. Every step is idempotent: the reservation document (`_id` = orderId) records
- * the outcome, per-order markers on products make each stock change apply once, and replies go out through the
- * reservation's outbox. Throwing makes Kafka redeliver, which is safe for the same reasons.
+ * Catalog's side of the order saga; every delivery of an event, duplicated or concurrent, leaves the same result:
+ * - each stock change applies once: it carries a per-order marker on the product (`<orderId>:r|u|x`), set in the
+ *   same update as the change, and the markers stay until a grace period after the reservation is final;
+ * - a decision is recorded before its stock work (REJECTING, RELEASING), so a delivery that crashed half-way is
+ *   finished by the next one, never reversed;
+ * - the undo of a rejection gives back exactly the skus whose reservation marker exists (whoever set it), so a
+ *   second delivery that reserved a sku after the first decided to reject gives it back too;
+ * - replies go out through the reservation's outbox, in the same write as the decision.
+ * Throwing makes Kafka redeliver, which is safe for the same reasons.
  */
 export class StockSaga {
   constructor(
@@ -31,6 +55,7 @@ export class StockSaga {
     private readonly reservations: ReservationRepository,
     private readonly cache: ProductCache,
     private readonly logger: Logger,
+    private readonly opts: StockSagaOptions = { markerGraceMs: 600_000 },
   ) {}
 
   async handle(value: Buffer | null): Promise<void> {
@@ -39,63 +64,169 @@ export class StockSaga {
       this.logger.warn({ value: value?.toString("utf8").slice(0, 200) }, "skipping malformed orders event");
       return;
     }
-    if (event.type === "OrderCreated") await this.reserve(event);
-    else await this.release(event.orderId);
+    const started = Date.now();
+    if (event.type === "OrderCreated") await this.reserve(event, started);
+    else await this.release(event.orderId, started);
   }
 
-  async reserve(event: Created): Promise<void> {
+  async reserve(event: Created, started = Date.now()): Promise<void> {
+    const { orderId } = event;
     const items = bySku(event.items);
-    const existing = await this.reservations.insertIfAbsent(event.orderId, "RESERVING", items);
-    // Decided before (redelivery) or cancelled before it was created: nothing to do, the outbox holds the reply.
-    if (existing && existing.status !== "RESERVING") return;
-    const reserved: OrderItem[] = [];
+    const existing = await this.reservations.insertIfAbsent(orderId, "RESERVING", items);
+    if (existing?.status === "CANCELLED") return this.rejectCancelled(existing);
+    if (existing && existing.status !== "RESERVING") {
+      await this.finish(existing, started);
+      // orders asks again (its reconciler) when the reply never reached it: answer from the recorded decision.
+      if ((event.attempt ?? 1) > 1) await this.answerAgain(orderId);
+      return;
+    }
     let failure: { sku: string; reason: string } | undefined;
+    const stillReserving = async () => (await this.reservations.find(orderId))?.status === "RESERVING";
     for (const item of items) {
-      const result = await this.products.adjustOnce(item.sku, `${event.orderId}:r`, -item.quantity);
-      if (result === "applied" || result === "already") reserved.push(item);
-      else {
+      this.checkFresh(started, orderId);
+      const result = await this.products.adjustOnce(item.sku, reserveOp(orderId), -item.quantity, {
+        guard: stillReserving,
+      });
+      if (result === "stale") {
+        const now = await this.reservations.find(orderId);
+        if (now) await this.finish(now, started);
+        return;
+      }
+      if (result !== "applied" && result !== "already") {
         failure = { sku: item.sku, reason: result };
         break;
       }
     }
-    if (failure) {
-      for (const item of reserved)
-        await this.products.adjustOnce(item.sku, `${event.orderId}:u`, item.quantity);
-      const reply = outboxEvent(topics.catalog, "StockRejected", event.orderId, failure);
-      await this.reservations.transition(
-        event.orderId,
-        "RESERVING",
-        "REJECTED",
-        reply,
-        `${failure.reason}: ${failure.sku}`,
-      );
-    } else {
-      const reply = outboxEvent(topics.catalog, "StockReserved", event.orderId, { items });
-      await this.reservations.transition(event.orderId, "RESERVING", "HELD", reply);
+    const moved = failure
+      ? await this.reservations.transition(orderId, "RESERVING", "REJECTING", {
+          set: { reason: failure.reason, failedSku: failure.sku },
+        })
+      : await this.reservations.transition(orderId, "RESERVING", "HELD", {
+          reply: outboxEvent(topics.catalog, "StockReserved", orderId, { items }),
+          settleAfter: this.settleAfter(),
+        });
+    if (!moved || failure) {
+      // Another delivery decided first, or this one decided to reject: finish whatever was decided (it gives back
+      // what this delivery reserved if the decision is a rejection).
+      const now = await this.reservations.find(orderId);
+      if (now) await this.finish(now, started);
+      return;
     }
-    await this.settle(items, event.orderId, ["r", "u"]);
+    await this.invalidate(items);
   }
 
-  /** Gives held stock back once; a cancel for an unknown order is remembered so a late OrderCreated is ignored. */
-  async release(orderId: string): Promise<void> {
-    const existing = await this.reservations.insertIfAbsent(orderId, "CANCELLED", []);
-    if (!existing || existing.status !== "HELD") return;
-    for (const item of existing.items)
-      await this.products.adjustOnce(item.sku, `${orderId}:x`, item.quantity);
-    const reply = outboxEvent(topics.catalog, "StockReleased", orderId, { items: existing.items });
-    await this.reservations.transition(orderId, "HELD", "RELEASED", reply);
-    await this.settle(existing.items, orderId, ["x"]);
+  /** Gives held stock back once; a cancel for an unknown order is remembered so a late OrderCreated is refused. */
+  async release(orderId: string, started = Date.now()): Promise<void> {
+    const reply = outboxEvent(topics.catalog, "StockReleased", orderId, { items: [] });
+    const existing = await this.reservations.insertIfAbsent(orderId, "CANCELLED", [], reply);
+    if (!existing) return;
+    // A cancel while the reservation is still being made: reject it (its stock goes back).
+    if (existing.status === "RESERVING") {
+      await this.reservations.transition(orderId, "RESERVING", "REJECTING", {
+        set: { reason: "order_cancelled" },
+      });
+    } else if (existing.status === "HELD") {
+      await this.reservations.transition(orderId, "HELD", "RELEASING");
+    }
+    const now = await this.reservations.find(orderId);
+    if (now) await this.finish(now, started);
   }
 
-  private async settle(items: OrderItem[], orderId: string, ops: string[]): Promise<void> {
-    for (const item of items) {
-      await this.products.clearOps(
-        item.sku,
-        ops.map((op) => `${orderId}:${op}`),
+  /**
+   * Completes the stock work of a recorded decision (idempotent: each change carries its marker). A rejection's
+   * undo runs again even once REJECTED: a delivery that reserved a sku after another had undone the order's
+   * reservations finds the order rejected here, and gives that sku back.
+   */
+  private async finish(doc: ReservationDoc, started: number): Promise<void> {
+    const orderId = doc._id;
+    if (doc.status === "REJECTING" || doc.status === "REJECTED") {
+      for (const item of doc.items) {
+        this.checkFresh(started, orderId);
+        await this.products.adjustOnce(item.sku, undoOp(orderId), item.quantity, {
+          requires: reserveOp(orderId),
+        });
+      }
+      if (doc.status === "REJECTED") return;
+      const reply = outboxEvent(topics.catalog, "StockRejected", orderId, {
+        reason: doc.reason ?? "rejected",
+        ...(doc.failedSku ? { sku: doc.failedSku } : {}),
+      });
+      await this.reservations.transition(orderId, "REJECTING", "REJECTED", {
+        reply,
+        settleAfter: this.settleAfter(),
+      });
+      await this.invalidate(doc.items);
+    } else if (doc.status === "RELEASING") {
+      for (const item of doc.items) {
+        this.checkFresh(started, orderId);
+        await this.products.adjustOnce(item.sku, releaseOp(orderId), item.quantity, {
+          requires: reserveOp(orderId),
+        });
+      }
+      const reply = outboxEvent(topics.catalog, "StockReleased", orderId, { items: doc.items });
+      await this.reservations.transition(orderId, "RELEASING", "RELEASED", {
+        reply,
+        settleAfter: this.settleAfter(),
+      });
+      await this.invalidate(doc.items);
+    }
+  }
+
+  private async answerAgain(orderId: string): Promise<void> {
+    const doc = await this.reservations.find(orderId);
+    if (!doc) return;
+    const reply =
+      doc.status === "HELD"
+        ? outboxEvent(topics.catalog, "StockReserved", orderId, { items: doc.items })
+        : doc.status === "REJECTED"
+          ? outboxEvent(topics.catalog, "StockRejected", orderId, {
+              reason: doc.reason ?? "rejected",
+              ...(doc.failedSku ? { sku: doc.failedSku } : {}),
+            })
+          : undefined;
+    // The status in the filter: a decision that moved on meanwhile (a release) is not answered with a stale reply.
+    if (reply) await this.reservations.transition(orderId, doc.status, doc.status, { reply });
+  }
+
+  /** A create after its cancel: the order gets a rejection once (the CANCELLED reservation holds no stock). */
+  private async rejectCancelled(doc: ReservationDoc): Promise<void> {
+    if (doc.reason === "order_cancelled") return;
+    const reply = outboxEvent(topics.catalog, "StockRejected", doc._id, { reason: "order_cancelled" });
+    await this.reservations.transition(doc._id, "CANCELLED", "CANCELLED", {
+      reply,
+      set: { reason: "order_cancelled" },
+    });
+  }
+
+  /**
+   * Drops the markers of reservations whose grace period is over (the reservation document guards their order
+   * from then on); StockSettler runs it periodically.
+   */
+  async settleDue(limit = 50): Promise<number> {
+    const due = await this.reservations.dueForSettling(new Date(), limit);
+    for (const doc of due) {
+      const ops = [reserveOp(doc._id), undoOp(doc._id), releaseOp(doc._id)];
+      for (const item of doc.items) await this.products.clearOps(item.sku, ops);
+      await this.reservations.settled(doc._id);
+    }
+    return due.length;
+  }
+
+  private settleAfter(): Date {
+    return new Date(Date.now() + this.opts.markerGraceMs);
+  }
+
+  private checkFresh(started: number, orderId: string): void {
+    if (Date.now() - started > this.opts.markerGraceMs / 2)
+      throw new StaleDeliveryError(
+        `order ${orderId}: this delivery started ${Date.now() - started} ms ago, past half the marker grace period; a redelivery takes over`,
       );
+  }
+
+  private async invalidate(items: OrderItem[]): Promise<void> {
+    for (const item of items)
       await this.cache
         .invalidate(item.sku)
-        .catch((err: Error) => this.logger.warn({ err: err.message }, "invalidate failed"));
-    }
+        .catch((err: Error) => this.logger.warn({ err: err.message, sku: item.sku }, "invalidate failed"));
   }
 }

@@ -1,4 +1,4 @@
-import { MongoClient, type Db } from "mongodb";
+import { MongoClient, type Collection, type Db, type Document, type OptionalUnlessRequiredId } from "mongodb";
 import type { ServiceKit } from "../kit.js";
 
 /** MongoClient with short timeouts so a dead server fails requests fast; readiness runs `ping`. */
@@ -19,4 +19,29 @@ export async function connectMongo(
   kit.health.addCheck("mongo", () => db.command({ ping: 1 }));
   kit.lifecycle.onClose("mongo", () => client.close());
   return { client, db };
+}
+
+/** A write refused by a unique index (E11000): the document, or one with the same unique key, exists. */
+export function isDuplicateKey(err: unknown): boolean {
+  return (err as { code?: number } | null)?.code === 11000;
+}
+
+/**
+ * Inserts `doc` unless a document with the same unique key exists (a unique-key insert is atomic on FerretDB and
+ * MongoDB alike): null when it was inserted, the existing document (found by `existing`) otherwise.
+ */
+export async function insertOrGet<T extends Document>(
+  collection: Collection<T>,
+  doc: OptionalUnlessRequiredId<T>,
+  existing: () => Promise<T | null>,
+): Promise<T | null> {
+  try {
+    await collection.insertOne(doc);
+    return null;
+  } catch (err) {
+    if (!isDuplicateKey(err)) throw err;
+    const found = await existing();
+    if (!found) throw err;
+    return found;
+  }
 }

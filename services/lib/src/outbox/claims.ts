@@ -1,4 +1,5 @@
 import type { Collection, Db } from "mongodb";
+import { isDuplicateKey } from "../clients/mongo.js";
 
 interface ClaimDoc {
   _id: string;
@@ -54,7 +55,7 @@ export class OutboxClaims {
       await this.claims.insertOne({ _id, owner: this.owner, at: new Date() });
       return true;
     } catch (err) {
-      if ((err as { code?: number }).code === 11000) return false;
+      if (isDuplicateKey(err)) return false;
       throw err;
     }
   }

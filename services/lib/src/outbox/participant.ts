@@ -22,6 +22,8 @@ export function startSagaParticipant<T extends OutboxFields & { _id: string }>(
     /** The mutex the service uses for its own writes to outbox documents. */
     docMutex: RedisMutex;
     pollMs: number;
+    /** OUTBOX_LEASE_MS: how long a claim lasts (default 10 s). */
+    leaseMs?: number;
     /** Create missing saga topics before consuming (KAFKA_CREATE_TOPICS); false where Strimzi owns them. */
     createTopics: boolean;
     /** ACTIVE_COLOR_FILE: the consumer runs only while it names this instance's color (unset: always). */
@@ -34,6 +36,7 @@ export function startSagaParticipant<T extends OutboxFields & { _id: string }>(
   const owner = `${kit.service}-${kit.config.color}-${process.pid}-${randomUUID().slice(0, 8)}`;
   new OutboxRelay(kit, kafka, opts.db, opts.outbox, {
     pollMs: opts.pollMs,
+    ...(opts.leaseMs ? { leaseMs: opts.leaseMs } : {}),
     owner,
     docMutex: opts.docMutex,
   }).start();

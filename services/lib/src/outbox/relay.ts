@@ -103,6 +103,12 @@ export class OutboxRelay<T extends OutboxFields & { _id: string }> {
 
   /** Claims up to batchSize pending documents, publishes their unpublished events in one send, and marks them. */
   async publishBatch(): Promise<number> {
+    // Redis down: a batch sent now could not be marked (the mark takes the document's mutex), so every lease would
+    // send it again. Back off until the mark can be made.
+    if (this.opts.docMutex && !this.opts.docMutex.available())
+      throw new Error(
+        "the lock store (Redis) is unavailable, so nothing sent could be marked published; waiting",
+      );
     // Connect first: while Kafka is down the relay backs off without touching the database.
     const producer = await this.connectedProducer();
     const batchSize = this.opts.batchSize ?? 50;

@@ -1,5 +1,6 @@
 import {
   appendToOutbox,
+  insertOrGet,
   newOutbox,
   outboxIndex,
   type Collection,
@@ -33,6 +34,9 @@ export interface OrderDoc extends OutboxFields {
   reason?: string;
   createdAt: Date;
   updatedAt: Date;
+  /** Times the reconciler sent OrderCreated again (the first send is 1). */
+  attempts?: number;
+  lastRetryAt?: Date;
 }
 
 const toOrder = (d: OrderDoc): Order => ({
@@ -74,24 +78,15 @@ export class OrderRepository {
       updatedAt: now,
       ...newOutbox([event]),
     };
-    try {
-      await this.collection.insertOne(doc);
-      return { doc, created: true };
-    } catch (err) {
-      if ((err as { code?: number }).code !== 11000) throw err;
-      const existing = await this.collection.findOne({ idempotencyKey: fields.idempotencyKey });
-      if (!existing) throw err;
-      return { doc: existing, created: false };
-    }
+    const existing = await insertOrGet(this.collection, doc, () =>
+      this.collection.findOne({ idempotencyKey: fields.idempotencyKey }),
+    );
+    return existing ? { doc: existing, created: false } : { doc, created: true };
   }
 
   async findById(id: string): Promise<Order | null> {
     const doc = await this.collection.findOne({ _id: id }, { projection: { outbox: 0 } });
     return doc ? toOrder(doc) : null;
-  }
-
-  async findDocByKey(idempotencyKey: string): Promise<OrderDoc | null> {
-    return this.collection.findOne({ idempotencyKey });
   }
 
   /** PENDING → final, at most once; `event` (if any) is stored in the same write for the relay. */
@@ -107,6 +102,29 @@ export class OrderRepository {
     // Under the same mutex as the relay's mark, so neither rewrites the other's change (FerretDB, see README).
     const res = await this.mutex.run(id, () =>
       this.collection.updateOne({ _id: id, status: "PENDING" }, update),
+    );
+    return res.modifiedCount === 1;
+  }
+
+  /** PENDING orders created before `before` whose last retry (if any) is older than `retriedBefore`. */
+  stuck(before: Date, retriedBefore: Date, limit: number): Promise<OrderDoc[]> {
+    return this.collection
+      .find({
+        status: "PENDING",
+        createdAt: { $lt: before },
+        $or: [{ lastRetryAt: { $exists: false } }, { lastRetryAt: { $lt: retriedBefore } }],
+      })
+      .limit(limit)
+      .toArray();
+  }
+
+  /** Appends `event` (OrderCreated again) to a still PENDING order, counting the attempt; false once final. */
+  async retry(id: string, event: OutboxEvent): Promise<boolean> {
+    const res = await this.mutex.run(id, () =>
+      this.collection.updateOne(
+        { _id: id, status: "PENDING" },
+        { ...appendToOutbox(event, { lastRetryAt: new Date() }), $inc: { outboxSeq: 1, attempts: 1 } },
+      ),
     );
     return res.modifiedCount === 1;
   }

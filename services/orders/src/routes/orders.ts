@@ -1,5 +1,5 @@
 import { Router } from "express";
-import { AppError, parseInput, validateBody, validateQuery, z } from "@blueprint/service-kit";
+import { AppError, parseInput, skuSchema, validateBody, validateQuery, z } from "@blueprint/service-kit";
 import type { OrderService } from "../domain/order-service.js";
 
 const idempotencyKey = /^[A-Za-z0-9_-]{8,128}$/;
@@ -8,7 +8,7 @@ const orderBody = z.strictObject({
   items: z
     .array(
       z.strictObject({
-        sku: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "sku must be 1-64 letters, digits, _ or -"),
+        sku: skuSchema,
         quantity: z.number().int().min(1).max(1000),
       }),
     )
