@@ -68,7 +68,7 @@ export interface ConsumerOptions {
   handle: (payload: EachMessagePayload) => Promise<void>;
 }
 
-/** Longest stop() waits for a start already running (admin, connect, subscribe) before returning. */
+/** Longest stop() waits for a start already running (admin, connect, subscribe, group join) before returning. */
 export const STOP_WAIT_MS = 2000;
 
 /**
@@ -76,7 +76,8 @@ export const STOP_WAIT_MS = 2000;
  * non-retriable crash, and lets kafkajs redeliver when `handle` throws (handlers must be idempotent). With a
  * gate, a closed gate disconnects the consumer (it leaves the group, so the partitions move to the members
  * that stay) and an open one starts it again. Start and pause run one at a time, in the background: HTTP
- * never waits for them, and stop() waits at most STOP_WAIT_MS for a start in progress.
+ * never waits for them. stop() lets a start in progress finish its group join and then leave (cutting a join
+ * short leaves a ghost member holding partitions until its session expires), waiting for that at most STOP_WAIT_MS.
  * Metrics: `saga_consumer_enabled` is the intent (gate open), `saga_consumer_active` the state (a member of
  * this instance has joined the group and not yet disconnected).
  */
@@ -153,9 +154,10 @@ export function startConsumer(
       joined = false;
       if (!e.payload.restart) retryLater(c);
     });
-    // stop() may disconnect this consumer while it is still starting; then it must not carry on and join.
+    // A stop or a closed gate while this consumer starts: it goes at its next step, after a join it leaves.
     const abandoned = async () => {
-      if (consumer === c) return false;
+      if (consumer === c && wanted()) return false;
+      if (consumer === c) consumer = undefined;
       await disconnect(c);
       return true;
     };
@@ -166,6 +168,7 @@ export function startConsumer(
       await c.connect();
       for (const topic of opts.topics) await c.subscribe({ topic, fromBeginning: true });
       if (await abandoned()) return;
+      // Not cut short by stop(): a member disconnected inside its join stays in the group until its session ends.
       await c.run({ eachMessage: opts.handle });
       await abandoned();
     } catch (err) {
@@ -213,11 +216,8 @@ export function startConsumer(
     stopped = true;
     clearTimeout(timer);
     enabledGauge.set(group, 0);
-    // Not queued behind a start in progress: the drain must not wait for a group join.
-    const c = consumer;
-    consumer = undefined;
-    if (c) await disconnect(c);
-    // A start already running sees it was abandoned at its next step and disconnects itself; wait for that, bounded.
+    // Queued: a start in progress completes its join, then the halt (or the start itself) leaves the group.
+    reconcile();
     let bound: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
       transitions.then(() => false),
@@ -225,7 +225,10 @@ export function startConsumer(
     ]);
     clearTimeout(bound);
     if (timedOut)
-      log.warn({ waitedMs: STOP_WAIT_MS }, "consumer start still running at stop; it disconnects itself");
+      log.warn(
+        { waitedMs: STOP_WAIT_MS },
+        "consumer start still running at stop; it leaves the group once joined",
+      );
   };
   kit.lifecycle.onClose(`kafka-consumer-${opts.groupId}`, stop);
   return { stop };
