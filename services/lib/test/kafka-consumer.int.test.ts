@@ -147,7 +147,8 @@ const text = (payload: EachMessagePayload) => String(payload.message.value);
 
 describe("startConsumer", () => {
   test("when Kafka is unreachable and the gate is open, then saga_consumer_enabled is 1 but saga_consumer_active stays 0", async () => {
-    const kit = newKit();
+    const { logger, lines } = captureLogger("warn");
+    const kit = newKit(logger);
     const groupId = `g-${randomUUID().slice(0, 8)}`;
     const consumer = startConsumer(kit, createKafka(kit, ["127.0.0.1:1"]), {
       groupId,
@@ -155,7 +156,10 @@ describe("startConsumer", () => {
       gate: manualGate(true),
       handle: async () => undefined,
     });
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    cleanups.push(() => consumer.stop());
+    // Two failed starts: the consumer tried, backed off and tried again, and never joined.
+    const failedStarts = () => lines.filter((l) => l.msg === "consumer could not start; retrying").length;
+    expect(await eventually(async () => failedStarts() >= 2, 10_000, 20)).toBe(true);
 
     expect(await gauge(kit, "saga_consumer_enabled", groupId)).toBe(1);
     expect(await gauge(kit, "saga_consumer_active", groupId)).toBe(0);
