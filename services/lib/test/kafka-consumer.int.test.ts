@@ -260,7 +260,7 @@ describe("startConsumer", () => {
       const { state, members } = await describeGroup(groupId);
       return state === "Stable" && members.length === 1 && members[0]?.clientId === "helper";
     };
-    expect(await eventually(helperAlone, 4500, 50)).toBe(true);
+    expect(await eventually(helperAlone, 5000, 50)).toBe(true);
     expect(await gauge(kit, "saga_consumer_active", groupId)).toBe(0);
   });
 
