@@ -10,10 +10,11 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # KAFKA_VERSION, FERRETDB_VERSION, K6_VERSION, ... (every pinned version)
 # shellcheck source=versions.env
 source "$ROOT/scripts/setup/versions.env"
+# prometheus: for promtool, which checks and unit-tests the alert rules (services/lib/alerts).
 APT_PACKAGES=(redis-server nginx-light pdns-server pdns-backend-bind dnsutils curl iproute2 procps shellcheck
-  podman runc debootstrap)
+  podman runc debootstrap prometheus)
 # Daemons the packages start by default; the harness runs its own instances on free ports instead.
-APT_SERVICES=(redis-server nginx pdns)
+APT_SERVICES=(redis-server nginx pdns prometheus)
 
 CACHE="$ROOT/.cache"
 BIN="$CACHE/tools/bin"

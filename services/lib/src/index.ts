@@ -56,6 +56,7 @@ export {
   type Kafka,
   type Producer,
 } from "./clients/kafka.js";
+export { deadLetterTopicOf, dlqHeaders, PermanentError, type RetryPolicy } from "./clients/kafka-handler.js";
 export {
   appendToOutbox,
   newOutbox,

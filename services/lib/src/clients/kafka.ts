@@ -6,11 +6,13 @@ import {
   type Consumer,
   type EachMessagePayload,
   type LogEntry,
+  type Message,
   type Producer,
 } from "kafkajs";
 import { Gauge } from "prom-client";
 import type { ConsumerGate } from "../active-color.js";
 import type { ServiceKit } from "../kit.js";
+import { deadLetterTopicOf, defaultRetryPolicy, guardHandler, type RetryPolicy } from "./kafka-handler.js";
 
 export type { Consumer, EachMessagePayload, Kafka, Producer } from "kafkajs";
 
@@ -65,18 +67,36 @@ export interface ConsumerOptions {
   ensureTopics?: { topic: string; numPartitions: number }[];
   /** When given, the consumer runs only while the gate is open (e.g. the active color); always otherwise. */
   gate?: ConsumerGate;
+  /** Throw PermanentError for poison (dead-lettered at once); any other error is retried in place, see startConsumer. */
   handle: (payload: EachMessagePayload) => Promise<void>;
+  /** Bounded in-place retries of a transient failure; merged over the defaults. */
+  retry?: Partial<RetryPolicy>;
+  /** Dead-letter topic for a source topic. @default `${topic}.dlq` (created with ensureTopics, 1 partition) */
+  deadLetterTopic?: (topic: string) => string;
 }
 
-/** Longest stop() waits for a start already running (admin, connect, subscribe) before returning. */
+/** Longest stop() waits for a start already running (admin, connect, subscribe, group join) before returning. */
 export const STOP_WAIT_MS = 2000;
+const SESSION_TIMEOUT_MS = 6000;
+const HEARTBEAT_INTERVAL_MS = 1000;
 
 /**
  * Runs a consumer group in the background: connects with backoff while Kafka is down, restarts after a
- * non-retriable crash, and lets kafkajs redeliver when `handle` throws (handlers must be idempotent). With a
- * gate, a closed gate disconnects the consumer (it leaves the group, so the partitions move to the members
- * that stay) and an open one starts it again. Start and pause run one at a time, in the background: HTTP
- * never waits for them, and stop() waits at most STOP_WAIT_MS for a start in progress.
+ * non-retriable crash, and keeps every failure of `handle` inside the member (handlers must be idempotent):
+ * - `throw new PermanentError(...)` for poison: the message goes at once to the dead-letter topic
+ *   (`<topic>.dlq` unless `deadLetterTopic` names another) with headers `dlq-original-topic`,
+ *   `dlq-original-partition`, `dlq-original-offset`, `dlq-group`, `dlq-error`, `dlq-permanent`, `dlq-attempts`,
+ *   and the partition moves on (`consumer_dead_letters_total{group,topic}`).
+ * - Any other error is transient (Redis or Mongo down, a timeout, a 503): the same message is retried in place,
+ *   waiting `retry.initialBackoffMs` doubled per failure up to `retry.maxBackoffMs`, heartbeating meanwhile so
+ *   the member keeps its partitions and the group does not rebalance (`consumer_handler_retries_total`). After
+ *   `retry.maxAttempts` it is dead-lettered too; replay a dead letter by producing it back to its topic.
+ * - While `handle` runs, the member heartbeats every second (kafkajs itself only does between messages, and
+ *   the session is 6 s). A stop or a rebalance ends the retries and leaves the message uncommitted, for redelivery.
+ * With a gate, a closed gate disconnects the consumer (it leaves the group, so the partitions move to the members
+ * that stay) and an open one starts it again. Start and pause run one at a time, in the background: HTTP never
+ * waits for them. stop() lets a start in progress finish its group join and then leave (cutting a join short
+ * leaves a ghost member holding partitions until its session expires), waiting for that at most STOP_WAIT_MS.
  * Metrics: `saga_consumer_enabled` is the intent (gate open), `saga_consumer_active` the state (a member of
  * this instance has joined the group and not yet disconnected).
  */
@@ -113,9 +133,27 @@ export function startConsumer(
     else members.delete(c);
     activeGauge.set(group, members.size > 0 ? 1 : 0);
   };
+  // One abort per member: it ends the handler's in-place retries when that member is told to go.
+  const aborts = new WeakMap<Consumer, AbortController>();
   const disconnect = async (c: Consumer) => {
+    aborts.get(c)?.abort();
     await c.disconnect().catch(() => undefined);
     setMember(c, false);
+  };
+  const deadLetterTopic = opts.deadLetterTopic ?? deadLetterTopicOf;
+  const policy = { ...defaultRetryPolicy, ...opts.retry };
+  // Connected on the first dead letter only; most members never need it.
+  let dlqProducer: Promise<Producer> | undefined;
+  const publish = async (topic: string, message: Message) => {
+    dlqProducer ??= (async () => {
+      const p = idempotentProducer(kafka);
+      await p.connect();
+      return p;
+    })().catch((err: unknown) => {
+      dlqProducer = undefined;
+      throw err;
+    });
+    await (await dlqProducer).send({ topic, messages: [message] });
   };
   enabledGauge.set(group, 0);
   activeGauge.set(group, 0);
@@ -133,13 +171,15 @@ export function startConsumer(
     const c = kafka.consumer({
       groupId: opts.groupId,
       // The broker minimum: after a crash-restart the old member blocks the rebalance until its session expires.
-      sessionTimeout: 6000,
-      heartbeatInterval: 1000,
+      sessionTimeout: SESSION_TIMEOUT_MS,
+      heartbeatInterval: HEARTBEAT_INTERVAL_MS,
       // A fetch returns within 1 s when idle, so disconnect (and the drain) is not held up by a 5 s long poll.
       maxWaitTimeInMs: 1000,
       retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 2000 },
     });
     consumer = c;
+    const abort = new AbortController();
+    aborts.set(c, abort);
     c.on(c.events.GROUP_JOIN, () => {
       setMember(c, true);
       if (consumer !== c) return;
@@ -153,20 +193,35 @@ export function startConsumer(
       joined = false;
       if (!e.payload.restart) retryLater(c);
     });
-    // stop() may disconnect this consumer while it is still starting; then it must not carry on and join.
+    // A stop or a closed gate while this consumer starts: it goes at its next step, after a join it leaves.
     const abandoned = async () => {
-      if (consumer === c) return false;
+      if (consumer === c && wanted()) return false;
+      if (consumer === c) consumer = undefined;
       await disconnect(c);
       return true;
     };
+    const eachMessage = guardHandler(opts.handle, {
+      groupId: opts.groupId,
+      policy,
+      heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
+      deadLetterTopic,
+      publish,
+      signal: abort.signal,
+      registry: kit.metrics.registry,
+      log,
+    });
     try {
       // One attempt per start (our backoff retries it), so a stop() never leaves kafkajs retrying behind it.
-      await probe(kafka, opts.ensureTopics);
+      await probe(
+        kafka,
+        opts.ensureTopics && withDeadLetters(opts.ensureTopics, opts.topics, deadLetterTopic),
+      );
       if (await abandoned()) return;
       await c.connect();
       for (const topic of opts.topics) await c.subscribe({ topic, fromBeginning: true });
       if (await abandoned()) return;
-      await c.run({ eachMessage: opts.handle });
+      // Not cut short by stop(): a member disconnected inside its join stays in the group until its session ends.
+      await c.run({ eachMessage });
       await abandoned();
     } catch (err) {
       if (await abandoned()) return;
@@ -213,22 +268,40 @@ export function startConsumer(
     stopped = true;
     clearTimeout(timer);
     enabledGauge.set(group, 0);
-    // Not queued behind a start in progress: the drain must not wait for a group join.
-    const c = consumer;
-    consumer = undefined;
-    if (c) await disconnect(c);
-    // A start already running sees it was abandoned at its next step and disconnects itself; wait for that, bounded.
+    // Retries in a handler end now, so the drain is not held by their backoff.
+    if (consumer) aborts.get(consumer)?.abort();
+    // Queued: a start in progress completes its join, then the halt (or the start itself) leaves the group.
+    reconcile();
+    const closed = transitions.then(async () => {
+      const producer = await dlqProducer?.catch(() => undefined);
+      dlqProducer = undefined;
+      await producer?.disconnect().catch(() => undefined);
+    });
     let bound: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
-      transitions.then(() => false),
+      closed.then(() => false),
       new Promise<boolean>((resolve) => (bound = setTimeout(() => resolve(true), STOP_WAIT_MS))),
     ]);
     clearTimeout(bound);
     if (timedOut)
-      log.warn({ waitedMs: STOP_WAIT_MS }, "consumer start still running at stop; it disconnects itself");
+      log.warn(
+        { waitedMs: STOP_WAIT_MS },
+        "consumer start still running at stop; it leaves the group once joined",
+      );
   };
   kit.lifecycle.onClose(`kafka-consumer-${opts.groupId}`, stop);
   return { stop };
+}
+
+/** The topics to create, with a one-partition dead-letter topic for each consumed topic. */
+function withDeadLetters(
+  topics: { topic: string; numPartitions: number }[],
+  consumed: string[],
+  deadLetterTopic: (topic: string) => string,
+): { topic: string; numPartitions: number }[] {
+  const names = new Set(topics.map((t) => t.topic));
+  const dlqs = consumed.map(deadLetterTopic).filter((t) => !names.has(t));
+  return [...topics, ...[...new Set(dlqs)].map((topic) => ({ topic, numPartitions: 1 }))];
 }
 
 /** One connection attempt (no kafkajs retries), creating the missing topics when asked. */
