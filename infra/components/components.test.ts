@@ -242,11 +242,13 @@ describe("data tier", () => {
 
   it("when Kafka is mirrored, then only non-primary regions run MirrorMaker 2 from the primary", () => {
     const b = bp();
-    expect(buildKafka(b, b.regions[0]!).map((o) => o.kind)).toEqual([
-      "KafkaNodePool",
-      "Kafka",
-      "KafkaTopic",
-      "KafkaTopic",
+    expect(buildKafka(b, b.regions[0]!).map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+      "KafkaNodePool/pool",
+      "Kafka/kafka-eu-west",
+      "KafkaTopic/orders.events",
+      "KafkaTopic/orders.events.dlq",
+      "KafkaTopic/catalog.events",
+      "KafkaTopic/catalog.events.dlq",
     ]);
     const mm2 = buildKafka(b, b.regions[1]!).at(-1)!;
     expect(mm2.kind).toBe("KafkaMirrorMaker2");

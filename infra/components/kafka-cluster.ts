@@ -104,17 +104,21 @@ export function buildKafka(bp: Blueprint, region: Region): K8sObject[] {
       entityOperator: { topicOperator: {}, userOperator: {} },
     },
   };
-  const topics: K8sObject[] = bp.data.kafka.topics.map((t) => ({
-    apiVersion: STRIMZI_API,
-    kind: "KafkaTopic",
-    metadata: { name: t.name.replaceAll("_", "-"), namespace: ns, labels },
-    spec: {
-      topicName: t.name,
-      partitions: t.partitions,
-      replicas: t.replicationFactor,
-      config: { "min.insync.replicas": Math.max(1, Math.min(2, t.replicationFactor! - 1)) },
-    },
-  }));
+  // Each topic's dead-letter topic (`<topic>.dlq`, the service kit's consumers' default): one partition, kept
+  // regional (MirrorMaker copies only the topics themselves); without it a poison message would block its partition.
+  const topics: K8sObject[] = bp.data.kafka.topics
+    .flatMap((t) => [t, { ...t, name: `${t.name}.dlq`, partitions: 1 }])
+    .map((t) => ({
+      apiVersion: STRIMZI_API,
+      kind: "KafkaTopic",
+      metadata: { name: t.name.replaceAll("_", "-"), namespace: ns, labels },
+      spec: {
+        topicName: t.name,
+        partitions: t.partitions,
+        replicas: t.replicationFactor,
+        config: { "min.insync.replicas": Math.max(1, Math.min(2, t.replicationFactor! - 1)) },
+      },
+    }));
   const out = [nodePool, kafka, ...topics];
   if (multiRegion && !region.primary) out.push(buildMirrorMaker(bp, region));
   return out;

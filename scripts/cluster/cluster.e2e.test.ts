@@ -167,6 +167,8 @@ describe("the cluster rehearsal (real engine, real control planes)", () => {
         "KafkaNodePool",
         "KafkaTopic",
         "KafkaTopic",
+        "KafkaTopic",
+        "KafkaTopic",
         "Namespace",
         "PerconaServerMongoDB",
         "Secret",

@@ -76,7 +76,7 @@ export function errorHandler(
     };
     if (appError.details !== undefined) body.details = appError.details;
     // A dependency is down: the client may retry, and should not hammer it.
-    if (appError.status === 503) res.setHeader("retry-after", "1");
+    if (appError.status === 503 && !res.getHeader("retry-after")) res.setHeader("retry-after", "1");
     res.status(appError.status).json({ error: body });
   };
 }

@@ -164,7 +164,7 @@ describe("order saga over Kafka", () => {
     ]);
   });
 
-  test("when a malformed event is on the topic, then it is skipped and later events still flow", async () => {
+  test("when a malformed event is on the topic, then it goes to the dead-letter topic and later events still flow", async () => {
     const producer = new Kafka({ brokers: kafka().brokers, logLevel: logLevel.NOTHING }).producer();
     await producer.connect();
     await producer.send({
@@ -176,5 +176,10 @@ describe("order saga over Kafka", () => {
     const id = await order([{ sku, quantity: 1 }]);
 
     expect((await finalState(id)).status).toBe("CONFIRMED");
+    await eventually(
+      async () =>
+        (await metricValue(catalog.url, "consumer_dead_letters_total", { topic: topics.orders })) === 3,
+      30_000,
+    );
   });
 });

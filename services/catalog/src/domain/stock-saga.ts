@@ -1,4 +1,5 @@
 import {
+  PermanentError,
   orderEvent,
   outboxEvent,
   parseEvent,
@@ -60,10 +61,11 @@ export class StockSaga {
 
   async handle(value: Buffer | null): Promise<void> {
     const event = parseEvent(orderEvent, value);
-    if (!event) {
-      this.logger.warn({ value: value?.toString("utf8").slice(0, 200) }, "skipping malformed orders event");
-      return;
-    }
+    // Poison: no redelivery can make it valid. The consumer moves it to the dead-letter topic (metric, alert).
+    if (!event)
+      throw new PermanentError(
+        `malformed orders event: ${value?.toString("utf8").slice(0, 200) ?? "(no value)"}`,
+      );
     const started = Date.now();
     if (event.type === "OrderCreated") await this.reserve(event, started);
     else await this.release(event.orderId, started);

@@ -1,4 +1,4 @@
-import { catalogEvent, parseEvent, type Logger, type Metrics } from "@blueprint/service-kit";
+import { PermanentError, catalogEvent, parseEvent, type Logger, type Metrics } from "@blueprint/service-kit";
 import type { OrderRepository } from "../data-access/order-repository.js";
 
 /**
@@ -22,10 +22,11 @@ export class OrderSaga {
 
   async handle(value: Buffer | null): Promise<void> {
     const event = parseEvent(catalogEvent, value);
-    if (!event) {
-      this.logger.warn({ value: value?.toString("utf8").slice(0, 200) }, "skipping malformed catalog event");
-      return;
-    }
+    // Poison: no redelivery can make it valid. The consumer moves it to the dead-letter topic (metric, alert).
+    if (!event)
+      throw new PermanentError(
+        `malformed catalog event: ${value?.toString("utf8").slice(0, 200) ?? "(no value)"}`,
+      );
     if (event.type === "StockReleased") return;
     const moved =
       event.type === "StockReserved"
