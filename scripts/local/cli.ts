@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
 import { REPO_ROOT } from "../../infra/config/stack-file.js";
 import { runRehearsal } from "../pipeline/rehearsal.js";
+import { DRILLS, runDrill, type DrillName } from "./drills.js";
 import { createLocalEnvironment, type LocalEnvironment } from "./environment.js";
 import { assertOwnStateDir, isAlive, readState, stateFile } from "./state.js";
 
@@ -12,8 +13,11 @@ const USAGE = `usage: npm run local [-- <command>] [options]
 commands:
   run      (default) up → blue-green rehearsal from scripts/pipeline → report → down
   up       start everything and stay in the foreground until Ctrl-C or 'npm run local -- down'
+  drill <name>  up → a failure drill under load (kafka-down, redis-down, database-down, sigterm-rolling) → report → down
   status   table of the recorded processes
   down     stop every recorded process by PID
+options of drill:
+  --seconds <n>       how long the dependency stays down (default 30)
 options of run:
   --keep              after the rehearsal, stay up until Ctrl-C or 'npm run local -- down'
   --fail-gate         ship a bad release (30% of requests answer 500), expect the rollback
@@ -36,6 +40,7 @@ const { values, positionals } = parseArgs({
     "base-port": { type: "string" },
     stack: { type: "string", default: "local" },
     "state-dir": { type: "string" },
+    seconds: { type: "string", default: "30" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -121,13 +126,23 @@ async function up(env: LocalEnvironment): Promise<void> {
 }
 
 async function main(): Promise<number> {
-  if (values.help || !["run", "up", "status", "down"].includes(command)) {
+  if (values.help || !["run", "up", "drill", "status", "down"].includes(command)) {
     log(USAGE);
     return values.help ? 0 : 2;
   }
   const canary = values.canary?.split(",").map(Number) ?? [];
   if (canary.some((p) => !Number.isInteger(p) || p < 1 || p > 99)) {
     log(`--canary takes percents from 1 to 99 separated by commas, e.g. 10,50 (got ${values.canary})`);
+    return 2;
+  }
+  const drill = positionals[1] as DrillName | undefined;
+  if (command === "drill" && (!drill || !DRILLS.includes(drill))) {
+    log(`drill needs one of ${DRILLS.join(", ")} (got ${drill ?? "none"})`);
+    return 2;
+  }
+  const outageSeconds = Number(values.seconds);
+  if (!Number.isInteger(outageSeconds) || outageSeconds < 1 || outageSeconds > 600) {
+    log(`--seconds takes a whole number of seconds from 1 to 600 (got ${values.seconds})`);
     return 2;
   }
   const env = createLocalEnvironment({ stack, stateDir, ...(basePort === undefined ? {} : { basePort }) });
@@ -173,7 +188,12 @@ async function main(): Promise<number> {
   }
   let ok = false;
   try {
-    ok = await rehearse(env);
+    if (command === "drill") {
+      const reportDir = values["report-dir"] ?? join(REPO_ROOT, "reports", `drill-${drill}-${Date.now()}`);
+      const report = await runDrill(env, drill!, { outageSeconds, reportDir, log });
+      log(`report: ${report.files!.markdown}`);
+      ok = report.ordersLost.length === 0;
+    } else ok = await rehearse(env);
   } finally {
     if (values.keep && !stopping) await holdUntilStopped();
     stopping = true;

@@ -261,6 +261,62 @@ class Environment implements LocalEnvironment {
     this.edges.set(regionName, launched.edge);
   }
 
+  /** Stops one backing server by PID (drills): `kafka`, `ferretdb` or `redis-<region>`. */
+  async stopBacking(name: string): Promise<void> {
+    const rec = this.backing(name);
+    await this.stopOne(rec);
+    forgetProcesses(this.stateDir, [rec.name]);
+  }
+
+  /** Starts it again on the same address, port and data directory. */
+  async startBacking(name: string): Promise<void> {
+    if (name === "kafka") return this.record(await launch.launchKafka(this.ctx));
+    if (name === "ferretdb") return this.record(await launch.launchMongo(this.ctx));
+    const region = this.blueprint.regions.find((r) => `redis-${r.name}` === name);
+    if (!region) throw new Error(`unknown backing server "${name}" — use kafka, ferretdb or redis-<region>`);
+    return this.record(await launch.launchRedis(this.ctx, region));
+  }
+
+  private backing(name: string): ProcessRecord {
+    const rec = this.state().processes.find(
+      (p) => p.name === name && (p.role === "kafka" || p.role === "mongo" || p.role === "redis"),
+    );
+    if (!rec)
+      throw new Error(
+        `no running backing server "${name}" — one of ${this.state()
+          .processes.filter((p) => ["kafka", "mongo", "redis"].includes(p.role))
+          .map((p) => p.name)
+          .join(", ")}`,
+      );
+    return rec;
+  }
+
+  /** Every running service process (drills restart them one at a time). */
+  services(): ProcessRecord[] {
+    return this.state().processes.filter((p) => p.role === "service");
+  }
+
+  /** SIGTERM one service process (it drains), then starts the same service, color and region again. */
+  async restartService(name: string): Promise<void> {
+    const rec = this.services().find((p) => p.name === name);
+    if (!rec?.service || !rec.color || !rec.region) throw new Error(`no running service process "${name}"`);
+    await this.stopOne(rec);
+    forgetProcesses(this.stateDir, [rec.name]);
+    const region = this.region(rec.region);
+    const service = this.blueprint.services.find((s) => s.name === rec.service)!;
+    const launched = launch.spawnService(this.ctx, {
+      service,
+      color: rec.color,
+      region,
+      version: rec.version ?? activeVersion(this.blueprint),
+      entry: this.serviceEntry(service.name),
+      data: dataUrls(this.state(), region.name),
+    });
+    await this.record(launched);
+    await launched.listening;
+    await launch.waitReadyz(launched.rec, 60_000);
+  }
+
   async status(): Promise<ProcessStatus[]> {
     return (readState(this.stateDir)?.processes ?? []).map((p) => ({
       name: p.name,

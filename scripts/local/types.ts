@@ -1,6 +1,7 @@
 import type { Blueprint, Color } from "../../infra/model/index.js";
 import type { RoutingState } from "./nginx-config.js";
 import type { Faults } from "./service-env.js";
+import type { ProcessRecord } from "./state.js";
 
 // The local environment API the pipeline's local target and `npm run local` drive.
 
@@ -47,6 +48,12 @@ export interface LocalEnvironment {
   stopEdge(region: string): Promise<void>;
   startEdge(region: string): Promise<void>;
   status(): Promise<ProcessStatus[]>;
+  /** Drills: stop a backing server by PID (`kafka`, `ferretdb`, `redis-<region>`), start it again on its port and data. */
+  stopBacking(name: string): Promise<void>;
+  startBacking(name: string): Promise<void>;
+  /** Drills: the running service processes, and a SIGTERM-then-start of one of them (waits until it is ready). */
+  services(): ProcessRecord[];
+  restartService(name: string): Promise<void>;
   /** Stops every process by PID; idempotent. */
   down(): Promise<void>;
 }

@@ -84,6 +84,8 @@ export class Health {
         return;
       }
       const report = await this.readiness();
+      // A dependency is down: probes and load balancers are told to look again in a second.
+      if (!report.ready) res.setHeader("retry-after", "1");
       res.status(report.ready ? 200 : 503).json({ status: report.ready ? "ready" : "unready", ...report });
     };
   }

@@ -1,0 +1,67 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REPO_ROOT } from "../../infra/config/stack-file.js";
+import { runDrill, type DrillReport } from "./drills.js";
+import { createLocalEnvironment, type LocalEnvironment } from "./environment.js";
+
+// The failure drills in their short form, on the whole local environment (own ports and state dir): the counts
+// each drill reports are asserted, not only printed.
+const stateDir = mkdtempSync(join(tmpdir(), "blueprint-drills-e2e-"));
+const reportDir = join(REPO_ROOT, "reports", "drills-e2e");
+let env: LocalEnvironment;
+const short = { warmSeconds: 3, afterSeconds: 8, rate: 15, settleSeconds: 90, reportDir };
+const fiveHundreds = (r: DrillReport) =>
+  r.phases.before.other5xx + r.phases.during.other5xx + r.phases.after.other5xx;
+
+beforeAll(async () => {
+  execFileSync("npm", ["run", "--silent", "build"], { cwd: REPO_ROOT, stdio: "inherit" });
+  env = createLocalEnvironment({ stateDir, basePort: 29000 });
+  await env.up();
+}, 300_000);
+afterAll(async () => {
+  await env?.down();
+  rmSync(stateDir, { recursive: true, force: true });
+}, 120_000);
+
+describe("failure drills under load (short form)", () => {
+  it("kafka-down: orders are still accepted, no 5xx, and every accepted order is final after Kafka returns", async () => {
+    const r = await runDrill(env, "kafka-down", { ...short, outageSeconds: 8 });
+    expect(r.ordersAccepted).toBeGreaterThan(10);
+    expect(r.ordersLost).toEqual([]);
+    expect(fiveHundreds(r)).toBe(0);
+    expect(r.phases.during.networkErrors).toBe(0);
+    // orders stays ready without Kafka (non-critical), so it keeps taking orders during the outage.
+    expect(r.phases.during.ok).toBeGreaterThan(0);
+    expect(r.phases.during.unavailable503).toBe(0);
+  });
+
+  it("redis-down: reads go on, orders answer 503 with Retry-After (never 500), and recover on their own", async () => {
+    const r = await runDrill(env, "redis-down", { ...short, outageSeconds: 6 });
+    expect(r.ordersLost).toEqual([]);
+    expect(fiveHundreds(r)).toBe(0);
+    expect(r.phases.during.unavailable503).toBeGreaterThan(0);
+    expect(r.phases.during.ok).toBeGreaterThan(0);
+    expect(r.recovery.firstOrderSeconds).not.toBeNull();
+    expect(r.recovery.firstOrderSeconds!).toBeLessThan(8);
+    expect(Object.keys(r.readiness.codes)).toContain("503+retry-after");
+  });
+
+  it("database-down: no accepted order is lost and the system recovers on its own", async () => {
+    const r = await runDrill(env, "database-down", { ...short, outageSeconds: 6 });
+    expect(r.ordersLost).toEqual([]);
+    expect(r.recovery.firstOrderSeconds).not.toBeNull();
+    expect(r.recovery.firstOrderSeconds!).toBeLessThan(8);
+    expect(r.phases.after.networkErrors).toBe(0);
+  });
+
+  it("sigterm-rolling: every service restarted one at a time under load loses no accepted order", async () => {
+    const r = await runDrill(env, "sigterm-rolling", { ...short, outageSeconds: 0 });
+    expect(r.ordersAccepted).toBeGreaterThan(10);
+    expect(r.ordersLost).toEqual([]);
+    expect(r.phases.after.other5xx + r.phases.after.networkErrors).toBe(0);
+    expect(r.files?.markdown).toBeDefined();
+  });
+});
