@@ -32,6 +32,8 @@ export interface BlueprintOutputs {
   activeColor: string;
   versions: Partial<Record<string, string>>;
   weights: Record<string, number>;
+  /** Per color and service, the image digest it runs (empty when deployed by tag): the next promotion keeps them. */
+  digests: Partial<Record<string, Record<string, string>>>;
   dnsRecords: string[];
   /** Generated credentials; secret, never plaintext in the stack state's outputs. */
   credentials: pulumi.Output<{ mongo: Record<string, string>; redis: Record<string, string> }>;
@@ -79,14 +81,15 @@ export async function deployedRollout(): Promise<LiveRollout | undefined> {
     name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
   });
   // No catch: a reference that cannot be read must stop the update, not switch the guard off.
-  const [active, versions, weights] = await Promise.all(
-    ["activeColor", "versions", "weights"].map((k) => self.getOutputDetails(k)),
+  const [active, versions, weights, digests] = await Promise.all(
+    ["activeColor", "versions", "weights", "digests"].map((k) => self.getOutputDetails(k)),
   );
   if (!active?.value || !versions?.value) return undefined;
   return {
     activeColor: active.value as LiveRollout["activeColor"],
     versions: versions.value as LiveRollout["versions"],
     ...(weights?.value ? { weights: weights.value as NonNullable<LiveRollout["weights"]> } : {}),
+    ...(digests?.value ? { digests: digests.value as NonNullable<LiveRollout["digests"]> } : {}),
   };
 }
 
@@ -185,6 +188,7 @@ export function createBlueprint(
     activeColor: bp.rollout.activeColor,
     versions: Object.fromEntries(deployedColors(bp).map((c) => [c, bp.rollout.versions[c]!])),
     weights: bp.rollout.weights,
+    digests: bp.rollout.digests,
     dnsRecords: dns?.recordNames ?? [],
     credentials: pulumi.secret(
       pulumi.all({

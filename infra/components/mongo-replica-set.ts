@@ -198,6 +198,11 @@ export interface MongoReplicaSetArgs {
   /** Shared across regions: the members of one replica set authenticate with the same users. */
   passwords: MongoPasswords;
   dependsOn: pulumi.Input<pulumi.Resource>[];
+  /**
+   * False in a replica region while the primary's TLS Secrets are not copied yet (a first `up`): Percona's replica
+   * site must find them before its cluster object exists, or its operator would make a CA of its own.
+   */
+  createCluster?: boolean;
 }
 
 /** Percona Operator for MongoDB (pinned chart) and this region's members of the replica set. */
@@ -213,7 +218,14 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
       dependsOn: args.dependsOn,
     });
     const roles = ["users", "app-user", "cluster"];
-    buildMongo(bp, args.region, args.passwords).forEach((obj, i) =>
+    const objects = buildMongo(bp, args.region, args.passwords);
+    if (args.createCluster === false) {
+      objects.pop();
+      pulumi.log.warn(
+        `${args.region.name}: no PerconaServerMongoDB yet — the primary's TLS Secrets are not there to copy; the next \`pulumi up\` creates it`,
+      );
+    }
+    objects.forEach((obj, i) =>
       createObject(`${name}-${roles[i]}`, obj, {
         parent: this,
         provider,

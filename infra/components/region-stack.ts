@@ -6,7 +6,7 @@ import { Edge } from "./edge.js";
 import { KafkaCluster } from "./kafka-cluster.js";
 import { createObject } from "./k8s-object.js";
 import { commonLabels, dataTierOptions, edgeNamespace, type K8sObject } from "./meta.js";
-import { MongoReplicaSet, type MongoPasswords } from "./mongo-replica-set.js";
+import { MONGO_TLS_SECRETS, MongoReplicaSet, type MongoPasswords } from "./mongo-replica-set.js";
 import { buildNetworkPolicies } from "./network-policies.js";
 import { RedisCache } from "./redis-cache.js";
 import {
@@ -66,6 +66,8 @@ export class RegionStack extends pulumi.ComponentResource {
       createObject(replicatedSecretResourceName(name, source.name), buildReplicatedSecret(bp, source), {
         ...child,
         dependsOn: [appNs!],
+        // The replica site's data tier is kept on a destroy: so is the trust it needs.
+        ...dataTierOptions(bp),
       }),
     );
     // The replica site's operator and MirrorMaker find the primary's CA and TLS Secrets before they start.
@@ -78,9 +80,21 @@ export class RegionStack extends pulumi.ComponentResource {
       { blueprint: bp, provider, password: args.redisPassword },
       { parent: this, dependsOn: [appNs!] },
     );
+    const copied = new Set(args.replicatedSecrets.map((s) => s.name));
+    const mongoTls =
+      region.name === bp.primaryRegion.name ||
+      bp.regions.length === 1 ||
+      (copied.has(MONGO_TLS_SECRETS.ssl) && copied.has(MONGO_TLS_SECRETS.sslInternal));
     const mongo = new MongoReplicaSet(
       `${name}-mongo`,
-      { blueprint: bp, region, provider, passwords: args.mongoPasswords, dependsOn: base },
+      {
+        blueprint: bp,
+        region,
+        provider,
+        passwords: args.mongoPasswords,
+        dependsOn: base,
+        createCluster: mongoTls,
+      },
       { parent: this },
     );
     const kafka = new KafkaCluster(

@@ -39,4 +39,12 @@ describe("the rollout guard: a plain `pulumi up` never silently undoes a promoti
     expect(rolloutGuard("prod", bothGreen, green, green)).toBeUndefined();
     expect(rolloutGuard("prod", blue, green, { ...green, weights: { blue: 0, green: 100 } })).toBeUndefined();
   });
+
+  it("when a stale checkout names the live version but not the digests it runs, then the update is refused", () => {
+    const pinned: LiveRollout = { ...green, digests: { green: { gateway: `sha256:${"a".repeat(64)}` } } };
+    expect(rolloutGuard("prod", green, pinned, undefined)).toMatch(/would undo the last promotion/);
+    expect(rolloutGuard("prod", pinned, pinned, undefined)).toBeUndefined();
+    // Empty digests are no pins at all.
+    expect(rolloutGuard("prod", { ...green, digests: {} }, green, undefined)).toBeUndefined();
+  });
 });

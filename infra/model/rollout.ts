@@ -65,6 +65,8 @@ export interface LiveRollout {
   activeColor: Color;
   versions: Partial<Record<Color, string>>;
   weights?: Record<Color, number>;
+  /** The images each color runs by digest (rollout.digests), when the pipeline deployed them so. */
+  digests?: Partial<Record<Color, Record<string, string>>>;
 }
 
 const sameRollout = (a: LiveRollout, b: LiveRollout) => {
@@ -75,10 +77,18 @@ const sameRollout = (a: LiveRollout, b: LiveRollout) => {
         .filter(([, x]) => x)
         .sort(),
     );
+  const pins = (r: LiveRollout) =>
+    JSON.stringify(
+      Object.entries(r.digests ?? {})
+        .filter(([, d]) => d && Object.keys(d).length > 0)
+        .map(([c, d]) => [c, Object.entries(d!).sort()])
+        .sort(),
+    );
   return (
     a.activeColor === b.activeColor &&
     clean(a.versions) === clean(b.versions) &&
-    (w(a)[a.activeColor] ?? 100) === (w(b)[b.activeColor] ?? 100)
+    (w(a)[a.activeColor] ?? 100) === (w(b)[b.activeColor] ?? 100) &&
+    pins(a) === pins(b)
   );
 };
 

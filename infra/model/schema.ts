@@ -490,6 +490,9 @@ export const stackConfigSchema = z.strictObject({
       activeColor: z.enum(COLORS),
       versions: z.strictObject({ blue: version.optional(), green: version.optional() }),
       weights: weightsSchema.optional(),
+      digests: z
+        .strictObject({ blue: serviceDigests.optional(), green: serviceDigests.optional() })
+        .optional(),
     })
     .optional()
     .describe(

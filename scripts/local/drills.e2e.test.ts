@@ -12,7 +12,7 @@ import { createLocalEnvironment, type LocalEnvironment } from "./environment.js"
 const stateDir = mkdtempSync(join(tmpdir(), "blueprint-drills-e2e-"));
 const reportDir = join(REPO_ROOT, "reports", "drills-e2e");
 let env: LocalEnvironment;
-const short = { warmSeconds: 3, afterSeconds: 8, rate: 15, settleSeconds: 90, reportDir };
+const short = { warmSeconds: 2, afterSeconds: 6, rate: 15, settleSeconds: 90, reportDir };
 const fiveHundreds = (r: DrillReport) =>
   r.phases.before.other5xx + r.phases.during.other5xx + r.phases.after.other5xx;
 
@@ -28,7 +28,7 @@ afterAll(async () => {
 
 describe("failure drills under load (short form)", () => {
   it("kafka-down: orders are still accepted, no 5xx, and every accepted order is final after Kafka returns", async () => {
-    const r = await runDrill(env, "kafka-down", { ...short, outageSeconds: 8 });
+    const r = await runDrill(env, "kafka-down", { ...short, outageSeconds: 6 });
     expect(r.ordersAccepted).toBeGreaterThan(10);
     expect(r.ordersLost).toEqual([]);
     expect(fiveHundreds(r)).toBe(0);
@@ -39,7 +39,7 @@ describe("failure drills under load (short form)", () => {
   });
 
   it("redis-down: reads go on, orders answer 503 with Retry-After (never 500), and recover on their own", async () => {
-    const r = await runDrill(env, "redis-down", { ...short, outageSeconds: 6 });
+    const r = await runDrill(env, "redis-down", { ...short, outageSeconds: 5 });
     expect(r.ordersLost).toEqual([]);
     expect(fiveHundreds(r)).toBe(0);
     expect(r.phases.during.unavailable503).toBeGreaterThan(0);
@@ -50,7 +50,7 @@ describe("failure drills under load (short form)", () => {
   });
 
   it("database-down: no accepted order is lost and the system recovers on its own", async () => {
-    const r = await runDrill(env, "database-down", { ...short, outageSeconds: 6 });
+    const r = await runDrill(env, "database-down", { ...short, outageSeconds: 5 });
     expect(r.ordersLost).toEqual([]);
     expect(r.recovery.firstOrderSeconds).not.toBeNull();
     expect(r.recovery.firstOrderSeconds!).toBeLessThan(8);

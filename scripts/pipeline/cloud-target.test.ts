@@ -296,6 +296,25 @@ describe("cloud target gates and readiness (stub gateways, stack outputs double)
     expect(at({ blue: 100, green: 0 })?.weights).toBeUndefined();
   });
 
+  it("when the deployed colors run by digest, then the current rollout and the recorded starting point keep them", () => {
+    const digests = { blue: { gateway: `sha256:${"b".repeat(64)}` } };
+    const live = liveRollout({
+      activeColor: { value: "blue", secret: false },
+      versions: { value: { blue: "1.0.0" }, secret: false },
+      digests: { value: digests, secret: false },
+    });
+    expect(live?.digests).toEqual(digests);
+    const json = JSON.parse(rolloutConfigJson({ activeColor: "blue", versions: { blue: "1.1.0" } }, live));
+    expect(json["blueprint:rolloutFrom"].objectValue.digests).toEqual(digests);
+    expect(
+      liveRollout({
+        activeColor: { value: "blue", secret: false },
+        versions: { value: { blue: "1.0.0" }, secret: false },
+        digests: { value: {}, secret: false },
+      })?.digests,
+    ).toBeUndefined();
+  });
+
   it("when the rollout has undefined fields, then they are dropped from the structured value", () => {
     const json = JSON.parse(
       rolloutConfigJson({ activeColor: "green", versions: { green: "2.0.0" }, weights: undefined }),

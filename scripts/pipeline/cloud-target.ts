@@ -41,7 +41,12 @@ export function rolloutConfigJson(rollout: RolloutConfig, from?: RolloutConfig):
     const clean = JSON.parse(JSON.stringify(v)) as object;
     return { value: JSON.stringify(clean), objectValue: clean, secret: false };
   };
-  const fromLive = from && { activeColor: from.activeColor, versions: from.versions, weights: from.weights };
+  const fromLive = from && {
+    activeColor: from.activeColor,
+    versions: from.versions,
+    weights: from.weights,
+    ...(from.digests ? { digests: from.digests } : {}),
+  };
   return JSON.stringify({
     [ROLLOUT_KEY]: entry(rollout),
     ...(fromLive ? { [ROLLOUT_FROM_KEY]: entry(fromLive) } : {}),
@@ -106,7 +111,8 @@ export class CloudTarget implements PromotionTarget {
   async current(): Promise<RolloutConfig> {
     const configured = await this.configuredRollout();
     const live = liveRollout(await this.stack.outputs());
-    if (live) return { ...configured, ...live, weights: live.weights };
+    // The deployed digests (or none): a checkout's stale ones must not pin the live color to old images.
+    if (live) return { ...configured, ...live, weights: live.weights, digests: live.digests };
     if (Object.keys(configured).length === 0)
       throw new Error(
         `stack ${this.stack.name} has neither a deployed rollout (outputs activeColor/versions) nor ${ROLLOUT_KEY} — set it in Pulumi.${this.stack.name}.yaml`,
@@ -288,7 +294,13 @@ export function liveRollout(outputs: OutputMap): RolloutConfig | undefined {
   if (!activeColor || !versions) return undefined;
   const weights = outputs.weights?.value as Record<Color, number> | undefined;
   const split = weights && (weights[activeColor] ?? 100) < 100;
-  return { activeColor, versions: { ...versions }, weights: split ? weights : undefined };
+  const digests = outputs.digests?.value as RolloutConfig["digests"] | undefined;
+  return {
+    activeColor,
+    versions: { ...versions },
+    weights: split ? weights : undefined,
+    ...(digests && Object.keys(digests).length > 0 ? { digests } : {}),
+  };
 }
 
 /** How to reach a region's gateway under one of its hostnames. */

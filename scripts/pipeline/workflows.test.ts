@@ -70,7 +70,14 @@ describe("GitHub workflows for users of the blueprint", () => {
     expect(sync).toMatch(/cron: "[^"]+"/);
     expect(sync).toContain('npm run stack:sync-secrets -- --stack "$STAGE"');
     const multiRegion = ["dev", "staging", "prod"].filter((s) => loadBlueprint(s).regions.length > 1);
-    expect(sync).toContain(`stage: [${multiRegion.join(", ")}]`);
+    const stages = [...sync.matchAll(/\{ stage: (\w+), environment: (\w+) \}/g)].map(
+      (m) => `${m[1]}:${m[2]}`,
+    );
+    // The same GitHub environments as the promotion (prod's is "production").
+    const promote = readFileSync(join(WORKFLOWS, "promote.yml"), "utf8");
+    const envOf = (stage: string) =>
+      new RegExp(`stage: ${stage}\\n\\s+environment: (\\w+)`).exec(promote)?.[1];
+    expect(stages).toEqual(multiRegion.map((s) => `${s}:${envOf(s)}`));
   });
 
   it("when a workflow deploys images, then it first builds them with the images workflow and deploys its tag", () => {

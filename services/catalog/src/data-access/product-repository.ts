@@ -88,6 +88,17 @@ export class ProductRepository {
   ): Promise<{ product: Product; created: boolean }> {
     return this.lock.run(sku, async () => {
       const now = new Date();
+      // A conditional change of a product that does not exist creates nothing.
+      if (
+        ifMatch !== undefined &&
+        ifMatch !== 0 &&
+        !(await this.products.findOne({ _id: sku }, { projection }))
+      )
+        throw new AppError(
+          412,
+          "PRECONDITION_FAILED",
+          `product ${sku} does not exist (If-Match "${ifMatch}")`,
+        );
       const existing = await insertOrGet(
         this.products,
         {

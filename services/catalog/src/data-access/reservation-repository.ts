@@ -90,10 +90,10 @@ export class ReservationRepository {
     return res.modifiedCount === 1;
   }
 
-  /** Reservations whose markers' grace period is over, oldest first. */
+  /** Final reservations whose markers' grace period is over (never one whose stock work is under way). */
   dueForSettling(now: Date, limit: number): Promise<ReservationDoc[]> {
     return this.collection
-      .find({ settleAfter: { $lt: now } })
+      .find({ settleAfter: { $lt: now }, status: { $in: [...FINAL_STATUSES] } })
       .limit(limit)
       .toArray();
   }

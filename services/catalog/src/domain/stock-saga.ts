@@ -120,16 +120,22 @@ export class StockSaga {
   /** Gives held stock back once; a cancel for an unknown order is remembered so a late OrderCreated is refused. */
   async release(orderId: string, started = Date.now()): Promise<void> {
     const reply = outboxEvent(topics.catalog, "StockReleased", orderId, { items: [] });
-    const existing = await this.reservations.insertIfAbsent(orderId, "CANCELLED", [], reply);
-    if (!existing) return;
-    // A cancel while the reservation is still being made: reject it (its stock goes back).
-    if (existing.status === "RESERVING") {
-      await this.reservations.transition(orderId, "RESERVING", "REJECTING", {
-        set: { reason: "order_cancelled" },
-      });
-    } else if (existing.status === "HELD") {
-      await this.reservations.transition(orderId, "HELD", "RELEASING");
+    let doc = await this.reservations.insertIfAbsent(orderId, "CANCELLED", [], reply);
+    // A cancel while the reservation is still being made rejects it (its stock goes back); a held one is released.
+    // A transition that loses a race (another delivery decided meanwhile) reads the new status and tries again.
+    for (let round = 0; doc && round < 5; round++) {
+      const moved =
+        doc.status === "RESERVING"
+          ? await this.reservations.transition(orderId, "RESERVING", "REJECTING", {
+              set: { reason: "order_cancelled" },
+            })
+          : doc.status === "HELD"
+            ? await this.reservations.transition(orderId, "HELD", "RELEASING")
+            : true;
+      if (moved) break;
+      doc = await this.reservations.find(orderId);
     }
+    if (!doc) return;
     const now = await this.reservations.find(orderId);
     if (now) await this.finish(now, started);
   }
@@ -161,9 +167,8 @@ export class StockSaga {
     } else if (doc.status === "RELEASING") {
       for (const item of doc.items) {
         this.checkFresh(started, orderId);
-        await this.products.adjustOnce(item.sku, releaseOp(orderId), item.quantity, {
-          requires: reserveOp(orderId),
-        });
+        // HELD meant every sku was reserved: its markers may be settled by now, so the release does not require them.
+        await this.products.adjustOnce(item.sku, releaseOp(orderId), item.quantity);
       }
       const reply = outboxEvent(topics.catalog, "StockReleased", orderId, { items: doc.items });
       await this.reservations.transition(orderId, "RELEASING", "RELEASED", {
@@ -204,14 +209,24 @@ export class StockSaga {
    * Drops the markers of reservations whose grace period is over (the reservation document guards their order
    * from then on); StockSettler runs it periodically.
    */
-  async settleDue(limit = 50): Promise<number> {
-    const due = await this.reservations.dueForSettling(new Date(), limit);
-    for (const doc of due) {
-      const ops = [reserveOp(doc._id), undoOp(doc._id), releaseOp(doc._id)];
-      for (const item of doc.items) await this.products.clearOps(item.sku, ops);
-      await this.reservations.settled(doc._id);
+  async settleDue(limit = 200, maxRounds = 20): Promise<number> {
+    let total = 0;
+    for (let round = 0; round < maxRounds; round++) {
+      const due = await this.reservations.dueForSettling(new Date(), limit);
+      for (const doc of due) {
+        // A held order may still be released: its release markers go only once it is RELEASED.
+        const ops = [
+          reserveOp(doc._id),
+          undoOp(doc._id),
+          ...(doc.status === "HELD" ? [] : [releaseOp(doc._id)]),
+        ];
+        for (const item of doc.items) await this.products.clearOps(item.sku, ops);
+        await this.reservations.settled(doc._id);
+      }
+      total += due.length;
+      if (due.length < limit) break;
     }
-    return due.length;
+    return total;
   }
 
   private settleAfter(): Date {

@@ -47,7 +47,14 @@ export class RedisMutex {
     const lockKey = `${this.prefix}:{${key}}:lock`;
     const token = randomUUID();
     const until = Date.now() + this.waitMs;
-    while ((await this.redis.set(lockKey, token, "PX", this.ttlMs, "NX")) !== "OK") {
+    const take = () =>
+      this.redis.set(lockKey, token, "PX", this.ttlMs, "NX").catch((err: Error) => {
+        // A hung or lost Redis (a command timeout): the lock cannot be known, so nothing is written.
+        throw new LockUnavailableError(
+          `${this.prefix} ${key}: the lock store failed (${err.message}); retry`,
+        );
+      });
+    while ((await take()) !== "OK") {
       if (Date.now() > until) throw new LockUnavailableError(`${this.prefix} ${key} is busy; retry`);
       await sleep(5 + Math.random() * 10);
     }

@@ -53,6 +53,9 @@ export function startSagaParticipant<T extends OutboxFields & { _id: string }>(
     groupId: opts.groupId,
     topics: [opts.consumes],
     ...(opts.createTopics ? { ensureTopics: topicSpecs } : {}),
+    // A saga event dead-lettered for a dependency outage would leave its order (or its held stock) behind, so
+    // transient failures are retried for about 19 minutes (40 attempts, 30 s apart at most); poison goes at once.
+    retry: { maxAttempts: 40 },
     handle: (payload) => opts.handle(payload.message.value, payload),
   });
 }

@@ -63,6 +63,8 @@ export class OrderRepository {
     await this.collection.createIndex(outboxIndex.key, { name: outboxIndex.name });
     // Durable backstop for idempotency if Redis lost the key: a second order with the same key cannot exist.
     await this.collection.createIndex({ idempotencyKey: 1 }, { name: "idempotency_key", unique: true });
+    // The reconciler's query of stuck orders.
+    await this.collection.createIndex({ status: 1, createdAt: 1 }, { name: "status_created" });
   }
 
   /** Inserts the order with its OrderCreated event; on a duplicate (same id or key) returns the stored order. */
@@ -118,11 +120,18 @@ export class OrderRepository {
       .toArray();
   }
 
-  /** Appends `event` (OrderCreated again) to a still PENDING order, counting the attempt; false once final. */
-  async retry(id: string, event: OutboxEvent): Promise<boolean> {
+  /**
+   * Appends `event` (OrderCreated again) to a still PENDING order not retried since `retriedBefore`, counting the
+   * attempt; false once final or when another instance's reconciler retried it meanwhile.
+   */
+  async retry(id: string, event: OutboxEvent, retriedBefore: Date): Promise<boolean> {
     const res = await this.mutex.run(id, () =>
       this.collection.updateOne(
-        { _id: id, status: "PENDING" },
+        {
+          _id: id,
+          status: "PENDING",
+          $or: [{ lastRetryAt: { $exists: false } }, { lastRetryAt: { $lt: retriedBefore } }],
+        },
         { ...appendToOutbox(event, { lastRetryAt: new Date() }), $inc: { outboxSeq: 1, attempts: 1 } },
       ),
     );

@@ -50,17 +50,14 @@ export class OrderReconciler {
 
   /** One round: returns how many orders it retried and cancelled. */
   async runOnce(now = Date.now()): Promise<{ retried: number; cancelled: number }> {
-    const stuck = await this.orders.stuck(
-      new Date(now - this.opts.retryAfterMs),
-      new Date(now - this.opts.retryAfterMs),
-      this.opts.batchSize ?? 100,
-    );
+    const before = new Date(now - this.opts.retryAfterMs);
+    const stuck = await this.orders.stuck(before, before, this.opts.batchSize ?? 100);
     let retried = 0;
     let cancelled = 0;
     for (const doc of stuck) {
       if (now - doc.createdAt.getTime() >= this.opts.deadlineMs) {
         if (await this.cancel(doc)) cancelled += 1;
-      } else if (await this.orders.retry(doc._id, this.created(doc))) retried += 1;
+      } else if (await this.orders.retry(doc._id, this.created(doc), before)) retried += 1;
     }
     if (retried) this.actions.inc({ action: "retried" }, retried);
     if (cancelled) this.actions.inc({ action: "cancelled" }, cancelled);
