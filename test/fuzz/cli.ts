@@ -22,6 +22,7 @@ try {
     reportDir: join(dir, "schemathesis"),
     deadlineMs: Number(process.env.FUZZ_DEADLINE_MS ?? 45 * 60_000),
     maxResponseSeconds: 4,
+    echo: true,
   });
   const raw = await runMalformedHttp(stack.gateway.url, {
     rounds: Number(process.env.FUZZ_RAW_ROUNDS ?? 2000),

@@ -33,6 +33,8 @@ export interface SchemathesisOptions {
   maxResponseSeconds: number;
   workers?: number;
   phases?: string;
+  /** Also print schemathesis' console output as it comes (the long run's progress). */
+  echo?: boolean;
 }
 
 export interface SchemathesisResult {
@@ -86,7 +88,10 @@ export async function runSchemathesis(opts: SchemathesisOptions): Promise<Schema
   // cwd: schemathesis keeps its caches (.schemathesis/) in the working directory.
   const child = spawn(schemathesisBin(), args, { cwd: opts.reportDir, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
-  child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+  child.stdout.on("data", (d: Buffer) => {
+    output += d.toString();
+    if (opts.echo) process.stdout.write(d);
+  });
   child.stderr.on("data", (d: Buffer) => (output += d.toString()));
   const killer = setTimeout(() => child.kill("SIGKILL"), opts.deadlineMs);
   const exitCode = await new Promise<number | null>((done) => child.on("close", (code) => done(code)));
