@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { runSchemathesis } from "./schemathesis.js";
+import { answersWithStatus, runSchemathesisSuite } from "./schemathesis.js";
 import { startFuzzStack, type FuzzStack } from "./stack.js";
 
 // A bounded schemathesis run through the gateway (real FerretDB, Redis, Kafka; services in-process). Any finding
@@ -17,11 +17,12 @@ afterAll(async () => {
 
 describe("fuzzing the public API through the gateway", () => {
   test("every generated case, stateful links included, gets a documented answer and no 5xx", async () => {
-    const result = await runSchemathesis({
+    const reportDir = join(tmpdir(), `fuzz-short-${process.pid}-${Date.now()}`);
+    const result = await runSchemathesisSuite({
       baseUrl: stack.gateway.url,
       maxExamples: Number(process.env.FUZZ_EXAMPLES ?? 40),
       seed: Number(process.env.FUZZ_SEED ?? 20261202),
-      reportDir: join(tmpdir(), `fuzz-short-${process.pid}`),
+      reportDir,
       deadlineMs: 100_000,
       maxResponseSeconds: 4,
     });
@@ -29,6 +30,9 @@ describe("fuzzing the public API through the gateway", () => {
       `schemathesis: ${result.cases} cases in ${result.seconds.toFixed(1)} s, ${result.failures} failures`,
     );
     expect(result.cases, result.summary).toBeGreaterThanOrEqual(200);
+    // The stateful link was followed: orders created, then read back by the id in their 201.
+    expect(answersWithStatus(join(reportDir, "orders-stateful"), 201), result.summary).toBeGreaterThan(0);
+    expect(answersWithStatus(join(reportDir, "orders-stateful"), 200), result.summary).toBeGreaterThan(0);
     expect({ exitCode: result.exitCode, failures: result.failures }, result.summary).toEqual({
       exitCode: 0,
       failures: 0,

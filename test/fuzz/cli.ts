@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { runMalformedHttp } from "./malformed-http.js";
-import { runSchemathesis } from "./schemathesis.js";
+import { runSchemathesisSuite } from "./schemathesis.js";
 import { startFuzzStack } from "./stack.js";
 
 const examples = Number(process.env.FUZZ_EXAMPLES ?? 1500);
@@ -15,7 +15,7 @@ mkdirSync(dir, { recursive: true });
 const stack = await startFuzzStack();
 let failed = true;
 try {
-  const api = await runSchemathesis({
+  const api = await runSchemathesisSuite({
     baseUrl: stack.gateway.url,
     maxExamples: examples,
     seed,
@@ -32,7 +32,13 @@ try {
   const report = {
     seed,
     examplesPerOperation: examples,
-    schemathesis: { cases: api.cases, failures: api.failures, exitCode: api.exitCode, seconds: api.seconds },
+    schemathesis: {
+      cases: api.cases,
+      failures: api.failures,
+      exitCode: api.exitCode,
+      seconds: Math.round(api.seconds),
+      parts: api.parts.map((p) => ({ cases: p.cases, failures: p.failures, seconds: Math.round(p.seconds) })),
+    },
     malformedHttp: raw,
     gatewayAlive: (await fetch(`${stack.gateway.url}/livez`)).status === 200,
   };

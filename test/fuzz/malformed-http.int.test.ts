@@ -36,6 +36,12 @@ describe("malformed HTTP against the gateway", () => {
     expect(JSON.parse(outcome.body)).toMatchObject({ error: { code: "MALFORMED_HTTP" } });
   });
 
+  test("when an HTTP/1.1 request has no Host, then 400 HOST_REQUIRED (Node's own answer had no body)", async () => {
+    const outcome = await send("no-host", "GET /api/catalog/products HTTP/1.1\r\nConnection: close\r\n\r\n");
+    expect(outcome.status).toBe(400);
+    expect(JSON.parse(outcome.body)).toMatchObject({ error: { code: "HOST_REQUIRED" } });
+  });
+
   test("when a CONNECT arrives, then 405 with a reason instead of a silent close", async () => {
     const outcome = await send("connect", "CONNECT edge:443 HTTP/1.1\r\nHost: edge:443\r\n\r\n");
     expect(outcome.status).toBe(405);

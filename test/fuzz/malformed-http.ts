@@ -260,7 +260,8 @@ export async function runMalformedHttp(
       }
       report.slowestCloseMs = Math.max(report.slowestCloseMs, Math.round(outcome.closedAfterMs));
       const finding = judge(outcome, c.deadlineMs);
-      if (finding && report.findings.length < 50) report.findings.push(finding);
+      if (finding && report.findings.length < 50)
+        report.findings.push(`${finding} ← sent ${JSON.stringify(String(c.chunks[0]?.bytes).slice(0, 400))}`);
     }
   };
   await Promise.all(Array.from({ length: opts.concurrency ?? 32 }, worker));

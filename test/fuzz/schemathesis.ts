@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -33,6 +33,8 @@ export interface SchemathesisOptions {
   maxResponseSeconds: number;
   workers?: number;
   phases?: string;
+  /** Only the operations whose path matches. */
+  includePathRegex?: string;
   /** Also print schemathesis' console output as it comes (the long run's progress). */
   echo?: boolean;
 }
@@ -83,6 +85,7 @@ export async function runSchemathesis(opts: SchemathesisOptions): Promise<Schema
     "junit,ndjson",
     "--report-dir",
     opts.reportDir,
+    ...(opts.includePathRegex ? ["--include-path-regex", opts.includePathRegex] : []),
   ];
   const started = performance.now();
   // cwd: schemathesis keeps its caches (.schemathesis/) in the working directory.
@@ -106,4 +109,40 @@ export async function runSchemathesis(opts: SchemathesisOptions): Promise<Schema
     seconds: (performance.now() - started) / 1000,
     summary: output.slice(summaryAt === -1 ? Math.max(0, output.length - 6000) : summaryAt),
   };
+}
+
+/**
+ * The whole API in every phase, then the orders operations alone in the stateful phase: schemathesis infers
+ * `customerId` to be a reference to a resource nothing produces, so with catalog's list as another entry point it
+ * never starts a scenario at POST /orders, and the link to GET /orders/{id} would go untested.
+ */
+export async function runSchemathesisSuite(
+  opts: Omit<SchemathesisOptions, "phases" | "includePathRegex">,
+): Promise<SchemathesisResult & { parts: SchemathesisResult[] }> {
+  const all = await runSchemathesis({ ...opts, reportDir: join(opts.reportDir, "all") });
+  const links = await runSchemathesis({
+    ...opts,
+    reportDir: join(opts.reportDir, "orders-stateful"),
+    phases: "stateful",
+    includePathRegex: "^/api/orders/",
+  });
+  const parts = [all, links];
+  return {
+    exitCode: parts.some((p) => p.exitCode !== 0)
+      ? (parts.find((p) => p.exitCode !== 0)!.exitCode ?? null)
+      : 0,
+    cases: all.cases + links.cases,
+    failures: parts.some((p) => p.failures < 0) ? -1 : all.failures + links.failures,
+    seconds: all.seconds + links.seconds,
+    summary: parts.map((p) => p.summary).join("\n"),
+    parts,
+  };
+}
+
+/** Answers with this status in a run's NDJSON report (the orders-only stateful run: 200s are linked reads). */
+export function answersWithStatus(reportDir: string, status: number): number {
+  let count = 0;
+  for (const file of readdirSync(reportDir).filter((f) => f.endsWith(".ndjson")))
+    count += readFileSync(join(reportDir, file), "utf8").split(`"status_code":${status},`).length - 1;
+  return count;
 }

@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import express, { type Express, type RequestHandler } from "express";
 import { errorHandler, notFoundHandler } from "./error-handler.js";
+import { AppError } from "./errors.js";
 import { faultInjection, noFaults, type Faults } from "./faults.js";
 import type { Health } from "./health.js";
 import type { DrainTimeline, Lifecycle } from "./lifecycle.js";
@@ -35,6 +36,13 @@ function closeWhileDraining(health: Health): RequestHandler {
   };
 }
 
+/** HTTP/1.1 requires Host (RFC 9112, section 3.2): 400 with the reason, as every other refusal. */
+const requireHost: RequestHandler = (req, _res, next) => {
+  if (req.httpVersion === "1.1" && req.headers.host === undefined)
+    next(new AppError(400, "HOST_REQUIRED", "an HTTP/1.1 request must have a Host header"));
+  else next();
+};
+
 /**
  * An express app with the kit's middleware in order: request id + logger, metrics, drain header, /livez
  * /readyz /metrics, injected faults if configured, JSON body limit (unless `parseJson` is false); then `mount` adds the service's routes; then 404 and the central error handler.
@@ -46,6 +54,7 @@ export function createApp(parts: AppParts, mount: (app: Express) => void): Expre
   app.use(requestContext(parts.logger, parts.headers));
   app.use(parts.metrics.middleware());
   app.use(closeWhileDraining(parts.health));
+  app.use(requireHost);
   app.get("/livez", parts.health.livez());
   app.get("/readyz", parts.health.readyz());
   app.get("/metrics", parts.metrics.handler());
@@ -128,7 +137,11 @@ export async function listen(
     30_000,
     Math.max(50, Math.min(headersTimeout, requestTimeout) / 4),
   );
-  const server = http.createServer({ headersTimeout, requestTimeout, connectionsCheckingInterval }, app);
+  // requireHostHeader false: Node's own refusal is a bare 400; requireHost (createApp) answers it with a reason.
+  const server = http.createServer(
+    { headersTimeout, requestTimeout, connectionsCheckingInterval, requireHostHeader: false },
+    app,
+  );
   server.on("clientError", answerClientError);
   // Without a listener Node drops a CONNECT without a word; these services tunnel nothing.
   server.on("connect", (_req: http.IncomingMessage, socket: Duplex) =>
