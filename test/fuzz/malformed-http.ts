@@ -45,10 +45,11 @@ function prng(seed: number): () => number {
 }
 
 const orderBody = JSON.stringify({ customerId: "c-1", items: [{ sku: "fuzz-1", quantity: 1 }] });
-const templates = [
+// One Idempotency-Key per case: many concurrent POSTs with one key wait on each other in orders (README, "Left open").
+const templates = (key: string) => [
   "GET /api/catalog/products?limit=5 HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n\r\n",
   "GET /api/orders/orders/00000000-0000-4000-8000-000000000000 HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n\r\n",
-  `POST /api/orders/orders HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\nIdempotency-Key: raw-fuzz-0001\r\nContent-Length: ${orderBody.length}\r\nConnection: close\r\n\r\n${orderBody}`,
+  `POST /api/orders/orders HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\nIdempotency-Key: ${key}\r\nContent-Length: ${orderBody.length}\r\nConnection: close\r\n\r\n${orderBody}`,
 ];
 
 /** Sends `chunks` (a delay in ms before each) on a fresh socket; resolves when the server closes or the deadline passes. */
@@ -139,7 +140,11 @@ function roundCases(
       chunks: now(Buffer.concat([randomBytes(rand, 512), Buffer.from("\r\n\r\n")])),
       deadlineMs: incomplete,
     },
-    { kind: "mutated-request", chunks: now(mutate(rand, pick(rand, templates))), deadlineMs: incomplete },
+    {
+      kind: "mutated-request",
+      chunks: now(mutate(rand, pick(rand, templates(`raw-fuzz-${Math.floor(rand() * 1e12)}`)))),
+      deadlineMs: incomplete,
+    },
     {
       kind: "huge-header",
       chunks: now(
