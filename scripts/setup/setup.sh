@@ -282,10 +282,44 @@ install_upstream_manifests() {
   echo "gateway-api $GATEWAY_API_VERSION, cert-manager $CERT_MANAGER_VERSION, kwok stages $KWOK_VERSION, strimzi api $STRIMZI_VERSION"
 }
 
+# A Python for the schemathesis venv: 3.12 or newer where there is one, since CPython 3.11's ast.parse can fail
+# with "AST constructor recursion depth mismatch" inside hypothesis while schemathesis builds its coverage cases.
+schemathesis_python() {
+  local candidate
+  for candidate in python3.13 python3.12 "$HOME"/.pyenv/versions/3.13*/bin/python3 "$HOME"/.pyenv/versions/3.12*/bin/python3 python3; do
+    if "$candidate" -c 'import sys, venv; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+      echo "$candidate"
+      return
+    fi
+  done
+  command -v python3 >/dev/null || { echo "python3 is not on PATH" >&2; return 1; }
+  echo "schemathesis: no Python >= 3.12 found, using python3 (its coverage phase may fail)" >&2
+  echo python3
+}
+
+# install_schemathesis: the API fuzzer in its own venv, pinned, linked as $BIN/schemathesis (test/fuzz).
+install_schemathesis() {
+  local python pyver venv stamp
+  python="$(schemathesis_python)"
+  pyver="$("$python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
+  venv="$CACHE/tools/schemathesis-$SCHEMATHESIS_VERSION-py$pyver"
+  stamp="$SCHEMATHESIS_VERSION py$pyver"
+  if [[ -x "$venv/bin/schemathesis" && -L "$BIN/schemathesis" ]] && stamp_matches schemathesis "$stamp"; then
+    echo "$stamp present"
+    return
+  fi
+  rm -rf "$venv"
+  { "$python" -m venv "$venv" && "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"; } \
+    >"$CACHE/schemathesis.log" 2>&1 || { tail -n 20 "$CACHE/schemathesis.log" >&2; return 1; }
+  ln -sfn "../schemathesis-$SCHEMATHESIS_VERSION-py$pyver/bin/schemathesis" "$BIN/schemathesis"
+  write_stamp schemathesis "$stamp"
+  echo "$stamp installed"
+}
+
 check_prerequisites() {
   local tool
-  for tool in java mvn go; do
-    command -v "$tool" >/dev/null || { echo "'$tool' is not on PATH: install it (Java 17 JDK + Maven, Go >= 1.24)" >&2; return 1; }
+  for tool in java mvn go python3; do
+    command -v "$tool" >/dev/null || { echo "'$tool' is not on PATH: install it (Java 17 JDK + Maven, Go >= 1.24, Python >= 3.9 with venv)" >&2; return 1; }
   done
   echo "java, mvn, go found"
 }
@@ -295,6 +329,7 @@ step "apt packages" install_apt
 step "kafka" install_kafka
 step "ferretdb" install_ferretdb
 step "k6" install_k6
+step "schemathesis" install_schemathesis
 step "actionlint" install_actionlint
 step "kube-score" install_kube_score
 step "upstream manifests" install_upstream_manifests

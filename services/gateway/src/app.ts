@@ -3,6 +3,7 @@ import express, { type Express } from "express";
 import { Counter } from "prom-client";
 import type { GatewayConfig } from "./config.js";
 import { enforceExposure, exposedRoutes } from "./exposure.js";
+import { publicDocumentHandler } from "./openapi.js";
 import { rateLimit } from "./rate-limit.js";
 import { absoluteFormTarget } from "./request-target.js";
 import { proxyTo } from "./upstream/proxy.js";
@@ -45,6 +46,13 @@ export function createGatewayApp(
   return createApp(parts, (app) => {
     app.set("trust proxy", config.trustProxy);
     app.use(absoluteFormTarget());
+    app.get(
+      "/openapi.json",
+      publicDocumentHandler({ catalog: config.catalogUrl, orders: config.ordersUrl }, exposedRoutes, {
+        timeoutMs: config.upstreamTimeoutMs,
+        version: config.serviceVersion,
+      }),
+    );
     app.use("/api", rateLimit(redis, logger, { perSecond: config.rateLimitPerSecond }));
     // Exposure is checked before the body is read, so a refused write costs no buffering and never reaches upstream.
     for (const route of exposedRoutes)

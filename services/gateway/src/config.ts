@@ -29,6 +29,14 @@ const spec = {
     doc: "the deadline for one proxied request including retries, in milliseconds (1-120000)",
     default: "2000",
   }),
+  headersTimeoutMs: key("HEADERS_TIMEOUT_MS", int(100, 120_000), {
+    doc: "how long a client may take to send its request headers before the gateway closes the socket (slowloris), in milliseconds",
+    default: "66000",
+  }),
+  requestTimeoutMs: key("REQUEST_TIMEOUT_MS", int(100, 600_000), {
+    doc: "how long a client may take to send a whole request, body included, before the gateway closes the socket (slow POST), in milliseconds",
+    default: "300000",
+  }),
   rateLimitPerSecond: key("RATE_LIMIT_PER_SECOND", int(1, 1_000_000), {
     doc: "the requests per second allowed per client across all gateway instances",
     default: "200",

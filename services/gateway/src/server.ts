@@ -25,5 +25,8 @@ export async function start(config: GatewayConfig, opts: { logger?: Logger } = {
   kit.lifecycle.onClose("upstreams", async () => {
     for (const upstream of Object.values(upstreams)) upstream.close();
   });
-  return kit.listen(createGatewayApp(kit, config, redis, upstreams));
+  return kit.listen(createGatewayApp(kit, config, redis, upstreams), {
+    headersTimeoutMs: config.headersTimeoutMs,
+    requestTimeoutMs: config.requestTimeoutMs,
+  });
 }

@@ -16,7 +16,7 @@ export {
   type Color,
   type ConsumerGate,
 } from "./active-color.js";
-export { createApp, listen, type AppParts, type RunningService } from "./app.js";
+export { createApp, listen, type AppParts, type ListenOptions, type RunningService } from "./app.js";
 export {
   commonConfig,
   ConfigError,
@@ -81,3 +81,13 @@ export {
 } from "./events.js";
 export { z } from "zod";
 export type { Collection, Db, MongoClient } from "mongodb";
+export {
+  apiRouter,
+  defineRoute,
+  errorBodySchema,
+  errorResponseObject,
+  openApiDocument,
+  openApiPath,
+  type ApiResponse,
+  type ApiRoute,
+} from "./openapi.js";

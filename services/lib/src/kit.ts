@@ -1,5 +1,5 @@
 import type { Express } from "express";
-import { createApp, listen, type RunningService } from "./app.js";
+import { createApp, listen, type ListenOptions, type RunningService } from "./app.js";
 import type { CommonConfig } from "./config.js";
 import { Health } from "./health.js";
 import { Lifecycle } from "./lifecycle.js";
@@ -17,7 +17,7 @@ export interface ServiceKit {
   /** Builds the express app with the kit middleware around `mount`. */
   createApp(mount: (app: Express) => void): Express;
   /** Listens on HOST:PORT (PORT 0 picks a free port); the returned stop() drains gracefully. */
-  listen(app: Express): Promise<RunningService>;
+  listen(app: Express, opts?: ListenOptions): Promise<RunningService>;
 }
 
 export function createServiceKit(
@@ -44,6 +44,6 @@ export function createServiceKit(
     metrics,
     lifecycle,
     createApp: (mount) => createApp({ logger, health, metrics, headers, faults }, mount),
-    listen: (app) => listen(app, config.host, config.port, lifecycle),
+    listen: (app, listenOpts) => listen(app, config.host, config.port, lifecycle, listenOpts),
   };
 }
