@@ -50,6 +50,12 @@ describe("the outbox relay while Redis is down", () => {
     const port = redis!.port;
     await redis!.stop();
     redis = undefined;
+    // Down as the service sees it (a send in the moment before the client noticed could not be marked, and would go
+    // out once more: at-least-once, which consumers absorb).
+    await eventually(async () => {
+      const r = (await (await fetch(`${orders.url}/readyz`)).json()) as { checks: Record<string, string> };
+      return r.checks.redis !== "ok";
+    }, 10_000);
     // Orders written just before Redis went away, their events still pending.
     const ids: string[] = Array.from({ length: 5 }, () => randomUUID());
     const now = new Date();
