@@ -230,7 +230,9 @@ export class MongoReplicaSet extends pulumi.ComponentResource {
         parent: this,
         provider,
         dependsOn: operator,
-        ...dataTierOptions(bp),
+        // Not its Secrets: the provider replaces a Secret whose data changes (a password rotation), which a kept
+        // old Secret of the same name would block; they are made again from config on the next `up`.
+        ...(obj.kind === "Secret" ? {} : dataTierOptions(bp)),
       }),
     );
     this.host = `${mongoClusterName(args.region.name)}-rs0.${bp.namespace}.svc.cluster.local`;

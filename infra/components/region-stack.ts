@@ -65,9 +65,9 @@ export class RegionStack extends pulumi.ComponentResource {
     const copies = args.replicatedSecrets.map((source) =>
       createObject(replicatedSecretResourceName(name, source.name), buildReplicatedSecret(bp, source), {
         ...child,
+        // Not retained: a rotation replaces the Secret (the provider replaces one whose data changes), which a kept
+        // old copy would block. The next `up` makes the copies again.
         dependsOn: [appNs!],
-        // The replica site's data tier is kept on a destroy: so is the trust it needs.
-        ...dataTierOptions(bp),
       }),
     );
     // The replica site's operator and MirrorMaker find the primary's CA and TLS Secrets before they start.

@@ -161,9 +161,9 @@ describe("the cluster rehearsal (real engine, real control planes)", () => {
   it("destroy keeps the data tier (data.retainOnDelete in staging) and deletes the rest", () => {
     expect(bp.data.retainOnDelete).toBe(true);
     const kinds = (region: string) => report.retainedAfterDestroy[region]!.map((o) => o.split(" ")[0]).sort();
-    // Mongo's two Secrets, and in a replica region the copies of the primary's CA and TLS Secrets.
+    // No Secret: the provider replaces a Secret whose data changes, which a retained one would block. The state is
+    // the first up's, when the primary had no TLS Secrets to copy yet: no replica site's PerconaServerMongoDB then.
     for (const region of bp.regions) {
-      const copies = region.primary ? 0 : report.replicatedSecrets.names.length;
       expect(kinds(region.name)).toEqual([
         "Kafka",
         "KafkaNodePool",
@@ -172,8 +172,7 @@ describe("the cluster rehearsal (real engine, real control planes)", () => {
         "KafkaTopic",
         "KafkaTopic",
         "Namespace",
-        "PerconaServerMongoDB",
-        ...Array.from({ length: 2 + copies }, () => "Secret"),
+        ...(region.primary ? ["PerconaServerMongoDB"] : []),
       ]);
     }
   });
