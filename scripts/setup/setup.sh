@@ -304,7 +304,9 @@ install_schemathesis() {
   pyver="$("$python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
   venv="$CACHE/tools/schemathesis-$SCHEMATHESIS_VERSION-py$pyver"
   stamp="$SCHEMATHESIS_VERSION py$pyver"
-  if [[ -x "$venv/bin/schemathesis" && -L "$BIN/schemathesis" ]] && stamp_matches schemathesis "$stamp"; then
+  # A venv's scripts name its absolute path: one copied or moved from elsewhere is rebuilt.
+  if [[ -x "$venv/bin/schemathesis" && -L "$BIN/schemathesis" ]] && stamp_matches schemathesis "$stamp" \
+    && "$BIN/schemathesis" --version >/dev/null 2>&1; then
     echo "$stamp present"
     return
   fi
