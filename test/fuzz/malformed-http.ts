@@ -1,4 +1,5 @@
 import net from "node:net";
+import { seededRandom } from "../../services/lib/test/env.js";
 
 /** One raw exchange: what was sent, what came back, and how the connection ended. */
 export interface RawOutcome {
@@ -30,18 +31,6 @@ export interface MalformedHttpReport {
 export interface Timeouts {
   headersTimeoutMs: number;
   requestTimeoutMs: number;
-}
-
-/** mulberry32: small, seeded, so a finding replays with the same seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const orderBody = JSON.stringify({ customerId: "c-1", items: [{ sku: "fuzz-1", quantity: 1 }] });
@@ -234,7 +223,7 @@ export async function runMalformedHttp(
   url: string,
   opts: Timeouts & { rounds: number; seed: number; concurrency?: number; slowloris?: number },
 ): Promise<MalformedHttpReport> {
-  const rand = prng(opts.seed);
+  const rand = seededRandom(opts.seed);
   const cases = [
     ...Array.from({ length: opts.rounds }, () => roundCases(rand, opts)).flat(),
     ...Array.from({ length: opts.slowloris ?? 5 }, () => slowloris(opts)),

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { Metrics, RedisMutex } from "@blueprint/service-kit";
 import { REPO_ROOT } from "../../../infra/config/stack-file.js";
 import { useMongo, useRedis } from "../../../test/harness.js";
+import { seededRandom } from "../../lib/test/env.js";
 import { ProductCache } from "../src/data-access/product-cache.js";
 import { ProductRepository } from "../src/data-access/product-repository.js";
 import { ReservationRepository } from "../src/data-access/reservation-repository.js";
@@ -24,18 +25,6 @@ const SKUS = 20;
 const CRASH_RATE = 0.08;
 // Short, so markers of decided orders are dropped while the run goes on (late duplicates meet settled orders).
 const MARKER_GRACE_MS = 2000;
-
-/** mulberry32: the run is reproducible from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class InjectedCrash extends Error {}
 
@@ -131,7 +120,7 @@ afterAll(async () => {
 
 describe("catalog's saga under redelivery, races and crashes (real FerretDB and Redis)", () => {
   test(`when ${ORDERS} orders over ${SKUS} skus meet duplicates, two members, crashes and restocks, then every order is final once and stock adds up`, async () => {
-    const random = rng(SEED);
+    const random = seededRandom(SEED);
     const wrap: Wrap = (target, reads) => crashing(target, random, reads);
     const members = [member(wrap), member(wrap)];
     await members[0]!.reservations.init();

@@ -23,9 +23,9 @@ describe("consumer alert rules", () => {
     expect(rules().length).toBeGreaterThan(0);
     for (const rule of rules()) {
       expect(rule.alert).toMatch(/^[A-Z][A-Za-z]+$/);
-      expect(rule.expr).toBeTruthy();
+      expect(rule.expr).toMatch(/\b[a-z_]+_total\b/);
       expect(["warning", "critical"]).toContain(rule.labels?.severity);
-      expect(rule.annotations?.summary).toBeTruthy();
+      expect(rule.annotations?.summary).toMatch(/\w+ \w+/);
     }
   });
 
