@@ -3,7 +3,8 @@ import { parseBlueprint, type Blueprint } from "../model/index.js";
 import { monitorArgs } from "./cloudflare-load-balancer.js";
 import { planRoute53, poolOrder } from "./dns-plan.js";
 import { buildGateway, buildHttpRoutes } from "./edge.js";
-import { buildKafka, replicationHost } from "./kafka-cluster.js";
+import { deadLetterTopicOf } from "../../services/lib/src/clients/kafka-handler.js";
+import { buildKafka, deadLetterTopic, replicationHost } from "./kafka-cluster.js";
 import { buildMongo, remoteVotes } from "./mongo-replica-set.js";
 import { buildNetworkPolicies } from "./network-policies.js";
 import { healthCheckArgs } from "./route53-failover.js";
@@ -238,6 +239,10 @@ describe("data tier", () => {
     expect(env.find((e) => e.name === "KAFKA_BROKERS")!.value).toBe(
       "kafka-ap-southeast-kafka-bootstrap.blueprint-prod.svc.cluster.local:9092",
     );
+  });
+
+  it("when a consumer dead-letters, then the cluster has the topic it writes to", () => {
+    expect(deadLetterTopic("orders.events")).toBe(deadLetterTopicOf("orders.events"));
   });
 
   it("when Kafka is mirrored, then only non-primary regions run MirrorMaker 2 from the primary", () => {

@@ -17,6 +17,14 @@ import {
 const POOL = "pool";
 const STRIMZI_API = "kafka.strimzi.io/v1beta2";
 
+/**
+ * The dead-letter topic of a topic, as the service kit's consumers name it (its deadLetterTopicOf; the services do
+ * not import infra, so components.test.ts checks the two agree).
+ */
+export function deadLetterTopic(topic: string): string {
+  return `${topic}.dlq`;
+}
+
 /** Helm values of the Strimzi operator: it watches only this stack's app namespace. */
 export function strimziValues(bp: Blueprint): Record<string, unknown> {
   return { watchNamespaces: [bp.namespace], watchAnyNamespace: false, replicas: 1 };
@@ -107,7 +115,7 @@ export function buildKafka(bp: Blueprint, region: Region): K8sObject[] {
   // Each topic's dead-letter topic (`<topic>.dlq`, the service kit's consumers' default): one partition, kept
   // regional (MirrorMaker copies only the topics themselves); without it a poison message would block its partition.
   const topics: K8sObject[] = bp.data.kafka.topics
-    .flatMap((t) => [t, { ...t, name: `${t.name}.dlq`, partitions: 1 }])
+    .flatMap((t) => [t, { ...t, name: deadLetterTopic(t.name), partitions: 1 }])
     .map((t) => ({
       apiVersion: STRIMZI_API,
       kind: "KafkaTopic",
