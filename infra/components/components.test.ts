@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseBlueprint, type Blueprint } from "../model/index.js";
+import { rawTestBlueprint } from "../model/test-blueprints.js";
 import { monitorArgs } from "./cloudflare-load-balancer.js";
 import { planRoute53, poolOrder } from "./dns-plan.js";
 import { buildGateway, buildHttpRoutes } from "./edge.js";
@@ -13,18 +14,9 @@ import { buildServiceColor, colorReplicas } from "./workload.js";
 // Pure builders, called without any engine.
 
 function bp(overrides: Record<string, unknown> = {}, regions = 3): Blueprint {
-  const names = ["eu-west", "us-east", "ap-southeast"].slice(0, regions);
   return parseBlueprint(
     {
-      environment: "prod",
-      regions: names.map((name, i) => ({
-        name,
-        primary: i === 0,
-        cloudRegion: `${name}-1`,
-        podCidr: `10.${i + 1}.0.0/16`,
-        kubeconfig: { context: name },
-      })),
-      edge: { hostname: "shop.example.com" },
+      ...rawTestBlueprint({ regions }),
       rollout: { activeColor: "blue", versions: { blue: "1.0.0", green: "1.1.0" } },
       dns: {
         provider: "route53",

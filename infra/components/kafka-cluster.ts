@@ -1,6 +1,14 @@
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { Blueprint, Region } from "../model/index.js";
+import {
+  mirrorCheckpointConfig,
+  mirrorPlan,
+  mirrorSourceConfig,
+  mirrorWorkerConfig,
+  type Blueprint,
+  type MirrorPlan,
+  type Region,
+} from "../model/index.js";
 import { createObject, operatorDependency } from "./k8s-object.js";
 import {
   DATA_PORTS,
@@ -49,7 +57,8 @@ export function buildKafka(bp: Blueprint, region: Region): K8sObject[] {
   const rf = Math.min(3, k.brokersPerRegion);
   const minIsr = Math.max(1, Math.min(2, rf - 1));
   const brokerIds = Array.from({ length: k.brokersPerRegion }, (_, i) => i);
-  const multiRegion = k.mirrorFromPrimary && bp.regions.length > 1;
+  // The other regions' MirrorMakers pull from this one: it needs the replication listener.
+  const mirroredFrom = bp.regions.some((r) => mirrorPlan(bp, r)?.source === region.name);
   const nodePool: K8sObject = {
     apiVersion: STRIMZI_API,
     kind: "KafkaNodePool",
@@ -75,7 +84,7 @@ export function buildKafka(bp: Blueprint, region: Region): K8sObject[] {
   const listeners: Record<string, unknown>[] = [
     { name: "plain", port: DATA_PORTS.kafka, type: "internal", tls: false },
   ];
-  if (multiRegion && region.primary) {
+  if (mirroredFrom) {
     listeners.push({
       name: "repl",
       port: KAFKA_REPLICATION_PORT,
@@ -128,19 +137,16 @@ export function buildKafka(bp: Blueprint, region: Region): K8sObject[] {
       },
     }));
   const out = [nodePool, kafka, ...topics];
-  if (multiRegion && !region.primary) out.push(buildMirrorMaker(bp, region));
+  const plan = mirrorPlan(bp, region);
+  if (plan) out.push(buildMirrorMaker(bp, plan));
   return out;
 }
 
-/** MirrorMaker 2 in a non-primary region: pulls the primary's topics under their own names. */
-export function buildMirrorMaker(bp: Blueprint, region: Region): K8sObject {
-  const source = bp.primaryRegion.name;
-  const target = region.name;
-  const topics = bp.data.kafka.topics.map((t) => t.name.replaceAll(".", "\\.")).join("|");
+/** MirrorMaker 2 in a non-primary region, as the plan says: pulls the primary's topics under their own names. */
+export function buildMirrorMaker(bp: Blueprint, plan: MirrorPlan): K8sObject {
+  const { source, target } = plan;
   const rf = Math.min(3, bp.data.kafka.brokersPerRegion);
   const sourceCluster = kafkaClusterName(source);
-  // Identity names keep one topic per name in every region, so consumers need no per-region config.
-  const policy = { "replication.policy.class": "org.apache.kafka.connect.mirror.IdentityReplicationPolicy" };
   return {
     apiVersion: STRIMZI_API,
     kind: "KafkaMirrorMaker2",
@@ -167,35 +173,19 @@ export function buildMirrorMaker(bp: Blueprint, region: Region): K8sObject {
         {
           alias: target,
           bootstrapServers: `${kafkaBootstrapService(target)}:${DATA_PORTS.kafka}`,
-          config: {
-            "config.storage.replication.factor": rf,
-            "offset.storage.replication.factor": rf,
-            "status.storage.replication.factor": rf,
-          },
+          config: mirrorWorkerConfig(plan, rf),
         },
       ],
       mirrors: [
         {
           sourceCluster: source,
           targetCluster: target,
-          topicsPattern: topics,
-          groupsPattern: ".*",
-          sourceConnector: {
-            tasksMax: 2,
-            config: {
-              ...policy,
-              "replication.factor": rf,
-              "offset-syncs.topic.replication.factor": rf,
-              "sync.topic.acls.enabled": "false",
-            },
-          },
+          topicsPattern: plan.topicsPattern,
+          groupsPattern: plan.groupsPattern,
+          sourceConnector: { tasksMax: plan.sourceTasksMax, config: mirrorSourceConfig(plan, rf) },
           checkpointConnector: {
-            tasksMax: 1,
-            config: {
-              ...policy,
-              "checkpoints.topic.replication.factor": rf,
-              "sync.group.offsets.enabled": "true",
-            },
+            tasksMax: plan.checkpointTasksMax,
+            config: mirrorCheckpointConfig(plan, rf),
           },
         },
       ],

@@ -168,6 +168,24 @@ describe("a valid stack config", () => {
 });
 
 describe("an invalid stack config fails with the key and the fix", () => {
+  it("when a region's address or the next one (its peer address) is another region's, then the key names it", () => {
+    const config = base();
+    config.regions[0].loopbackAddress = "127.0.5.1";
+    config.regions[1].loopbackAddress = "127.0.5.2";
+    expect(problemsOf(config)).toEqual([
+      "blueprint:regions[1].loopbackAddress: 127.0.5.2 (or 127.0.5.3, the next address, which the region also uses) is already used by regions[0] — give each region its own address, at least two apart",
+    ]);
+    config.regions[1].loopbackAddress = "127.0.5.254";
+    expect(problemsOf(config)).toEqual([
+      "blueprint:regions[1].loopbackAddress: 127.0.5.254 must end below .254: the region also uses the next address (127.0.5.255)",
+    ]);
+    config.regions[1].loopbackAddress = "127.0.5.3";
+    expect(parseBlueprint(config, "staging").regions.map((r) => r.peerAddress)).toEqual([
+      "127.0.5.2",
+      "127.0.5.4",
+    ]);
+  });
+
   const cases: [string, (c: Record<string, any>) => void, string[]][] = [
     [
       "unknown keys",

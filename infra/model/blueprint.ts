@@ -12,7 +12,7 @@ import {
   type StackConfig,
 } from "./schema.js";
 import { serviceSchema } from "./schema.js";
-import { DISPOSABLE_ENVIRONMENTS, checkCrossFields } from "./checks.js";
+import { DISPOSABLE_ENVIRONMENTS, checkCrossFields, peerAddressOf } from "./checks.js";
 
 export type DataStore = (typeof DATA_STORES)[number];
 
@@ -21,6 +21,11 @@ export interface Region extends RegionConfig {
   index: number;
   /** Loopback address of the region's edge in the local environment. */
   loopbackAddress: string;
+  /**
+   * Local environment only: the second address of the region (the last part of loopbackAddress plus one), the one the
+   * other regions reach its database and Kafka on — the inter-region link the partition drill cuts.
+   */
+  peerAddress: string;
 }
 
 /** Seconds the preStop hook sleeps so endpoints and the edge drop the pod before SIGTERM starts the drain. */
@@ -175,6 +180,7 @@ function derive(config: StackConfig, services: ServiceConfig[], stack: string): 
     primary: config.regions.length === 1 ? true : r.primary,
     index,
     loopbackAddress: r.loopbackAddress ?? `127.0.${index + 1}.1`,
+    peerAddress: peerAddressOf(r.loopbackAddress ?? `127.0.${index + 1}.1`),
   }));
   const serviceNames = new Set(services.map((s) => s.name));
   const activeColor = config.rollout.activeColor;

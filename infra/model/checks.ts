@@ -25,6 +25,10 @@ export function checkCrossFields(config: StackConfig, services: ServiceConfig[])
   ];
 }
 
+/** 127.0.1.1 → 127.0.1.2: a region's peer address in the local environment (checked free and valid below). */
+export const peerAddressOf = (loopbackAddress: string) =>
+  loopbackAddress.replace(/\.(\d+)$/, (_, last: string) => `.${Number(last) + 1}`);
+
 function checkRegions(config: StackConfig): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const seen = new Map<string, number>();
@@ -55,15 +59,27 @@ function checkRegions(config: StackConfig): ConfigProblem[] {
       message: `${primaries.length} regions are primary (${primaries.join(", ")}) — set primary: true on exactly one region`,
     });
   }
+  // Each region has two local addresses: its own, and the next one (the peer address its database and Kafka are
+  // reached on from the other regions).
   const addresses = new Map<string, number>();
   config.regions.forEach((r, i) => {
     const address = r.loopbackAddress ?? `127.0.${i + 1}.1`;
-    if (addresses.has(address)) {
+    const peer = peerAddressOf(address);
+    const taken = [address, peer].find((a) => addresses.has(a));
+    if (taken !== undefined) {
       problems.push({
         path: `blueprint:regions[${i}].loopbackAddress`,
-        message: `${address} is already used by regions[${addresses.get(address)}] — give each region its own address`,
+        message: `${address} (or ${peer}, the next address, which the region also uses) is already used by regions[${addresses.get(taken)}] — give each region its own address, at least two apart`,
       });
-    } else addresses.set(address, i);
+    } else if (Number(/\.(\d+)$/.exec(address)![1]) >= 254) {
+      problems.push({
+        path: `blueprint:regions[${i}].loopbackAddress`,
+        message: `${address} must end below .254: the region also uses the next address (${peer})`,
+      });
+    } else {
+      addresses.set(address, i);
+      addresses.set(peer, i);
+    }
   });
   return problems;
 }

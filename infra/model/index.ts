@@ -7,3 +7,4 @@ export { acmeDns01, CLOUDFLARE_MIN_INTERVAL, CLOUDFLARE_MIN_TTL, toBase } from "
 export * from "./service-env.js";
 export * from "./endpoints.js";
 export * from "./credentials.js";
+export * from "./mirror-plan.js";

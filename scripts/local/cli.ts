@@ -7,17 +7,20 @@ import { REPO_ROOT } from "../../infra/config/stack-file.js";
 import { runRehearsal } from "../pipeline/rehearsal.js";
 import { DRILLS, runDrill, type DrillName } from "./drills.js";
 import { createLocalEnvironment, type LocalEnvironment } from "./environment.js";
+import { regionLossProblems, runRegionLoss } from "./region-loss.js";
 import { assertOwnStateDir, isAlive, readState, stateFile } from "./state.js";
 
 const USAGE = `usage: npm run local [-- <command>] [options]
 commands:
   run      (default) up → blue-green rehearsal from scripts/pipeline → report → down
   up       start everything and stay in the foreground until Ctrl-C or 'npm run local -- down'
-  drill <name>  up → a failure drill under load (kafka-down, redis-down, database-down, sigterm-rolling) → report → down
+  drill <name>  up → a failure drill under load → report → down: region-loss (everything of the primary region
+           SIGKILLed, the survivor's database promoted, the region brought back), kafka-down, redis-down,
+           database-down, sigterm-rolling, partition (the links between regions cut, both edges up)
   status   table of the recorded processes
   down     stop every recorded process by PID
 options of drill:
-  --seconds <n>       how long the dependency stays down (default 30)
+  --seconds <n>       how long the dependency (region-loss: the region) stays down (default 30; region-loss 40)
 options of run:
   --keep              after the rehearsal, stay up until Ctrl-C or 'npm run local -- down'
   --fail-gate         ship a bad release (30% of requests answer 500), expect the rollback
@@ -40,7 +43,7 @@ const { values, positionals } = parseArgs({
     "base-port": { type: "string" },
     stack: { type: "string", default: "local" },
     "state-dir": { type: "string" },
-    seconds: { type: "string", default: "30" },
+    seconds: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -135,12 +138,12 @@ async function main(): Promise<number> {
     log(`--canary takes percents from 1 to 99 separated by commas, e.g. 10,50 (got ${values.canary})`);
     return 2;
   }
-  const drill = positionals[1] as DrillName | undefined;
-  if (command === "drill" && (!drill || !DRILLS.includes(drill))) {
-    log(`drill needs one of ${DRILLS.join(", ")} (got ${drill ?? "none"})`);
+  const drill = positionals[1] as DrillName | "region-loss" | undefined;
+  if (command === "drill" && (!drill || !(drill === "region-loss" || DRILLS.includes(drill)))) {
+    log(`drill needs one of region-loss, ${DRILLS.join(", ")} (got ${drill ?? "none"})`);
     return 2;
   }
-  const outageSeconds = Number(values.seconds);
+  const outageSeconds = Number(values.seconds ?? (drill === "region-loss" ? 40 : 30));
   if (!Number.isInteger(outageSeconds) || outageSeconds < 1 || outageSeconds > 600) {
     log(`--seconds takes a whole number of seconds from 1 to 600 (got ${values.seconds})`);
     return 2;
@@ -190,9 +193,16 @@ async function main(): Promise<number> {
   try {
     if (command === "drill") {
       const reportDir = values["report-dir"] ?? join(REPO_ROOT, "reports", `drill-${drill}-${Date.now()}`);
-      const report = await runDrill(env, drill!, { outageSeconds, reportDir, log });
-      log(`report: ${report.files!.markdown}`);
-      ok = report.ordersLost.length === 0;
+      if (drill === "region-loss") {
+        const report = await runRegionLoss(env, { outageSeconds, reportDir, log });
+        log(`report: ${report.files!.markdown}`);
+        ok = regionLossProblems(report).length === 0;
+        for (const problem of regionLossProblems(report)) log(`✖ ${problem}`);
+      } else {
+        const report = await runDrill(env, drill!, { outageSeconds, reportDir, log });
+        log(`report: ${report.files!.markdown}`);
+        ok = report.ordersLost.length === 0;
+      }
     } else ok = await rehearse(env);
   } finally {
     if (values.keep && !stopping) await holdUntilStopped();

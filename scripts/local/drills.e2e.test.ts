@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../../infra/config/stack-file.js";
 import { runDrill, type DrillReport } from "./drills.js";
 import { createLocalEnvironment, type LocalEnvironment } from "./environment.js";
+import { regionLossProblems, runRegionLoss } from "./region-loss.js";
 
 // The failure drills in their short form, on the whole local environment (own ports and state dir): the counts
 // each drill reports are asserted, not only printed.
@@ -64,4 +65,38 @@ describe("failure drills under load (short form)", () => {
     expect(r.phases.after.other5xx + r.phases.after.networkErrors).toBe(0);
     expect(r.files?.markdown).toBeDefined();
   });
+
+  it("partition: the regions cut apart — never two writable databases, no accepted order lost, writes resume after the heal", async () => {
+    const r = await runDrill(env, "partition", { ...short, outageSeconds: 6 });
+    expect(r.splitBrainSeconds).toBe(0);
+    expect(r.ordersLost).toEqual([]);
+    expect(Object.keys(r.regions!).sort()).toEqual(["region-a", "region-b"]);
+    // Reads are served from each region's own cache and database connection throughout.
+    expect(r.regions!["region-a"]!.ok).toBeGreaterThan(0);
+    expect(r.recovery.firstOrderSeconds).not.toBeNull();
+    expect(r.phases.after.other5xx + r.phases.after.networkErrors).toBe(0);
+  });
+
+  // Last: it leaves the database primary in the survivor (as a replica set keeps its new primary).
+  it("region-loss: everything of the primary region SIGKILLed — no acknowledged order lost or doubled, DNS moves and comes back, stock adds up", async () => {
+    const r = await runRegionLoss(env, {
+      warmSeconds: 4,
+      electionSeconds: 3,
+      outageSeconds: 14,
+      afterSeconds: 6,
+      rate: 15,
+      retrySeconds: 40,
+      settleSeconds: 150,
+      reportDir,
+    });
+    expect(regionLossProblems(r)).toEqual([]);
+    expect(r.rpo.acknowledgedBeforeKill).toBeGreaterThan(5);
+    expect(r.rto.firstFailureSeconds).not.toBeNull();
+    // The DNS check runs every second with one failure to flip, plus the 1 s TTL the client honours.
+    expect(r.rto.dnsMovedSeconds!).toBeLessThan(6);
+    expect(r.rto.firstOrderInSurvivorSeconds).not.toBeNull();
+    expect(r.events.promotedAt).not.toBeNull();
+    expect(r.reconciliation.confirmed).toBeGreaterThan(0);
+    expect(await env.databaseRoles()).toEqual({ "region-a": "standby", "region-b": "primary" });
+  }, 400_000);
 });

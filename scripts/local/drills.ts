@@ -9,7 +9,7 @@ import type { LocalEnvironment } from "./types.js";
 // Failure drills on the running local environment, each under constant mixed load through the primary edge:
 // counts, not impressions (infra/README.md's RPO/RTO table says which figures these measure).
 
-export const DRILLS = ["kafka-down", "redis-down", "database-down", "sigterm-rolling"] as const;
+export const DRILLS = ["kafka-down", "redis-down", "database-down", "sigterm-rolling", "partition"] as const;
 export type DrillName = (typeof DRILLS)[number];
 
 export interface DrillOptions {
@@ -30,6 +30,7 @@ type Phase = "before" | "during" | "after";
 interface Sample {
   at: number;
   phase: Phase;
+  region: string;
   kind: "read" | "order";
   status: number;
   retryAfter: boolean;
@@ -57,6 +58,12 @@ export interface DrillReport {
   recovery: { firstOrderSeconds: number | null; cleanSeconds: number | null };
   /** orders' /readyz in the primary region during the fault: status codes seen, and whether 503s carried Retry-After. */
   readiness: { codes: Record<string, number> };
+  /**
+   * partition only (the load goes to every region's edge): per region, orders accepted and requests failed while the
+   * regions were cut apart, and the seconds in which more than one region's database accepted writes (split brain).
+   */
+  regions?: Record<string, { ordersAccepted: number; failed: number; ok: number }>;
+  splitBrainSeconds?: number;
   /** Every answer's status code (0: no answer) by phase. */
   statuses: Record<Phase, Record<string, number>>;
   /** What each lost order last answered (its status, 404, or no answer). */
@@ -66,7 +73,7 @@ export interface DrillReport {
   files?: { json: string; markdown: string };
 }
 
-interface Answer {
+export interface Answer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: string;
@@ -76,7 +83,7 @@ interface Answer {
  * One HTTP request with its own Host header (fetch drops Host, a forbidden header): 0 for no answer within the
  * timeout or a reset connection.
  */
-function call(
+export function call(
   agent: Agent,
   url: string,
   host: string,
@@ -129,6 +136,8 @@ export async function runDrill(
   const rate = opts.rate ?? 20;
   const edge = env.endpoints[0]!;
   const host = edge.publicHost;
+  // A partition leaves every edge up: the load goes to all of them, to see which region still takes writes.
+  const edges = drill === "partition" ? env.endpoints : [edge];
   const samples: Sample[] = [];
   const accepted: string[] = [];
   const readiness: Record<string, number> = {};
@@ -138,28 +147,35 @@ export async function runDrill(
   let stopLoad = false;
 
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-  const request = async (kind: Sample["kind"]) => {
+  const request = async (kind: Sample["kind"], target: (typeof edges)[number]) => {
     const sku = SAMPLE_PRODUCTS[Math.floor(Math.random() * SAMPLE_PRODUCTS.length)]!.sku;
     const at = elapsed();
     const current = phase;
     const res =
       kind === "read"
-        ? await call(agent, `${edge.edge}/api/catalog/products/${sku}`, host)
+        ? await call(agent, `${target.edge}/api/catalog/products/${sku}`, host)
         : await call(
             agent,
-            `${edge.edge}/api/orders/orders`,
+            `${target.edge}/api/orders/orders`,
             host,
             "POST",
             { customerId: "drill", items: [{ sku, quantity: 1 }] },
             { "idempotency-key": randomUUID() },
           );
     if (kind === "order" && res.status === 201) accepted.push((JSON.parse(res.body) as { id: string }).id);
-    samples.push({ at, phase: current, kind, status: res.status, retryAfter: "retry-after" in res.headers });
+    samples.push({
+      at,
+      phase: current,
+      region: target.region,
+      kind,
+      status: res.status,
+      retryAfter: "retry-after" in res.headers,
+    });
   };
   const load = (async () => {
     const inflight: Promise<void>[] = [];
     for (let i = 0; !stopLoad; i++) {
-      inflight.push(request(i % 5 === 4 ? "order" : "read"));
+      inflight.push(request(i % 5 === 4 ? "order" : "read", edges[Math.floor(i / 5) % edges.length]!));
       await sleep(1000 / rate);
     }
     await Promise.all(inflight);
@@ -186,14 +202,32 @@ export async function runDrill(
   await sleep(warm * 1000);
   phase = "during";
   const faultAt = elapsed();
-  if (drill === "sigterm-rolling") {
+  let splitBrainSeconds = 0;
+  if (drill === "partition") {
+    log(
+      `  cut every link between ${env.endpoints.map((e) => e.region).join(" and ")} for ${opts.outageSeconds} s`,
+    );
+    const healPartition = await env.partition();
+    try {
+      for (const until = Date.now() + opts.outageSeconds * 1000; Date.now() < until;) {
+        const roles = await env.databaseRoles();
+        if (Object.values(roles).filter((r) => r === "primary").length > 1) splitBrainSeconds += 1;
+        await sleep(1000);
+      }
+    } finally {
+      log("  heal the partition");
+      await healPartition();
+    }
+  } else if (drill === "sigterm-rolling") {
     for (const p of env.services()) {
       log(`  SIGTERM ${p.name}, start it again`);
       await env.restartService(p.name);
     }
   } else {
-    const target =
-      drill === "kafka-down" ? "kafka" : drill === "database-down" ? "ferretdb" : `redis-${edge.region}`;
+    // The primary region's: its Kafka, its PostgreSQL (the writable database every region's FerretDB reaches), its
+    // Redis. The database comes back before the election timeout, so nothing is promoted.
+    const store = drill === "kafka-down" ? "kafka" : drill === "database-down" ? "postgres" : "redis";
+    const target = `${store}-${edge.region}`;
     log(`  stop ${target} (by PID) for ${opts.outageSeconds} s`);
     await env.stopBacking(target);
     await sleep(opts.outageSeconds * 1000);
@@ -266,6 +300,7 @@ export async function runDrill(
     },
     readiness: { codes: readiness },
     timeline,
+    ...(drill === "partition" ? { regions: byRegion(samples), splitBrainSeconds } : {}),
   };
   if (opts.reportDir) report.files = writeDrillReport(report, opts.reportDir);
   log(
@@ -275,6 +310,18 @@ export async function runDrill(
 }
 
 const round = (n: number) => Math.round(n * 10) / 10;
+
+/** Per region, what the load saw while the fault lasted. */
+function byRegion(samples: Sample[]): DrillReport["regions"] {
+  const out: NonNullable<DrillReport["regions"]> = {};
+  for (const s of samples.filter((x) => x.phase === "during")) {
+    const r = (out[s.region] ??= { ordersAccepted: 0, failed: 0, ok: 0 });
+    if (s.status === 0 || s.status >= 500) r.failed += 1;
+    else r.ok += 1;
+    if (s.kind === "order" && s.status === 201) r.ordersAccepted += 1;
+  }
+  return out;
+}
 
 /** report.json and report.md (the counts per phase and a timeline chart) under `dir`. */
 export function writeDrillReport(report: DrillReport, dir: string): { json: string; markdown: string } {
@@ -300,6 +347,18 @@ export function writeDrillReport(report: DrillReport, dir: string): { json: stri
       row("during", report.phases.during),
       row("after", report.phases.after),
       "",
+      ...(report.regions
+        ? [
+            `While cut apart (split brain: ${report.splitBrainSeconds ?? 0} s with two writable databases):`,
+            "",
+            "| region | ok | failed | orders accepted |",
+            "| --- | --- | --- | --- |",
+            ...Object.entries(report.regions).map(
+              ([region, c]) => `| ${region} | ${c.ok} | ${c.failed} | ${c.ordersAccepted} |`,
+            ),
+            "",
+          ]
+        : []),
       "```mermaid",
       "xychart-beta",
       `  title "${report.drill}: requests per second (ok, 503, failed)"`,

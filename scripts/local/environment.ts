@@ -1,19 +1,23 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { loadBlueprint, REPO_ROOT } from "../../infra/config/stack-file.js";
-import { COLORS, type Blueprint, type Color } from "../../infra/model/index.js";
-import type { RunningNginx } from "../lib/servers/index.js";
+import { COLORS, type Blueprint, type Color, type Region } from "../../infra/model/index.js";
+import { rejoinAsStandby, type RunningNginx } from "../lib/servers/index.js";
+import { descendants, killPids, killTree } from "../lib/servers/process.js";
+import * as db from "./database.js";
 import { failoverOrder } from "./dns-config.js";
 import { DNS_HOST } from "./dns-server.js";
 import { reloadEdgeByPid } from "./edge.js";
 import * as launch from "./launchers.js";
 import { effectiveWeights, renderNginxConfig, type RoutingState } from "./nginx-config.js";
 import { assertPortsFree, DEFAULT_BASE_PORT, localPorts, type LocalPorts } from "./ports.js";
-import { settleAll, stopPid } from "./processes.js";
+import { cut, heal, partitionComment } from "./partition.js";
+import { pollUntil, settleAll, stopPid } from "./processes.js";
 import { activeVersion, runUpPlan } from "./up-plan.js";
 import { seedCatalogs } from "./seed.js";
 import type { Faults } from "./service-env.js";
 import {
+  DATA_ROLES,
   dataUrls,
   forgetProcesses,
   isAlive,
@@ -34,12 +38,21 @@ export type { LocalEndpoints, LocalEnvironment, LocalEnvironmentOptions, Process
 export type { RoutingState } from "./nginx-config.js";
 
 /** Clients stop before their servers, so nothing logs errors about a vanished dependency. */
-const STOP_ORDER: ProcessRecord["role"][] = ["dns", "edge", "service", "kafka", "mongo", "redis"];
+const STOP_ORDER: ProcessRecord["role"][] = [
+  "dns",
+  "edge",
+  "service",
+  "mirrormaker",
+  "kafka",
+  "mongo",
+  "postgres",
+  "redis",
+];
 
 class Environment implements LocalEnvironment {
   readonly endpoints: LocalEndpoints[];
   readonly dns: { host: string; port: number; name: string };
-  private readonly ports: LocalPorts;
+  readonly ports: LocalPorts;
   private readonly ctx: launch.LaunchContext;
   private readonly handles = new Map<string, launch.Stoppable>();
   private readonly edges = new Map<string, RunningNginx>();
@@ -143,16 +156,25 @@ class Environment implements LocalEnvironment {
     }
   }
 
-  async deployColor(color: Color, version: string, opts: { faults?: Faults } = {}): Promise<void> {
+  /** Starts every service of the color (in `opts.regions` only, if given: the other regions' are left as they are). */
+  async deployColor(
+    color: Color,
+    version: string,
+    opts: { faults?: Faults; regions?: string[] } = {},
+  ): Promise<void> {
     const state = this.state();
-    await this.stopColor(color);
+    const regions = opts.regions?.map((name) => this.region(name)) ?? this.blueprint.regions;
+    await this.stopColor(
+      color,
+      regions.map((r) => r.name),
+    );
     const started: ProcessRecord[] = [];
     // Faults go to the services the edge routes to (the gateway) only: injected at every hop they would compound
     // (30% at the gateway and at catalog fail 1 - 0.7 × 0.7 = 51% of catalog requests), so clients see the rate set.
     const routed = new Set(this.blueprint.edge.routes.map((r) => r.service));
     try {
       await settleAll(
-        this.blueprint.regions.flatMap((region) =>
+        regions.flatMap((region) =>
           this.blueprint.services.map(async (service) => {
             const entry = this.serviceEntry(service.name);
             if (!existsSync(entry)) throw new Error(`${entry} is missing — run 'npm run build' first`);
@@ -232,9 +254,12 @@ class Environment implements LocalEnvironment {
     writeState(this.stateDir, { ...this.state(), routing });
   }
 
-  async stopColor(color: Color): Promise<void> {
+  async stopColor(color: Color, regions?: string[]): Promise<void> {
     const recs = (readState(this.stateDir)?.processes ?? []).filter(
-      (p) => p.role === "service" && p.color === color,
+      (p) =>
+        p.role === "service" &&
+        p.color === color &&
+        (!regions || (p.region !== undefined && regions.includes(p.region))),
     );
     await Promise.all(recs.map((rec) => this.stopOne(rec)));
     forgetProcesses(
@@ -261,34 +286,168 @@ class Environment implements LocalEnvironment {
     this.edges.set(regionName, launched.edge);
   }
 
-  /** Stops one backing server by PID (drills): `kafka`, `ferretdb` or `redis-<region>`. */
+  /** Stops one backing server by PID (drills): `kafka-<region>`, `ferretdb-<region>`, `postgres-<region>`, ... */
   async stopBacking(name: string): Promise<void> {
     const rec = this.backing(name);
     await this.stopOne(rec);
     forgetProcesses(this.stateDir, [rec.name]);
   }
 
-  /** Starts it again on the same address, port and data directory. */
+  /** Starts it again on the same address, port and data directory (a PostgreSQL keeps the role its dir has). */
   async startBacking(name: string): Promise<void> {
-    if (name === "kafka") return this.record(await launch.launchKafka(this.ctx));
-    if (name === "ferretdb") return this.record(await launch.launchMongo(this.ctx));
-    const region = this.blueprint.regions.find((r) => `redis-${r.name}` === name);
-    if (!region) throw new Error(`unknown backing server "${name}" — use kafka, ferretdb or redis-<region>`);
-    return this.record(await launch.launchRedis(this.ctx, region));
+    const [prefix, ...rest] = name.split("-");
+    const region = this.blueprint.regions.find((r) => r.name === rest.join("-"));
+    const launchers: Record<string, (r: Region) => Promise<launch.Launched | undefined>> = {
+      redis: (r) => launch.launchRedis(this.ctx, r),
+      kafka: (r) => launch.launchKafka(this.ctx, r),
+      mirrormaker: (r) => launch.launchMirrorMaker(this.ctx, r),
+      postgres: (r) => launch.launchPostgres(this.ctx, r),
+      ferretdb: (r) => launch.launchMongo(this.ctx, r),
+    };
+    const start = prefix === undefined ? undefined : launchers[prefix];
+    if (!region || !start)
+      throw new Error(
+        `unknown backing server "${name}" — use ${Object.keys(launchers).join("|")}-<region> (regions: ${this.blueprint.regions.map((r) => r.name).join(", ")})`,
+      );
+    const launched = await start(region);
+    if (launched) await this.record(launched);
   }
 
   private backing(name: string): ProcessRecord {
-    const rec = this.state().processes.find(
-      (p) => p.name === name && (p.role === "kafka" || p.role === "mongo" || p.role === "redis"),
-    );
+    const data = this.state().processes.filter((p) => DATA_ROLES.includes(p.role));
+    const rec = data.find((p) => p.name === name);
     if (!rec)
-      throw new Error(
-        `no running backing server "${name}" — one of ${this.state()
-          .processes.filter((p) => ["kafka", "mongo", "redis"].includes(p.role))
-          .map((p) => p.name)
-          .join(", ")}`,
-      );
+      throw new Error(`no running backing server "${name}" — one of ${data.map((p) => p.name).join(", ")}`);
     return rec;
+  }
+
+  /** Region loss: SIGKILL every process of the region at once (each whole process group), nothing drains. */
+  async killRegion(regionName: string): Promise<string[]> {
+    this.region(regionName);
+    const recs = this.state().processes.filter((p) => p.region === regionName);
+    // Every process tree (by parent PID: PostgreSQL's backends leave its group) is stopped, then all are killed.
+    await Promise.all(
+      recs.map((rec) => {
+        this.handles.delete(rec.name);
+        return killTree(rec.pid);
+      }),
+    );
+    this.edges.delete(regionName);
+    forgetProcesses(
+      this.stateDir,
+      recs.map((r) => r.name),
+    );
+    return recs.map((r) => r.name);
+  }
+
+  /**
+   * Cuts every link between regions (packets to each region's peer address are dropped: the other regions'
+   * FerretDB, the standby's replication, MirrorMaker) while the edges, DNS and everything within a region stay up;
+   * resolves to the function that heals it. `down` heals it too.
+   */
+  async partition(): Promise<() => Promise<void>> {
+    return cut(this.peerAddresses(), partitionComment(this.stateDir));
+  }
+
+  private peerAddresses(): string[] {
+    return this.blueprint.regions.map((r) => r.peerAddress);
+  }
+
+  /** The region whose PostgreSQL accepts writes now (undefined: none does), and each region's role. */
+  async databaseRoles(): Promise<Record<string, "primary" | "standby" | "down">> {
+    const recs = this.state().processes.filter((p) => p.role === "postgres");
+    const roles: Record<string, "primary" | "standby" | "down"> = {};
+    for (const r of this.blueprint.regions) {
+      const rec = recs.find((p) => p.region === r.name);
+      roles[r.name] = rec ? await db.pgRole(rec) : "down";
+    }
+    return roles;
+  }
+
+  /** The takeover a replica-set election does: the region's standby becomes the writable primary. */
+  async promoteDatabase(regionName: string): Promise<void> {
+    await db.promote(this.dataProcess("postgres", regionName));
+  }
+
+  /** Bytes the standbys are behind the writable primary (null: no standby connected or no primary). */
+  async replicationLag(): Promise<number | null> {
+    const roles = await this.databaseRoles();
+    const primary = Object.keys(roles).find((r) => roles[r] === "primary");
+    if (!primary) return null;
+    return db.replicationLagBytes(this.dataProcess("postgres", primary)).catch(() => null);
+  }
+
+  /**
+   * Brings a lost region back: its PostgreSQL rejoins as a standby of the current primary (its writes that never
+   * reached the survivor are rewound away, as a rolled-back Mongo member's are), then Redis, Kafka, FerretDB,
+   * MirrorMaker, the running colors' services and the edge, on their old data dirs. Synchronous replication is turned
+   * on again once the standby streams.
+   */
+  async restoreRegion(regionName: string): Promise<void> {
+    const region = this.region(regionName);
+    const roles = await this.databaseRoles();
+    const primaryName = Object.keys(roles).find((r) => roles[r] === "primary");
+    if (!primaryName || primaryName === regionName)
+      throw new Error(
+        `restoring ${regionName} needs another region's PostgreSQL as primary (roles: ${JSON.stringify(roles)}) — promoteDatabase first`,
+      );
+    const primary = this.region(primaryName);
+    const primaryRec = this.dataProcess("postgres", primaryName);
+    await rejoinAsStandby(join(this.stateDir, regionName, "postgres"), {
+      host: primary.peerAddress,
+      port: this.ports.postgres,
+    });
+    await this.record(await launch.launchPostgres(this.ctx, region, primary));
+    await pollUntil(
+      `${regionName}'s standby streaming from ${primaryName}`,
+      async () => (await db.replicationLagBytes(primaryRec).catch(() => null)) !== null,
+      30_000,
+      200,
+    );
+    await db.setSynchronous(primaryRec, true);
+    await settleAll([
+      launch.launchRedis(this.ctx, region).then((l) => this.record(l)),
+      launch.launchKafka(this.ctx, region).then((l) => this.record(l)),
+      launch.launchMongo(this.ctx, region).then((l) => this.record(l)),
+    ]);
+    const mirror = await launch.launchMirrorMaker(this.ctx, region);
+    if (mirror) await this.record(mirror);
+    const state = this.state();
+    const colors = COLORS.filter((c) => state.processes.some((p) => p.role === "service" && p.color === c));
+    for (const color of colors) {
+      const version = state.routing.versions[color] ?? activeVersion(this.blueprint);
+      await settleAll(
+        this.blueprint.services.map((service) => this.startService(service.name, color, region, version)),
+      );
+    }
+    await this.startEdge(regionName);
+  }
+
+  private dataProcess(role: ProcessRecord["role"], regionName: string): ProcessRecord {
+    const rec = this.state().processes.find((p) => p.role === role && p.region === regionName);
+    if (!rec) throw new Error(`${role} of ${regionName} is not running — see 'npm run local -- status'`);
+    return rec;
+  }
+
+  /** Starts one service instance and waits until it is ready. */
+  private async startService(
+    serviceName: string,
+    color: Color,
+    region: Region,
+    version: string,
+  ): Promise<void> {
+    const service = this.blueprint.services.find((s) => s.name === serviceName)!;
+    const launched = launch.spawnService(this.ctx, {
+      service,
+      color,
+      region,
+      version,
+      entry: this.serviceEntry(service.name),
+      data: dataUrls(this.state(), region.name),
+    });
+    await this.record(launched);
+    await launched.listening;
+    await launch.waitReadyz(launched.rec, 60_000);
   }
 
   /** Every running service process (drills restart them one at a time). */
@@ -302,19 +461,12 @@ class Environment implements LocalEnvironment {
     if (!rec?.service || !rec.color || !rec.region) throw new Error(`no running service process "${name}"`);
     await this.stopOne(rec);
     forgetProcesses(this.stateDir, [rec.name]);
-    const region = this.region(rec.region);
-    const service = this.blueprint.services.find((s) => s.name === rec.service)!;
-    const launched = launch.spawnService(this.ctx, {
-      service,
-      color: rec.color,
-      region,
-      version: rec.version ?? activeVersion(this.blueprint),
-      entry: this.serviceEntry(service.name),
-      data: dataUrls(this.state(), region.name),
-    });
-    await this.record(launched);
-    await launched.listening;
-    await launch.waitReadyz(launched.rec, 60_000);
+    await this.startService(
+      rec.service,
+      rec.color,
+      this.region(rec.region),
+      rec.version ?? activeVersion(this.blueprint),
+    );
   }
 
   async status(): Promise<ProcessStatus[]> {
@@ -332,13 +484,21 @@ class Environment implements LocalEnvironment {
     const handle = this.handles.get(rec.name);
     this.handles.delete(rec.name);
     const drainSeconds = this.blueprint.services.find((s) => s.name === rec.service)?.drainSeconds ?? 10;
-    await (handle ? handle.stop() : stopPid(rec.pid, (drainSeconds + 5) * 1000));
+    if (handle) await handle.stop();
+    else if (rec.role === "postgres") {
+      // Fast shutdown (SIGTERM would wait for every client); its backends are not in its group (setsid).
+      const backends = descendants(rec.pid);
+      await stopPid(rec.pid, 10_000, "SIGINT");
+      await killPids(backends);
+    } else await stopPid(rec.pid, (drainSeconds + 5) * 1000);
     // A PID recorded by another shell, or a handle whose group outlived it, is checked here too.
     if (isAlive(rec.pid)) await stopPid(rec.pid, 2_000);
   }
 
   async down(): Promise<void> {
     this.aborted = true;
+    // A partition drill that failed half-way must not leave the regions' peer addresses dark.
+    await heal(this.peerAddresses(), partitionComment(this.stateDir));
     const state = readState(this.stateDir);
     if (!state) return;
     for (const role of STOP_ORDER) {

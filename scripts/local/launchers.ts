@@ -1,7 +1,24 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Blueprint, Color, Region, Service } from "../../infra/model/index.js";
-import { startKafka, startMongo, startNginx, startRedis, type RunningNginx } from "../lib/servers/index.js";
+import {
+  mirrorPlan,
+  type Blueprint,
+  type Color,
+  type Region,
+  type Service,
+} from "../../infra/model/index.js";
+import {
+  ferretdbUrl,
+  startKafka,
+  startMirrorMaker,
+  startMongo,
+  startNginx,
+  startPostgres,
+  startRedis,
+  type RunningNginx,
+  type RunningPostgres,
+} from "../lib/servers/index.js";
+import { failoverOrder } from "./dns-config.js";
 import { spawnTracked, waitUntilReady } from "../lib/servers/process.js";
 import { DNS_HOST, startPowerDns } from "./dns-server.js";
 import { edgeConfigFile } from "./edge.js";
@@ -39,25 +56,116 @@ export async function launchRedis({ ports, stateDir }: LaunchContext, region: Re
   return { rec, handle: server };
 }
 
-export async function launchKafka({ bp, ports, stateDir }: LaunchContext): Promise<Launched> {
-  const dir = join(stateDir, "kafka");
+export async function launchKafka({ bp, ports, stateDir }: LaunchContext, region: Region): Promise<Launched> {
+  const dir = join(stateDir, region.name, "kafka");
+  // Every region's cluster has the model's topics (the services create their dead-letter topics themselves).
   const topics = bp.data.kafka.topics.map((t) => ({ name: t.name, partitions: t.partitions }));
-  const server = await startKafka({ host: "127.0.0.1", port: ports.kafka, dir, topics });
+  const server = await startKafka({
+    host: region.loopbackAddress,
+    port: ports.kafka,
+    dir,
+    topics,
+    // The other regions (MirrorMaker) reach it on the region's peer address: the link the partition drill cuts.
+    peer: { host: region.peerAddress, port: ports.kafkaPeer },
+  });
   const { pid, host, port, url } = server;
   return {
-    rec: { name: "kafka", role: "kafka", pid, host, port, url, log: join(dir, "kafka.log") },
+    rec: dataRec("kafka", region, { pid, host, port, url }, join(dir, "kafka.log")),
     handle: server,
   };
 }
 
-export async function launchMongo({ ports, stateDir }: LaunchContext): Promise<Launched> {
-  const dir = join(stateDir, "ferretdb");
-  const server = await startMongo({ host: "127.0.0.1", port: ports.mongo, dir });
+/** MirrorMaker 2 of a non-primary region, copying the primary's topics in (undefined for the primary region). */
+export async function launchMirrorMaker(
+  { bp, ports, stateDir }: LaunchContext,
+  region: Region,
+): Promise<Launched | undefined> {
+  const plan = mirrorPlan(bp, region);
+  if (!plan) return undefined;
+  const dir = join(stateDir, region.name, "mirrormaker");
+  // Its own region's cluster on the region's address, every other one on its peer address (across the link).
+  const clusters = Object.fromEntries(
+    bp.regions.map(
+      (r) =>
+        [
+          r.name,
+          r.name === region.name
+            ? `${r.loopbackAddress}:${ports.kafka}`
+            : `${r.peerAddress}:${ports.kafkaPeer}`,
+        ] as const,
+    ),
+  );
+  const server = await startMirrorMaker({ dir, clusters, plan });
   const { pid, host, port, url } = server;
   return {
-    rec: { name: "ferretdb", role: "mongo", pid, host, port, url, log: join(dir, "ferretdb.log") },
+    rec: dataRec("mirrormaker", region, { pid, host, port, url }, join(dir, "mirrormaker.log")),
     handle: server,
   };
+}
+
+/**
+ * The region's PostgreSQL under its FerretDB: the primary region's is the primary, with synchronous replication to
+ * the others (the analog of `w: majority` with both regions voting); every other region's is a streaming standby of
+ * the current primary. A data dir that exists is started as it is (primary, standby or rejoined).
+ */
+export async function launchPostgres(
+  { bp, ports, stateDir }: LaunchContext,
+  region: Region,
+  standbyOf?: Region,
+): Promise<Launched & { server: RunningPostgres }> {
+  const dir = join(stateDir, region.name, "postgres");
+  const upstream = standbyOf ?? (region.primary ? undefined : bp.primaryRegion);
+  const server = await startPostgres({
+    host: region.loopbackAddress,
+    port: ports.postgres,
+    dir,
+    // Also on the peer address, which the other regions (their FerretDB, their standby) use.
+    alsoListenOn: [region.peerAddress],
+    ...(upstream ? { standbyOf: { host: upstream.peerAddress, port: ports.postgres } } : {}),
+    synchronousStandby: !upstream && bp.regions.length > 1,
+  });
+  const { pid, host, port, url } = server;
+  return {
+    rec: dataRec("postgres", region, { pid, host, port, url }, join(dir, "postgres.log")),
+    handle: server,
+    server,
+  };
+}
+
+/**
+ * The region's FerretDB. It reaches whichever region's PostgreSQL is writable (a multi-host URL with
+ * `target_session_attrs=read-write`, in failover order), the way a MongoDB driver follows the replica set's primary
+ * across regions.
+ */
+export async function launchMongo({ bp, ports, stateDir }: LaunchContext, region: Region): Promise<Launched> {
+  const dir = join(stateDir, region.name, "ferretdb");
+  // Its own region's PostgreSQL on the region's address, the others' on their peer addresses (across the link).
+  const hosts = failoverOrder(bp).map((r) => ({
+    host: r.name === region.name ? r.loopbackAddress : r.peerAddress,
+    port: ports.postgres,
+  }));
+  const server = await startMongo({
+    host: region.loopbackAddress,
+    port: ports.mongo,
+    dir,
+    postgresqlUrl: ferretdbUrl(hosts),
+  });
+  const { pid, host, port, url } = server;
+  return {
+    rec: dataRec("mongo", region, { pid, host, port, url }, join(dir, "ferretdb.log")),
+    handle: server,
+  };
+}
+
+/** ferretdb-<region>, kafka-<region>, ...: the record of one data-tier process of a region. */
+function dataRec(
+  role: "kafka" | "mirrormaker" | "postgres" | "mongo",
+  region: Region,
+  at: { pid: number; host: string; port: number; url: string },
+  log: string,
+): ProcessRecord {
+  const prefix = role === "mongo" ? "ferretdb" : role;
+  return { name: `${prefix}-${region.name}`, role, ...at, log, region: region.name };
 }
 
 export async function launchDns({ bp, ports, stateDir }: LaunchContext): Promise<Launched> {

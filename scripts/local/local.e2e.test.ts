@@ -124,7 +124,12 @@ describe("local environment (real processes on loopback)", () => {
     const status = await env.status();
     expect(status.filter((p) => !p.alive)).toEqual([]);
     expect(status.map((p) => p.role).sort()).toEqual(
-      [...Array(6).fill("service"), "dns", "edge", "edge", "kafka", "mongo", "redis", "redis"].sort(),
+      [
+        ...Array(6).fill("service"),
+        "dns",
+        ...["edge", "kafka", "mongo", "postgres", "redis"].flatMap((role) => [role, role]),
+        "mirrormaker",
+      ].sort(),
     );
     expect(existsSync(stateFile(stateDir))).toBe(true);
   });

@@ -41,6 +41,43 @@ function locations(path: string, match: "prefix" | "exact"): string[] {
 }
 
 /**
+ * nginx's own errors as `{error: {code, message}}`, like the services', instead of its HTML pages; 501/505 answer
+ * bytes the client sent, so 400. URI pages, not named locations: nginx cannot redirect a bad request line to those.
+ */
+const edgeErrors: [nginxStatus: number, status: number, code: string, message: string][] = [
+  [400, 400, "BAD_REQUEST", "the edge could not parse the request (request line, headers or body framing)"],
+  [494, 400, "HEADERS_TOO_LARGE", "a request header or the header block is larger than the edge accepts"],
+  [404, 404, "ROUTE_NOT_FOUND", "the edge has no route for this path"],
+  [405, 405, "METHOD_NOT_ALLOWED", "the edge does not accept this method"],
+  [411, 411, "LENGTH_REQUIRED", "the request needs a Content-Length"],
+  [413, 413, "BODY_TOO_LARGE", "the request body is larger than the edge accepts"],
+  [414, 414, "URI_TOO_LONG", "the request target is longer than the edge accepts"],
+  [501, 400, "TRANSFER_ENCODING_UNSUPPORTED", "the edge accepts no Transfer-Encoding but chunked"],
+  [505, 400, "HTTP_VERSION_UNSUPPORTED", "the edge speaks HTTP/1.0 and HTTP/1.1 only"],
+  [502, 502, "EDGE_UPSTREAM_UNAVAILABLE", "the edge could not reach the service behind it"],
+  [504, 504, "EDGE_UPSTREAM_TIMEOUT", "the service behind the edge did not answer in time"],
+];
+
+const jsonError = (code: string, message: string) => `'{"error":{"code":"${code}","message":"${message}"}}'`;
+
+// nginx refuses only TRACE itself; every other method goes to the service, which answers 405 with its own Allow.
+const edgeAllow = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
+
+/** A location's add_header replaces the server's, so the 405 page repeats x-edge-region next to its Allow. */
+const errorPages = (regionName: string) =>
+  [
+    "    default_type application/json;",
+    ...edgeErrors.map(([from, status]) => `    error_page ${from} =${status} /_edge/error/${from};`),
+    ...edgeErrors.map(([from, status, code, message]) => {
+      const allow =
+        status === 405
+          ? `add_header Allow "${edgeAllow}" always; add_header x-edge-region ${regionName} always; `
+          : "";
+      return `    location = /_edge/error/${from} { internal; ${allow}return ${status} ${jsonError(code, message)}; }`;
+    }),
+  ].join("\n");
+
+/**
  * The edge of one region as a complete nginx.conf, generated from the model's routes and hostnames and the
  * rollout: public host → weighted colors (split_clients), preview host → idle color, anything else → 404.
  */
@@ -57,6 +94,11 @@ export function renderNginxConfig(
   const routed = [...new Set(bp.edge.routes.map((r) => r.service))];
   const addr = region.loopbackAddress;
   const dir = paths.dir;
+  const unknownHost = jsonError(
+    "UNKNOWN_HOST",
+    `unknown host: the edge serves ${bp.edge.hostname} and ${bp.edge.previewHostname}`,
+  );
+  const routePaths = bp.edge.routes.map((r) => r.path).join(", ");
 
   const upstreams = routed.flatMap((service) =>
     deployed.map((color) =>
@@ -94,6 +136,9 @@ events { worker_connections 1024; }
 http {
   server_tokens off;
   keepalive_timeout 30s;
+  # Slow clients (slowloris, a body that never ends) are closed after 5 s, not nginx's default 60 s.
+  client_header_timeout 5s;
+  client_body_timeout 5s;
 
   log_format edge '$remote_addr [$time_local] "$request" $status $body_bytes_sent host=$host color=$color '
                   'rid=$req_id rt=$request_time upstream=$upstream_addr us=$upstream_status ut=$upstream_response_time';
@@ -121,8 +166,9 @@ ${upstreams.join("\n")}
     listen ${addr}:${ports.edge};
     server_name ${bp.edge.hostname} ${bp.edge.previewHostname};
 
-    if ($color = none) { return 503 "no idle color is deployed: the preview host has nothing to serve\\n"; }
-    if ($color = unknown) { return 404 "unknown host\\n"; }
+    if ($color = none) { return 503 ${jsonError("NO_IDLE_COLOR", "no idle color is deployed: the preview host has nothing to serve")}; }
+    if ($color = unknown) { return 404 ${unknownHost}; }
+${errorPages(region.name)}
 
     add_header x-edge-region ${region.name} always;
     proxy_http_version 1.1;
@@ -139,12 +185,13 @@ ${upstreams.join("\n")}
     proxy_next_upstream_tries 2;
 
 ${locationBlocks.join("\n")}
-    location / { return 404 "no route\\n"; }
+    location / { return 404 ${jsonError("ROUTE_NOT_FOUND", `the edge routes ${routePaths} only`)}; }
   }
 
   server {
     listen ${addr}:${ports.edge} default_server;
-    return 404 "unknown host\\n";
+${errorPages(region.name)}
+    location / { return 404 ${unknownHost}; }
   }
 }
 `;

@@ -19,7 +19,15 @@ describe("local ports", () => {
       COLORS.flatMap((c) => bp.services.map((s) => ports.service(s.name, c, r.name))),
     );
     expect(new Set(servicePorts).size).toBe(bp.regions.length * COLORS.length * bp.services.length);
-    const fixed = [ports.edge, ports.dns, ports.redis, ports.kafka, ports.mongo];
+    const fixed = [
+      ports.edge,
+      ports.dns,
+      ports.redis,
+      ports.kafka,
+      ports.kafkaPeer,
+      ports.mongo,
+      ports.postgres,
+    ];
     expect(new Set(fixed).size).toBe(fixed.length);
     expect(servicePorts.filter((p) => fixed.includes(p))).toEqual([]);
     expect(ports.service("gateway", "blue", "region-a")).toBe(19080);

@@ -12,17 +12,21 @@ export interface LocalPorts {
   /** The same on every region's address: PowerDNS checks one URL (`http://<hostname>:<edge>/readyz`) per region. */
   edge: number;
   dns: number;
-  /** Per region, on the region's address. */
+  /** Per region, each on the region's address: the region's own data tier. */
   redis: number;
   kafka: number;
+  /** Kafka's listener for the other regions (MirrorMaker) on the region's peer address: Kafka refuses two listeners on one port. */
+  kafkaPeer: number;
+  /** FerretDB (the MongoDB wire protocol) over the region's PostgreSQL. */
   mongo: number;
+  postgres: number;
   /** Port of a service in a color and region (bound to the region's address). */
   service(serviceName: string, color: Color, regionName: string): number;
 }
 
 /**
  * Ports are `basePort + role offset` so a user can guess them: edge 18080, DNS 18053, Redis 18079,
- * Kafka 18092, FerretDB 18017, services `basePort + 1000 + 500·color + 100·region + (model port mod 100)`
+ * Kafka 18092 (18093 for the other regions), FerretDB 18017, PostgreSQL 18032 (each on every region's address), services `basePort + 1000 + 500·color + 100·region + (model port mod 100)`
  * (blue gateway in region-a: 19080, green: 19580, blue in region-b: 19180).
  */
 export function localPorts(bp: Blueprint, basePort = DEFAULT_BASE_PORT): LocalPorts {
@@ -53,7 +57,9 @@ export function localPorts(bp: Blueprint, basePort = DEFAULT_BASE_PORT): LocalPo
     dns: basePort + 53,
     redis: basePort + 79,
     kafka: basePort + 92,
+    kafkaPeer: basePort + 93,
     mongo: basePort + 17,
+    postgres: basePort + 32,
     service(serviceName, color, regionName) {
       const service = bp.services.find((s) => s.name === serviceName);
       if (!service)

@@ -2,7 +2,8 @@ import { request, type Agent } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { isAlive } from "./state.js";
 
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
+/** Sends the signal to the process group the PID leads (falls back to the PID alone). */
+export function signalGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     // Every process here leads its own group (spawned detached): the group also holds nginx workers.
     process.kill(-pid, signal);
@@ -15,10 +16,16 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** SIGTERM, wait up to timeoutMs, then SIGKILL; resolves once the PID is gone. Works from any shell. */
-export async function stopPid(pid: number, timeoutMs = 10_000): Promise<void> {
+/**
+ * SIGTERM (or `signal`), wait up to timeoutMs, then SIGKILL; resolves once the PID is gone. Works from any shell.
+ */
+export async function stopPid(
+  pid: number,
+  timeoutMs = 10_000,
+  signal: NodeJS.Signals = "SIGTERM",
+): Promise<void> {
   if (!isAlive(pid)) return;
-  signalGroup(pid, "SIGTERM");
+  signalGroup(pid, signal);
   const deadline = Date.now() + timeoutMs;
   while (isAlive(pid) && Date.now() < deadline) await sleep(50);
   if (isAlive(pid)) signalGroup(pid, "SIGKILL");

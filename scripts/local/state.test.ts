@@ -37,13 +37,14 @@ const state: LocalState = {
       region: "region-a",
     },
     {
-      name: "kafka",
+      name: "kafka-region-a",
       role: "kafka",
       pid: 2,
-      host: "127.0.0.1",
+      host: "127.0.1.1",
       port: 18092,
-      url: "127.0.0.1:18092",
+      url: "127.0.1.1:18092",
       log: "k.log",
+      region: "region-a",
     },
   ],
 };
@@ -66,9 +67,9 @@ describe("local state", () => {
       upsertProcess(readState(dir)!, dir, { ...state.processes[1]!, pid: 3 });
       expect(readState(dir)!.processes.map((p) => [p.name, p.pid])).toEqual([
         ["redis-region-a", 1],
-        ["kafka", 3],
+        ["kafka-region-a", 3],
       ]);
-      forgetProcesses(dir, ["kafka"]);
+      forgetProcesses(dir, ["kafka-region-a"]);
       expect(readState(dir)!.processes.map((p) => p.name)).toEqual(["redis-region-a"]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -77,7 +78,7 @@ describe("local state", () => {
 
   it("when a data store is not running, then dataUrls names it and how to start it", () => {
     expect(() => dataUrls(state, "region-a")).toThrow(
-      "mongo is not running — run 'npm run local -- up' first",
+      "mongo of region-a is not running — run 'npm run local -- up' first",
     );
     expect(() => dataUrls(state, "region-b")).toThrow("redis of region-b is not running");
   });

@@ -14,7 +14,11 @@ import type { Color } from "../../infra/model/index.js";
 import type { RoutingState } from "./nginx-config.js";
 import type { DataUrls } from "./service-env.js";
 
-export type ProcessRole = "redis" | "kafka" | "mongo" | "service" | "edge" | "dns";
+export type ProcessRole =
+  "redis" | "kafka" | "mirrormaker" | "postgres" | "mongo" | "service" | "edge" | "dns";
+
+/** The roles of a region's data tier (drills stop and start them one by one). */
+export const DATA_ROLES: readonly ProcessRole[] = ["redis", "kafka", "mirrormaker", "postgres", "mongo"];
 
 /** One process of the environment, enough to find, probe and stop it from another shell. */
 export interface ProcessRecord {
@@ -155,17 +159,12 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** URLs of the data tier a service in region connects to: its region's Redis, the shared Mongo and Kafka. */
+/** URLs of the data tier a service in region connects to: its own region's Redis, FerretDB and Kafka. */
 export function dataUrls(state: LocalState, region: string): DataUrls {
-  const url = (role: ProcessRole, inRegion?: string) => {
-    const rec = state.processes.find(
-      (p) => p.role === role && (inRegion === undefined || p.region === inRegion),
-    );
-    if (!rec)
-      throw new Error(
-        `${role}${inRegion ? ` of ${inRegion}` : ""} is not running — run 'npm run local -- up' first`,
-      );
+  const url = (role: ProcessRole) => {
+    const rec = state.processes.find((p) => p.role === role && p.region === region);
+    if (!rec) throw new Error(`${role} of ${region} is not running — run 'npm run local -- up' first`);
     return rec.url;
   };
-  return { redis: url("redis", region), mongo: url("mongo"), kafkaBrokers: [url("kafka")] };
+  return { redis: url("redis"), mongo: url("mongo"), kafkaBrokers: [url("kafka")] };
 }

@@ -1,4 +1,4 @@
-import type { Blueprint } from "../../infra/model/index.js";
+import type { Blueprint, Region } from "../../infra/model/index.js";
 import type { Color } from "../../infra/model/index.js";
 import { DNS_HOST, resolveA } from "./dns-server.js";
 import * as launch from "./launchers.js";
@@ -9,7 +9,7 @@ import { SAMPLE_PRODUCTS } from "./seed.js";
 export interface UpActions {
   step(label: string, fn: () => Promise<unknown>): Promise<void>;
   record(launched: launch.Launched): Promise<void>;
-  deployColor(color: Color, version: string): Promise<void>;
+  deployColor(color: Color, version: string, opts?: { regions?: string[] }): Promise<void>;
   waitReady(color: Color): Promise<void>;
   /** Puts the sample products into every region's catalog of the color; resolves to the number of writes. */
   seed(color: Color): Promise<number>;
@@ -20,31 +20,66 @@ export interface UpActions {
 export const activeVersion = (bp: Blueprint) => bp.rollout.versions[bp.rollout.activeColor] ?? "dev";
 
 /**
- * The order of `up`: the data tier in parallel, the active color, then the edges, and DNS last so its
+ * The order of `up`: each region's data tier (in two parallel stages), the active color, then the edges, and DNS last so its
  * first health checks already find the edges; done when the app name answers the primary region.
  */
 export async function runUpPlan(ctx: launch.LaunchContext, a: UpActions): Promise<void> {
   const { bp, ports } = ctx;
   const active = bp.rollout.activeColor;
   const version = activeVersion(bp);
+  const others = bp.regions.filter((r) => !r.primary);
+  const primary = bp.primaryRegion;
+  // Stage 1: what depends on nothing; the standbys copy the primary PostgreSQL, FerretDB and MirrorMaker need theirs.
   await settleAll([
     ...bp.regions.map((r) =>
       a.step(`${r.name}: redis on ${r.loopbackAddress}:${ports.redis}`, async () =>
         a.record(await launch.launchRedis(ctx, r)),
       ),
     ),
-    a.step(
-      `shared: kafka (KRaft) on 127.0.0.1:${ports.kafka}, topics ${bp.data.kafka.topics.map((t) => t.name).join(", ")}`,
-      async () => a.record(await launch.launchKafka(ctx)),
+    ...bp.regions.map((r) =>
+      a.step(
+        `${r.name}: kafka (KRaft) on ${r.loopbackAddress}:${ports.kafka}, topics ${bp.data.kafka.topics.map((t) => t.name).join(", ")}`,
+        async () => a.record(await launch.launchKafka(ctx, r)),
+      ),
     ),
-    a.step(`shared: ferretdb on 127.0.0.1:${ports.mongo}`, async () =>
-      a.record(await launch.launchMongo(ctx)),
+    a.step(
+      `${primary.name}: postgresql (primary) on ${primary.loopbackAddress}:${ports.postgres}`,
+      async () => a.record(await launch.launchPostgres(ctx, primary)),
     ),
   ]);
-  await a.step(
-    `${active}: ${bp.services.map((s) => s.name).join(", ")} at ${version} in ${bp.regions.length} regions`,
-    () => a.deployColor(active, version),
-  );
+  const ferretdb = (r: Region) =>
+    a.step(`${r.name}: ferretdb on ${r.loopbackAddress}:${ports.mongo}`, async () =>
+      a.record(await launch.launchMongo(ctx, r)),
+    );
+  await settleAll([
+    ...others.map((r) =>
+      a.step(
+        `${r.name}: postgresql (standby of ${primary.name}) on ${r.loopbackAddress}:${ports.postgres}`,
+        async () => a.record(await launch.launchPostgres(ctx, r)),
+      ),
+    ),
+    ferretdb(primary),
+    ...others.map((r) =>
+      a.step(`${r.name}: mirrormaker 2 from ${primary.name}`, async () => {
+        const launched = await launch.launchMirrorMaker(ctx, r);
+        if (launched) await a.record(launched);
+      }),
+    ),
+  ]);
+  const names = bp.services.map((s) => s.name).join(", ");
+  // The primary region's services create every collection and index first; only then do the other regions'
+  // FerretDBs start. FerretDB caches the collection list per process, so one that had loaded it before would never
+  // see them (its first write fails "relation already exists").
+  await a.step(`${active}: ${names} at ${version} in ${primary.name} (they create the schema)`, async () => {
+    await a.deployColor(active, version, { regions: [primary.name] });
+    await a.waitReady(active);
+  });
+  if (others.length > 0) {
+    await settleAll(others.map(ferretdb));
+    await a.step(`${active}: ${names} at ${version} in ${others.map((r) => r.name).join(", ")}`, () =>
+      a.deployColor(active, version, { regions: others.map((r) => r.name) }),
+    );
+  }
   await a.step(`${active}: every service answers /readyz 200`, () => a.waitReady(active));
   await a.step(
     `catalog: ${SAMPLE_PRODUCTS.length} sample products (${SAMPLE_PRODUCTS.map((p) => p.sku).join(", ")}) into each region's catalog`,
@@ -56,13 +91,13 @@ export async function runUpPlan(ctx: launch.LaunchContext, a: UpActions): Promis
   await a.step(`dns: powerdns on ${DNS_HOST}:${ports.dns}`, async () =>
     a.record(await launch.launchDns(ctx)),
   );
-  const primary = bp.primaryRegion.loopbackAddress;
-  await a.step(`dns: ${bp.edge.hostname} → ${primary} (${bp.primaryRegion.name})`, () =>
+  const address = primary.loopbackAddress;
+  await a.step(`dns: ${bp.edge.hostname} → ${address} (${primary.name})`, () =>
     pollUntil(
-      `${bp.edge.hostname} answering ${primary}`,
+      `${bp.edge.hostname} answering ${address}`,
       async () => {
         const answer = await resolveA(bp.edge.hostname, ports.dns);
-        return answer.includes(primary) || `answer: ${answer.join(",") || "none"}`;
+        return answer.includes(address) || `answer: ${answer.join(",") || "none"}`;
       },
       10_000 + 3_000 * bp.dns.healthCheck.intervalSeconds,
     ),

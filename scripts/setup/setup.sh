@@ -11,10 +11,11 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=versions.env
 source "$ROOT/scripts/setup/versions.env"
 # prometheus: for promtool, which checks and unit-tests the alert rules (services/lib/alerts).
+# postgresql: FerretDB's backend, one streaming-replicated cluster per region (scripts/lib/servers/postgres.ts).
 APT_PACKAGES=(redis-server nginx-light pdns-server pdns-backend-bind dnsutils curl iproute2 procps shellcheck
-  podman runc debootstrap prometheus)
+  podman runc debootstrap prometheus iptables "postgresql-$POSTGRESQL_MAJOR")
 # Daemons the packages start by default; the harness runs its own instances on free ports instead.
-APT_SERVICES=(redis-server nginx pdns prometheus)
+APT_SERVICES=(redis-server nginx pdns prometheus postgresql)
 
 CACHE="$ROOT/.cache"
 BIN="$CACHE/tools/bin"
@@ -88,18 +89,20 @@ stop_apt_daemons() {
   done
 }
 
+# The jar set is keyed by the version and the pom's content: a cache of an older pom's jars is refetched.
 install_kafka() {
-  local dir="$CACHE/kafka/$KAFKA_VERSION"
-  if [[ -f "$dir/.complete" ]]; then
+  local dir="$CACHE/kafka/$KAFKA_VERSION" pom="$ROOT/scripts/setup/kafka/pom.xml" key
+  key="$KAFKA_VERSION pom-sha256 $(sha256sum "$pom" | cut -d' ' -f1)"
+  if [[ -f "$dir/.complete" && "$(cat "$dir/.complete")" == "$key" ]]; then
     echo "$KAFKA_VERSION present"
     return
   fi
   rm -rf "$dir"
   mkdir -p "$dir/libs"
-  mvn -q -B -f "$ROOT/scripts/setup/kafka/pom.xml" -Dkafka.version="$KAFKA_VERSION" \
+  mvn -q -B -f "$pom" -Dkafka.version="$KAFKA_VERSION" \
     dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$dir/libs" >"$CACHE/kafka-maven.log" 2>&1 ||
     { tail -n 20 "$CACHE/kafka-maven.log" >&2; return 1; }
-  touch "$dir/.complete"
+  echo "$key" >"$dir/.complete"
   echo "$KAFKA_VERSION downloaded"
 }
 

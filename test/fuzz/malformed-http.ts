@@ -13,6 +13,8 @@ export interface RawOutcome {
   hung: boolean;
   /** The request was HEAD: its answer has no body. */
   head: boolean;
+  /** Bytes came back without a status line: an HTTP/0.9 answer (nginx serves `GET /path` with no version so). */
+  http09: boolean;
 }
 
 export interface MalformedHttpReport {
@@ -24,6 +26,10 @@ export interface MalformedHttpReport {
   silentCloses: Record<string, number>;
   silentSamples: string[];
   slowestCloseMs: number;
+  /** Closed without an answer once the target's timeout passed (nginx's 408, see `closesSilentlyOnTimeout`). */
+  timedOutSilently: number;
+  /** Answered without a status line because the request line had no version (HTTP/0.9). */
+  http09Answers: number;
   /** Each case that broke a rule: a 5xx, a 4xx without {error: {code, message}}, a connection kept past its deadline. */
   findings: string[];
 }
@@ -33,12 +39,23 @@ export interface Timeouts {
   requestTimeoutMs: number;
 }
 
+/** What is fuzzed: its URL, the Host it serves, its limits on slow clients and how it ends a timed-out request. */
+export interface RawTarget extends Timeouts {
+  /** The Host header (and absolute-form authority) of well-formed requests; default `edge`. */
+  host?: string;
+  /**
+   * nginx ends a request whose header or body did not arrive within its timeout by closing the socket without an
+   * answer (it never sends 408); with this, such a close at or after the timeout is counted, not a finding.
+   */
+  closesSilentlyOnTimeout?: boolean;
+}
+
 const orderBody = JSON.stringify({ customerId: "c-1", items: [{ sku: "fuzz-1", quantity: 1 }] });
-// One Idempotency-Key per case: many concurrent POSTs with one key wait on each other in orders (README, "Left open").
-const templates = (key: string) => [
-  "GET /api/catalog/products?limit=5 HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n\r\n",
-  "GET /api/orders/orders/00000000-0000-4000-8000-000000000000 HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n\r\n",
-  `POST /api/orders/orders HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\nIdempotency-Key: ${key}\r\nContent-Length: ${orderBody.length}\r\nConnection: close\r\n\r\n${orderBody}`,
+// One Idempotency-Key per case: concurrent POSTs with one key would mostly answer 409 IDEMPOTENCY_KEY_IN_PROGRESS.
+const templates = (key: string, host: string) => [
+  `GET /api/catalog/products?limit=5 HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+  `GET /api/orders/orders/00000000-0000-4000-8000-000000000000 HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+  `POST /api/orders/orders HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nIdempotency-Key: ${key}\r\nContent-Length: ${orderBody.length}\r\nConnection: close\r\n\r\n${orderBody}`,
 ];
 
 /** Sends `chunks` (a delay in ms before each) on a fresh socket; resolves when the server closes or the deadline passes. */
@@ -62,13 +79,18 @@ export function exchange(
       const answer = Buffer.concat(received).toString("latin1");
       const status = /^HTTP\/1\.[01] (\d{3})/.exec(answer);
       const split = answer.indexOf("\r\n\r\n");
+      // The first answer's body only: a keep-alive socket may carry answers to bytes parsed as further requests.
+      const length = /\r\ncontent-length: *(\d+)/i.exec(split === -1 ? "" : answer.slice(0, split));
+      const rest = split === -1 ? "" : answer.slice(split + 4);
+      const firstLine = String(chunks[0]?.bytes ?? "").split("\r\n")[0] ?? "";
       resolve({
         kind,
         status: status ? Number(status[1]) : 0,
-        body: split === -1 ? "" : answer.slice(split + 4),
+        body: status ? (length ? rest.slice(0, Number(length[1])) : rest) : answer,
         closedAfterMs: performance.now() - started,
         hung: hung && !status,
         head: String(chunks[0]?.bytes ?? "").startsWith("HEAD "),
+        http09: !status && answer.length > 0 && !/ HTTP\/\d/.test(firstLine),
       });
     };
     const socket = net.connect(Number(port), hostname, () => {
@@ -115,12 +137,13 @@ const pick = <T>(rand: () => number, items: readonly T[]): T => items[Math.floor
 /** The cases of one round; each is a complete exchange with its own deadline. */
 function roundCases(
   rand: () => number,
-  t: Timeouts,
+  t: RawTarget,
 ): { kind: string; chunks: { delayMs: number; bytes: Buffer | string }[]; deadlineMs: number }[] {
   // A complete but malformed request is answered at once; an incomplete one is closed by the request deadline.
   const slack = Math.max(1000, t.requestTimeoutMs / 2);
   const incomplete = t.requestTimeoutMs + slack;
-  const host = "Host: edge\r\nConnection: close\r\n";
+  const authority = t.host ?? "edge";
+  const host = `Host: ${authority}\r\nConnection: close\r\n`;
   const now = (bytes: Buffer | string) => [{ delayMs: 0, bytes }];
   const cl = 1 + Math.floor(rand() * 40);
   return [
@@ -131,7 +154,7 @@ function roundCases(
     },
     {
       kind: "mutated-request",
-      chunks: now(mutate(rand, pick(rand, templates(`raw-fuzz-${Math.floor(rand() * 1e12)}`)))),
+      chunks: now(mutate(rand, pick(rand, templates(`raw-fuzz-${Math.floor(rand() * 1e12)}`, authority)))),
       deadlineMs: incomplete,
     },
     {
@@ -150,18 +173,18 @@ function roundCases(
       kind: "absolute-form",
       chunks: now(
         `${pick(rand, ["GET", "POST", "HEAD", "PUT", "CONNECT", "OPTIONS"])} ${pick(rand, [
-          "http://edge/api/catalog/products",
+          `http://${authority}/api/catalog/products`,
           "http://evil.example:1/api/orders/orders/x",
-          "https://edge/api/catalog/metrics",
+          `https://${authority}/api/catalog/metrics`,
           "http://[::1]/api/catalog/products?limit=1",
-          "http://edge",
+          `http://${authority}`,
           "http:///api/catalog/products",
-          "ftp://edge/api/catalog/products",
-          "http://u:p@edge/api/orders/orders",
+          `ftp://${authority}/api/catalog/products`,
+          `http://u:p@${authority}/api/orders/orders`,
           "*",
           "edge:443",
-          "//edge/api/catalog/products",
-          "http://edge/%2e%2e/api/catalog/livez",
+          `//${authority}/api/catalog/products`,
+          `http://${authority}/%2e%2e/api/catalog/livez`,
         ])} HTTP/1.1\r\n${host}\r\n`,
       ),
       deadlineMs: incomplete,
@@ -187,13 +210,13 @@ function roundCases(
 }
 
 /** Slowloris: a header line every `everyMs`, forever; the headers deadline must close the socket. */
-function slowloris(t: Timeouts) {
+function slowloris(t: RawTarget) {
   const everyMs = Math.max(50, Math.floor(t.headersTimeoutMs / 6));
   const lines = Math.ceil((t.headersTimeoutMs * 3) / everyMs);
   return {
     kind: "slowloris",
     chunks: [
-      { delayMs: 0, bytes: "GET /api/catalog/products HTTP/1.1\r\nHost: edge\r\n" },
+      { delayMs: 0, bytes: `GET /api/catalog/products HTTP/1.1\r\nHost: ${t.host ?? "edge"}\r\n` },
       ...Array.from({ length: lines }, (_, i) => ({ delayMs: everyMs, bytes: `X-Trickle-${i}: x\r\n` })),
     ],
     // Node checks the deadline every headersTimeout/4 (services/lib/src/app.ts).
@@ -202,9 +225,11 @@ function slowloris(t: Timeouts) {
 }
 
 /** Checks one outcome against the rules; returns what is wrong, or undefined. */
-export function judge(o: RawOutcome, deadlineMs: number): string | undefined {
+export function judge(o: RawOutcome, deadlineMs: number, target?: RawTarget): string | undefined {
   if (o.hung) return `${o.kind}: the connection was still open after ${deadlineMs} ms`;
-  if (o.status === 0) return `${o.kind}: closed without an answer after ${Math.round(o.closedAfterMs)} ms`;
+  if (o.http09) return http09Body(o);
+  if (o.status === 0 && !(target && timedOutSilently(o, target)))
+    return `${o.kind}: closed without an answer after ${Math.round(o.closedAfterMs)} ms`;
   if (o.status >= 500) return `${o.kind}: ${o.status} ${o.body.slice(0, 200)}`;
   if (o.status >= 400 && !o.head) {
     try {
@@ -218,10 +243,28 @@ export function judge(o: RawOutcome, deadlineMs: number): string | undefined {
   return undefined;
 }
 
+/** An HTTP/0.9 answer has no status to judge; its body must still be the JSON of an answer, never a bare page. */
+function http09Body(o: RawOutcome): string | undefined {
+  try {
+    JSON.parse(o.body);
+    return undefined;
+  } catch {
+    return `${o.kind}: an HTTP/0.9 answer that is not JSON: ${JSON.stringify(o.body.slice(0, 200))}`;
+  }
+}
+
+/** nginx's end of a request that timed out: no answer, the socket closed once its shorter timeout had passed. */
+export function timedOutSilently(o: RawOutcome, t: RawTarget): boolean {
+  const timeoutMs = Math.min(t.headersTimeoutMs, t.requestTimeoutMs);
+  return (
+    t.closesSilentlyOnTimeout === true && o.status === 0 && !o.hung && o.closedAfterMs >= timeoutMs - 100
+  );
+}
+
 /** Runs `rounds` rounds of malformed requests (7 kinds each) plus slowloris connections, `concurrency` at a time. */
 export async function runMalformedHttp(
   url: string,
-  opts: Timeouts & { rounds: number; seed: number; concurrency?: number; slowloris?: number },
+  opts: RawTarget & { rounds: number; seed: number; concurrency?: number; slowloris?: number },
 ): Promise<MalformedHttpReport> {
   const rand = seededRandom(opts.seed);
   const cases = [
@@ -236,6 +279,8 @@ export async function runMalformedHttp(
     silentCloses: {},
     silentSamples: [],
     slowestCloseMs: 0,
+    timedOutSilently: 0,
+    http09Answers: 0,
     findings: [],
   };
   let next = 0;
@@ -247,13 +292,15 @@ export async function runMalformedHttp(
       report.byKind[c.kind] = (report.byKind[c.kind] ?? 0) + 1;
       report.byStatus[outcome.status] = (report.byStatus[outcome.status] ?? 0) + 1;
       if (outcome.status >= 500) report.serverErrors++;
-      if (outcome.status === 0 && !outcome.hung) {
+      if (outcome.http09) report.http09Answers++;
+      else if (timedOutSilently(outcome, opts)) report.timedOutSilently++;
+      else if (outcome.status === 0 && !outcome.hung) {
         report.silentCloses[c.kind] = (report.silentCloses[c.kind] ?? 0) + 1;
         if (report.silentSamples.length < 5)
           report.silentSamples.push(JSON.stringify(String(c.chunks[0]?.bytes).slice(0, 300)));
       }
       report.slowestCloseMs = Math.max(report.slowestCloseMs, Math.round(outcome.closedAfterMs));
-      const finding = judge(outcome, c.deadlineMs);
+      const finding = judge(outcome, c.deadlineMs, opts);
       if (finding && report.findings.length < 50)
         report.findings.push(`${finding} ← sent ${JSON.stringify(String(c.chunks[0]?.bytes).slice(0, 400))}`);
     }

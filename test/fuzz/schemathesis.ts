@@ -21,8 +21,12 @@ export function schemathesisBin(): string {
 }
 
 export interface SchemathesisOptions {
-  /** The gateway's base URL; the document is read from `${baseUrl}/openapi.json`. */
+  /** Where the cases are sent: the gateway, or the edge in front of it. */
   baseUrl: string;
+  /** The document; default `${baseUrl}/openapi.json` (the edge routes only /api and /readyz, not the document). */
+  schemaUrl?: string;
+  /** Sent with every case, e.g. the Host the edge serves. */
+  headers?: Record<string, string>;
   /** Cases per operation and phase. */
   maxExamples: number;
   seed: number;
@@ -57,9 +61,10 @@ export async function runSchemathesis(opts: SchemathesisOptions): Promise<Schema
     "--config-file",
     join(here, "schemathesis.toml"),
     "run",
-    `${opts.baseUrl}/openapi.json`,
+    opts.schemaUrl ?? `${opts.baseUrl}/openapi.json`,
     "--url",
     opts.baseUrl,
+    ...Object.entries(opts.headers ?? {}).flatMap(([name, value]) => ["--header", `${name}: ${value}`]),
     "--checks",
     "all",
     // The gateway's 405 names the prefix's methods, not the resource's: see test/fuzz/README.md, "Left open".

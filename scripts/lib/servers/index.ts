@@ -6,3 +6,15 @@ export { startRedis, type RedisOptions } from "./redis.js";
 export { startMongo, type MongoOptions } from "./mongo.js";
 export { startKafka, type KafkaOptions } from "./kafka.js";
 export { startNginx, type NginxOptions, type RunningNginx } from "./nginx.js";
+export {
+  startPostgres,
+  rejoinAsStandby,
+  replicationLag,
+  ferretdbUrl,
+  setSynchronous,
+  postgresRole,
+  promotePostgres,
+  type PostgresOptions,
+  type RunningPostgres,
+} from "./postgres.js";
+export { startMirrorMaker, mirrorMakerProperties, type MirrorMakerOptions } from "./mirrormaker.js";

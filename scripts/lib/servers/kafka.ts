@@ -20,6 +20,11 @@ export interface KafkaOptions {
   port?: number;
   dir?: string;
   topics?: { name: string; partitions: number }[];
+  /**
+   * A second client listener (`PEER`), advertised as itself: the address other regions reach this cluster on
+   * (MirrorMaker's source), so cutting that address cuts only the link between regions.
+   */
+  peer?: { host: string; port: number };
 }
 
 // Small heap, serial GC and C1-only JIT: a single test broker starts in ~4 s and stays under ~600 MB.
@@ -31,16 +36,23 @@ const JVM_OPTS = [
   "-Djava.awt.headless=true",
 ];
 
-function serverProperties(host: string, port: number, controllerPort: number, dataDir: string): string {
+function serverProperties(
+  host: string,
+  port: number,
+  controllerPort: number,
+  dataDir: string,
+  peer?: { host: string; port: number },
+): string {
+  const peerListener = peer ? `,PEER://${peer.host}:${peer.port}` : "";
   return [
     "process.roles=broker,controller",
     "node.id=1",
     `controller.quorum.voters=1@${host}:${controllerPort}`,
-    `listeners=PLAINTEXT://${host}:${port},CONTROLLER://${host}:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://${host}:${port}`,
+    `listeners=PLAINTEXT://${host}:${port},CONTROLLER://${host}:${controllerPort}${peerListener}`,
+    `advertised.listeners=PLAINTEXT://${host}:${port}${peerListener}`,
     "controller.listener.names=CONTROLLER",
     "inter.broker.listener.name=PLAINTEXT",
-    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PEER:PLAINTEXT",
     `log.dirs=${dataDir}`,
     "num.partitions=1",
     // Topics are created explicitly (by the harness or the service), never by a typo in a producer.
@@ -60,14 +72,15 @@ function serverProperties(host: string, port: number, controllerPort: number, da
   ].join("\n");
 }
 
-const LOG4J2 = [
+/** log4j2 config of the Kafka JVMs (broker, MirrorMaker): console, INFO, without the config dumps. */
+export const KAFKA_LOG4J2 = [
   "rootLogger.level=INFO",
   "rootLogger.appenderRef.stdout.ref=STDOUT",
   "appender.stdout.type=Console",
   "appender.stdout.name=STDOUT",
   "appender.stdout.layout.type=PatternLayout",
   "appender.stdout.layout.pattern=[%d] %p %m (%c)%n",
-  // The broker logs every config value at INFO on start; keep the log readable.
+  // Every broker, client and connector logs its whole config at INFO; keep the log readable.
   "logger.config.name=org.apache.kafka.common.config.AbstractConfig",
   "logger.config.level=WARN",
   "",
@@ -122,8 +135,9 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<RunningServer
   const { dir, owned } = prepareDir("kafka", opts.dir);
   const propsFile = join(dir, "server.properties");
   const log4jFile = join(dir, "log4j2.properties");
-  writeFileSync(propsFile, serverProperties(host, port, controllerPort, join(dir, "data")));
-  writeFileSync(log4jFile, LOG4J2);
+  if (opts.peer) await assertPortFree("kafka (peer listener)", opts.peer.host, opts.peer.port);
+  writeFileSync(propsFile, serverProperties(host, port, controllerPort, join(dir, "data"), opts.peer));
+  writeFileSync(log4jFile, KAFKA_LOG4J2);
   const javaArgs = [...JVM_OPTS, `-Dlog4j2.configurationFile=${log4jFile}`, "-cp", join(KAFKA_LIBS, "*")];
   // The = form because a base64url id may start with "-", which argparse would read as an option.
   // Restarting on an existing dir must keep its cluster id, or the format step refuses the dir.

@@ -9,36 +9,51 @@ export interface MongoOptions {
   host?: string;
   port?: number;
   dir?: string;
+  /**
+   * Run on PostgreSQL (`--handler=postgresql`) at this URL, e.g. ferretdbUrl([...]) from postgres.ts;
+   * default: SQLite files in dir.
+   */
+  postgresqlUrl?: string;
 }
 
-async function answersHello(url: string): Promise<boolean> {
+/** `hello` answers without a backend; `ping` asks the backend, so it is the probe for the PostgreSQL handler. */
+async function answers(url: string, command: "hello" | "ping"): Promise<boolean> {
   const client = new MongoClient(url, {
     directConnection: true,
     serverSelectionTimeoutMS: 500,
     connectTimeoutMS: 500,
   });
   try {
-    const reply = await client.db("admin").command({ hello: 1 });
+    const reply = await client.db("admin").command({ [command]: 1 });
     return reply.ok === 1;
   } finally {
     await client.close();
   }
 }
 
-/** Starts FerretDB (MongoDB wire protocol on SQLite files in dir); resolves once it answers `hello`. url: mongodb://host:port/ */
+/**
+ * Starts FerretDB (MongoDB wire protocol on SQLite files in dir, or on PostgreSQL at opts.postgresqlUrl); resolves
+ * once it answers `hello` (SQLite) or `ping` (PostgreSQL, which needs a writable backend). url: mongodb://host:port/
+ *
+ * Each FerretDB process caches the database and collection list: a collection created through one instance stays
+ * invisible to another instance on the same PostgreSQL that already loaded the list, so create the schema before a
+ * second FerretDB serves its first command.
+ */
 export async function startMongo(opts: MongoOptions = {}): Promise<RunningServer> {
   const host = opts.host ?? "127.0.0.1";
   const port = opts.port ?? (await freePort(host));
   await assertPortFree("ferretdb", host, port);
   const { dir, owned } = prepareDir("ferretdb", opts.dir);
+  const backend = opts.postgresqlUrl
+    ? ["--handler=postgresql", `--postgresql-url=${opts.postgresqlUrl}`]
+    : ["--handler=sqlite", `--sqlite-url=file:${join(dir, "data")}/`];
   // FerretDB refuses a SQLite directory that does not exist yet.
-  mkdirSync(join(dir, "data"), { recursive: true });
+  if (!opts.postgresqlUrl) mkdirSync(join(dir, "data"), { recursive: true });
   const proc = spawnTracked({
     tool: "ferretdb",
     command: findBinary("ferretdb"),
     args: [
-      "--handler=sqlite",
-      `--sqlite-url=file:${join(dir, "data")}/`,
+      ...backend,
       `--state-dir=${dir}`,
       `--listen-addr=${host}:${port}`,
       // "-" turns the debug HTTP listener off, so parallel instances do not fight over 127.0.0.1:8088.
@@ -49,6 +64,6 @@ export async function startMongo(opts: MongoOptions = {}): Promise<RunningServer
     dir,
   });
   const url = `mongodb://${host}:${port}/`;
-  await waitUntilReady(proc, () => answersHello(url), 15_000);
+  await waitUntilReady(proc, () => answers(url, opts.postgresqlUrl ? "ping" : "hello"), 15_000);
   return runningServer(proc, { host, port, url, dir, ownsDir: owned, stopTimeoutMs: 5_000 });
 }

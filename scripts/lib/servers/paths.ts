@@ -17,6 +17,8 @@ export const TOOL_VERSIONS: Readonly<Record<string, string>> = Object.fromEntrie
 );
 export const KAFKA_VERSION = TOOL_VERSIONS.KAFKA_VERSION!;
 export const KAFKA_LIBS = join(CACHE_DIR, "kafka", KAFKA_VERSION, "libs");
+/** Debian's postgresql-<major> keeps initdb, postgres, pg_basebackup and pg_rewind off PATH. */
+export const POSTGRES_BIN_DIR = `/usr/lib/postgresql/${TOOL_VERSIONS.POSTGRESQL_MAJOR!}/bin`;
 
 function isExecutable(path: string): boolean {
   try {

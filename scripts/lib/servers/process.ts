@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -72,6 +72,10 @@ export function spawnTracked(opts: {
   dir: string;
   logName?: string;
   env?: NodeJS.ProcessEnv;
+  /** Run as this user (root-refusing servers such as postgres); default: the current user. */
+  user?: { uid: number; gid: number };
+  /** Signal stop() sends first; default SIGTERM (postgres wants SIGINT, its fast shutdown). */
+  stopSignal?: NodeJS.Signals;
 }): ManagedProcess {
   installExitHandlers();
   const logFile = join(opts.dir, opts.logName ?? `${opts.tool}.log`);
@@ -83,6 +87,7 @@ export function spawnTracked(opts: {
       env: { ...process.env, ...opts.env },
       stdio: ["ignore", fd, fd],
       detached: true,
+      ...(opts.user ? { uid: opts.user.uid, gid: opts.user.gid } : {}),
     });
   } finally {
     closeSync(fd);
@@ -111,7 +116,7 @@ export function spawnTracked(opts: {
     hasExited: () => exitedFlag,
     async stop(timeoutMs = 10_000) {
       if (!exitedFlag) {
-        killGroup(pid, "SIGTERM");
+        killGroup(pid, opts.stopSignal ?? "SIGTERM");
         // Unref'd so a pending deadline never keeps the host process alive after a quick exit.
         const timer = sleep(timeoutMs, "timeout", { ref: false });
         if ((await Promise.race([exited, timer])) === "timeout") {
@@ -201,4 +206,79 @@ function installExitHandlers(): void {
     };
     process.on(signal, onSignal);
   }
+}
+
+/** PIDs of every descendant of pid, from /proc/<pid>/stat ppid fields. */
+export function descendants(pid: number): number[] {
+  const parents = new Map<number, number[]>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const info = procStat(Number(entry));
+    if (!info) continue;
+    parents.set(info.ppid, [...(parents.get(info.ppid) ?? []), Number(entry)]);
+  }
+  const found: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    for (const child of parents.get(queue.shift()!) ?? []) {
+      found.push(child);
+      queue.push(child);
+    }
+  }
+  return found;
+}
+
+function procStat(pid: number): { state: string; ppid: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // comm is in parentheses and may hold spaces: split after the last ")".
+    const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return { state: state!, ppid: Number(ppid) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Gone, or a zombie nobody reaped yet (it holds no port, no file, no memory). */
+const isGone = (pid: number): boolean => {
+  const state = procStat(pid)?.state;
+  return state === undefined || state === "Z" || state === "X";
+};
+
+function signalAll(pids: number[], signal: NodeJS.Signals): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+async function waitGone(pids: number[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (pids.some((pid) => !isGone(pid))) {
+    if (Date.now() > deadline)
+      throw new Error(`processes still alive after SIGKILL: ${pids.filter((p) => !isGone(p)).join(", ")}`);
+    await sleep(10);
+  }
+}
+
+/** SIGKILL of these PIDs (those still there); resolves once every one is gone. */
+export async function killPids(pids: number[], timeoutMs = 5_000): Promise<void> {
+  signalAll(
+    pids.filter((pid) => !isGone(pid)),
+    "SIGKILL",
+  );
+  await waitGone(pids, timeoutMs);
+}
+
+/**
+ * A crash of pid and every process below it, found by parent PID, not by process group: PostgreSQL's backends call
+ * setsid(), so a group kill misses them. All are stopped first, so none can fork or restart a child before the kill.
+ */
+export async function killTree(pid: number, timeoutMs = 5_000): Promise<void> {
+  const pids = [pid, ...descendants(pid)];
+  signalAll(pids, "SIGSTOP");
+  await killPids([...new Set([...pids, ...descendants(pid)])], timeoutMs);
 }

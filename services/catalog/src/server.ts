@@ -30,6 +30,7 @@ export async function start(config: CatalogConfig, opts: { logger?: Logger } = {
   const products = new ProductRepository(db, new RedisMutex(redis, "catalog:product"));
   const reservationMutex = new RedisMutex(redis, "catalog:reservation");
   const reservations = new ReservationRepository(db, reservationMutex);
+  await products.init();
   await reservations.init();
   const cache = new ProductCache(
     redis,

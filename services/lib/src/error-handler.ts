@@ -33,12 +33,28 @@ const bodyErrors: Record<string, { status: number; code: string; message: (e: Er
 const unavailable =
   /^(Mongo(ServerSelection|Network|NetworkTimeout|NotConnected|TopologyClosed)Error|MaxRetriesPerRequestError)$/;
 
+// Server answers that mean "no writable primary just now" (an election, a step-down, a shutdown, a host the server
+// cannot reach): HostUnreachable, HostNotFound, NetworkTimeout, ShutdownInProgress, PrimarySteppedDown,
+// ExceededTimeLimit, SocketException, NotWritablePrimary, InterruptedAtShutdown, InterruptedDueToReplStateChange,
+// NotPrimaryNoSecondaryOk, NotPrimaryOrSecondary.
+const noPrimaryCodes = new Set([6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436]);
+
+/** A database error the client may retry: the driver cannot reach it, or the server has no writable primary. */
+export function isDependencyDown(err: Error): boolean {
+  if (unavailable.test(err.name)) return true;
+  if (err.name !== "MongoServerError") return false;
+  const { code } = err as { code?: unknown };
+  if (typeof code === "number" && noPrimaryCodes.has(code)) return true;
+  // FerretDB answers InternalError (1) "failed to connect to ..." while no PostgreSQL behind it accepts writes.
+  return code === 1 && err.message.includes("failed to connect");
+}
+
 /** Normalises anything thrown into an AppError; unknown errors become a non-operational 500. */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   if (err instanceof Error) {
     if (err.name === "LockUnavailableError") return AppError.unavailable(err.message, err);
-    if (unavailable.test(err.name))
+    if (isDependencyDown(err))
       return AppError.unavailable(`a dependency is unavailable (${err.name}); retry later`, err);
     const type = (err as { type?: string }).type;
     const known = type ? bodyErrors[type] : undefined;

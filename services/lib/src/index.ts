@@ -46,7 +46,7 @@ export { runMain } from "./run-main.js";
 export { findOperatorKey, parseInput, validateBody, validateQuery, type FieldIssue } from "./validate.js";
 export { createRedis, redisAvailable, type Redis } from "./clients/redis.js";
 export { LockUnavailableError, RedisMutex } from "./clients/redis-mutex.js";
-export { connectMongo, insertOrGet, isDuplicateKey } from "./clients/mongo.js";
+export { connectMongo, ensureCollections, insertOrGet, isDuplicateKey } from "./clients/mongo.js";
 export {
   createKafka,
   idempotentProducer,
@@ -65,6 +65,7 @@ export {
   type OutboxEvent,
   type OutboxFields,
 } from "./outbox/outbox.js";
+export { OUTBOX_CLAIMS_COLLECTION } from "./outbox/claims.js";
 export { OutboxRelay, type RelayOptions } from "./outbox/relay.js";
 export { startSagaParticipant } from "./outbox/participant.js";
 export {

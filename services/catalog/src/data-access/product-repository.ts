@@ -1,4 +1,11 @@
-import { AppError, insertOrGet, type Collection, type Db, type RedisMutex } from "@blueprint/service-kit";
+import {
+  AppError,
+  ensureCollections,
+  insertOrGet,
+  type Collection,
+  type Db,
+  type RedisMutex,
+} from "@blueprint/service-kit";
 
 export interface Product {
   sku: string;
@@ -59,10 +66,15 @@ export class ProductRepository {
   private readonly products: Collection<ProductDoc>;
 
   constructor(
-    db: Db,
+    private readonly db: Db,
     private readonly lock: RedisMutex,
   ) {
     this.products = db.collection<ProductDoc>("products");
+  }
+
+  /** Creates the collection at startup (see ensureCollections). */
+  async init(): Promise<void> {
+    await ensureCollections(this.db, [this.products.collectionName]);
   }
 
   async findBySku(sku: string): Promise<Product | null> {

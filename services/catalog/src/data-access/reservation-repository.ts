@@ -1,7 +1,9 @@
 import {
   appendToOutbox,
+  ensureCollections,
   insertOrGet,
   newOutbox,
+  OUTBOX_CLAIMS_COLLECTION,
   outboxIndex,
   type Collection,
   type Db,
@@ -38,13 +40,14 @@ export class ReservationRepository {
   readonly collection: Collection<ReservationDoc>;
 
   constructor(
-    db: Db,
+    private readonly db: Db,
     private readonly mutex: RedisMutex,
   ) {
     this.collection = db.collection<ReservationDoc>("reservations");
   }
 
   async init(): Promise<void> {
+    await ensureCollections(this.db, [this.collection.collectionName, OUTBOX_CLAIMS_COLLECTION]);
     await this.collection.createIndex(outboxIndex.key, { name: outboxIndex.name });
     await this.collection.createIndex({ settleAfter: 1 }, { name: "settle_after", sparse: true });
   }

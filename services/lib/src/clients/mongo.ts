@@ -27,6 +27,22 @@ export function isDuplicateKey(err: unknown): boolean {
 }
 
 /**
+ * Creates the collections that do not exist yet. A service creates all its collections at startup, never lazily by
+ * a first write: FerretDB caches the collection list per process, so a collection that another FerretDB over the
+ * same PostgreSQL creates later (the other region's) stays invisible to it, and its own first write then fails.
+ */
+export async function ensureCollections(db: Db, names: string[]): Promise<void> {
+  const existing = new Set((await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
+  for (const name of names) {
+    if (existing.has(name)) continue;
+    // 48 NamespaceExists: another instance created it in between.
+    await db.createCollection(name).catch((err: unknown) => {
+      if ((err as { code?: number } | null)?.code !== 48) throw err;
+    });
+  }
+}
+
+/**
  * Inserts `doc` unless a document with the same unique key exists (a unique-key insert is atomic on FerretDB and
  * MongoDB alike): null when it was inserted, the existing document (found by `existing`) otherwise.
  */

@@ -12,6 +12,9 @@ interface ClaimDoc {
  * atomic on MongoDB and on FerretDB v1, whose conditional updates and findAndModify are not (measured: 2 of 20
  * concurrent findOneAndUpdate claims won). A claim older than the lease may be taken over (its holder died).
  */
+/** The collection of the claims; services create it at startup with their own (see ensureCollections). */
+export const OUTBOX_CLAIMS_COLLECTION = "outbox_claims";
+
 export class OutboxClaims {
   private readonly claims: Collection<ClaimDoc>;
   private lastSweep = Date.now();
@@ -22,7 +25,7 @@ export class OutboxClaims {
     private readonly owner: string,
     private readonly leaseMs: number,
   ) {
-    this.claims = db.collection<ClaimDoc>("outbox_claims");
+    this.claims = db.collection<ClaimDoc>(OUTBOX_CLAIMS_COLLECTION);
   }
 
   key(docId: string, seq: number): string {

@@ -1,7 +1,9 @@
 import {
   appendToOutbox,
+  ensureCollections,
   insertOrGet,
   newOutbox,
+  OUTBOX_CLAIMS_COLLECTION,
   outboxIndex,
   type Collection,
   type Db,
@@ -53,13 +55,14 @@ export class OrderRepository {
   readonly collection: Collection<OrderDoc>;
 
   constructor(
-    db: Db,
+    private readonly db: Db,
     private readonly mutex: RedisMutex,
   ) {
     this.collection = db.collection<OrderDoc>("orders");
   }
 
   async init(): Promise<void> {
+    await ensureCollections(this.db, [this.collection.collectionName, OUTBOX_CLAIMS_COLLECTION]);
     await this.collection.createIndex(outboxIndex.key, { name: outboxIndex.name });
     // Durable backstop for idempotency if Redis lost the key: a second order with the same key cannot exist.
     await this.collection.createIndex({ idempotencyKey: 1 }, { name: "idempotency_key", unique: true });

@@ -24,25 +24,39 @@ export class OrderService {
   ) {}
 
   /**
-   * Creates the order once per Idempotency-Key. The key is claimed in Redis with the order id it will get; a
-   * retry or a concurrent duplicate inserts under that same id, hits the duplicate and answers with the stored
-   * order (so duplicates wait for, and return, the first order instead of failing with 409).
+   * Creates the order once per Idempotency-Key. The key is claimed in Redis with the order id it will get and
+   * marked pending until the order is stored: a concurrent duplicate answers 409 at once (retry after a second)
+   * instead of waiting on the first; a retry after the first finished inserts under the same id, hits the
+   * duplicate and answers with the stored order. A pending mark left by a crash expires and is taken over.
    */
   async createOrder(idempotencyKey: string, input: NewOrder): Promise<{ order: Order; created: boolean }> {
     const fingerprint = fingerprintOf(input);
-    const newId = randomUUID();
-    const prior = await this.idempotency.claim(idempotencyKey, { orderId: newId, fingerprint });
-    if (prior && prior.fingerprint !== fingerprint) throw reused(idempotencyKey);
-    const id = prior?.orderId ?? newId;
+    const record = { orderId: randomUUID(), fingerprint };
+    const claim = await this.idempotency.claim(idempotencyKey, record);
+    if (claim.state !== "claimed" && claim.record.fingerprint !== fingerprint) throw reused(idempotencyKey);
+    if (claim.state === "in-progress") throw inProgress(idempotencyKey);
+    const id = claim.state === "done" ? claim.record.orderId : record.orderId;
     const event = outboxEvent(topics.orders, "OrderCreated", id, {
       customerId: input.customerId,
       items: input.items,
     });
-    const { doc, created } = await this.orders.insert(
-      { _id: id, idempotencyKey, fingerprint, customerId: input.customerId, items: input.items },
-      event,
-    );
-    if (doc.fingerprint !== fingerprint) throw reused(idempotencyKey);
+    let stored: Awaited<ReturnType<OrderRepository["insert"]>>;
+    try {
+      stored = await this.orders.insert(
+        { _id: id, idempotencyKey, fingerprint, customerId: input.customerId, items: input.items },
+        event,
+      );
+    } catch (err) {
+      if (claim.state === "claimed") await this.idempotency.release(idempotencyKey, record);
+      throw err;
+    }
+    const { doc, created } = stored;
+    if (doc.fingerprint !== fingerprint) {
+      if (claim.state === "claimed") await this.idempotency.release(idempotencyKey, record);
+      throw reused(idempotencyKey);
+    }
+    if (claim.state === "claimed")
+      await this.idempotency.complete(idempotencyKey, { orderId: doc._id, fingerprint });
     return { order: OrderRepository.view(doc), created };
   }
 
@@ -58,5 +72,16 @@ function reused(key: string): AppError {
     422,
     "IDEMPOTENCY_KEY_REUSED",
     `Idempotency-Key ${key} was already used with a different request body; use a new key for a new order`,
+  );
+}
+
+/** The code of the 409 a duplicate gets while the first request with its key runs (the route adds Retry-After). */
+export const IDEMPOTENCY_KEY_IN_PROGRESS = "IDEMPOTENCY_KEY_IN_PROGRESS";
+
+function inProgress(key: string): AppError {
+  return new AppError(
+    409,
+    IDEMPOTENCY_KEY_IN_PROGRESS,
+    `a request with Idempotency-Key ${key} is still being processed; retry after Retry-After seconds to get its answer`,
   );
 }

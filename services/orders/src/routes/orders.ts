@@ -10,7 +10,7 @@ import {
   type ApiRoute,
 } from "@blueprint/service-kit";
 import type { Order } from "../data-access/order-repository.js";
-import type { OrderService } from "../domain/order-service.js";
+import { IDEMPOTENCY_KEY_IN_PROGRESS, type OrderService } from "../domain/order-service.js";
 
 const idempotencyKey = z
   .string()
@@ -64,6 +64,11 @@ export function orderApi(orders: OrderService): ApiRoute[] {
           links: { GetOrder: { operationId: "getOrder", parameters: { id: "$response.body#/id" } } },
         },
         400: invalid,
+        409: {
+          description:
+            "IDEMPOTENCY_KEY_IN_PROGRESS: a request with this Idempotency-Key is still being processed; retry the same request after Retry-After to get its answer",
+          headers: z.object({ "retry-after": z.string().describe("seconds to wait before the retry (1)") }),
+        },
         422: { description: "the Idempotency-Key was used for a different order" },
         413: { description: "the body exceeds the size limit" },
         415: { description: "the body is not JSON" },
@@ -81,7 +86,11 @@ export function orderApi(orders: OrderService): ApiRoute[] {
             "IDEMPOTENCY_KEY_INVALID",
             "the Idempotency-Key header must be 8-128 of A-Z a-z 0-9 _ - (e.g. a UUID)",
           );
-        const { order, created } = await orders.createOrder(key, body);
+        const { order, created } = await orders.createOrder(key, body).catch((err: unknown) => {
+          if (err instanceof AppError && err.code === IDEMPOTENCY_KEY_IN_PROGRESS)
+            res.setHeader("retry-after", "1");
+          throw err;
+        });
         // A replay answers exactly like the first response, flagged so clients can tell.
         if (!created) res.setHeader("idempotent-replayed", "true");
         res.status(201).location(`/orders/${order.id}`).json(order);
