@@ -26,7 +26,8 @@ export default defineConfig({
           exclude: ["**/node_modules/**"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
-          fileParallelism: false,
+          // Two files at a time: most wait on servers they start on free ports, not on the CPU.
+          maxWorkers: 2,
         },
       },
       {
