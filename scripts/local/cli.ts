@@ -20,7 +20,8 @@ commands:
   status   table of the recorded processes
   down     stop every recorded process by PID
 options of drill:
-  --seconds <n>       how long the dependency (region-loss: the region) stays down (default 30; region-loss 40)
+  --seconds <n>       how long the dependency (region-loss: the region) stays down (default 30; region-loss 40,
+                      at least its election timeout + 10 s)
 options of run:
   --keep              after the rehearsal, stay up until Ctrl-C or 'npm run local -- down'
   --fail-gate         ship a bad release (30% of requests answer 500), expect the rollback

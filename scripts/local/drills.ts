@@ -224,10 +224,12 @@ export async function runDrill(
       await env.restartService(p.name);
     }
   } else {
-    // The primary region's: its Kafka, its PostgreSQL (the writable database every region's FerretDB reaches), its
-    // Redis. The database comes back before the election timeout, so nothing is promoted.
+    // The primary region's Kafka or Redis, or the writable PostgreSQL (every region's FerretDB reaches it); nothing
+    // promotes a standby in these drills, so the database is simply down until it is started again.
     const store = drill === "kafka-down" ? "kafka" : drill === "database-down" ? "postgres" : "redis";
-    const target = `${store}-${edge.region}`;
+    const roles = store === "postgres" ? await env.databaseRoles() : {};
+    const writable = Object.keys(roles).find((r) => roles[r] === "primary");
+    const target = `${store}-${store === "postgres" && writable ? writable : edge.region}`;
     log(`  stop ${target} (by PID) for ${opts.outageSeconds} s`);
     await env.stopBacking(target);
     await sleep(opts.outageSeconds * 1000);

@@ -301,7 +301,12 @@ class Environment implements LocalEnvironment {
       redis: (r) => launch.launchRedis(this.ctx, r),
       kafka: (r) => launch.launchKafka(this.ctx, r),
       mirrormaker: (r) => launch.launchMirrorMaker(this.ctx, r),
-      postgres: (r) => launch.launchPostgres(this.ctx, r),
+      // The role it has now, not the model's: after a takeover the model's primary region is a standby.
+      postgres: async (r) => {
+        const roles = await this.databaseRoles();
+        const primary = Object.keys(roles).find((name) => name !== r.name && roles[name] === "primary");
+        return launch.launchPostgres(this.ctx, r, primary ? this.region(primary) : null);
+      },
       ferretdb: (r) => launch.launchMongo(this.ctx, r),
     };
     const start = prefix === undefined ? undefined : launchers[prefix];
@@ -326,7 +331,7 @@ class Environment implements LocalEnvironment {
     this.region(regionName);
     const recs = this.state().processes.filter((p) => p.region === regionName);
     // Every process tree (by parent PID: PostgreSQL's backends leave its group) is stopped, then all are killed.
-    await Promise.all(
+    const killed = await Promise.allSettled(
       recs.map((rec) => {
         this.handles.delete(rec.name);
         return killTree(rec.pid);
@@ -337,6 +342,9 @@ class Environment implements LocalEnvironment {
       this.stateDir,
       recs.map((r) => r.name),
     );
+    const failed = killed.filter((k): k is PromiseRejectedResult => k.status === "rejected");
+    if (failed.length > 0)
+      throw new Error(`killing ${regionName}: ${failed.map((f) => (f.reason as Error).message).join("; ")}`);
     return recs.map((r) => r.name);
   }
 

@@ -111,10 +111,12 @@ export async function launchMirrorMaker(
 export async function launchPostgres(
   { bp, ports, stateDir }: LaunchContext,
   region: Region,
-  standbyOf?: Region,
+  /** A standby of that region's; null: the primary, whatever the model says; undefined: the model's role. */
+  standbyOf?: Region | null,
 ): Promise<Launched & { server: RunningPostgres }> {
   const dir = join(stateDir, region.name, "postgres");
-  const upstream = standbyOf ?? (region.primary ? undefined : bp.primaryRegion);
+  const upstream =
+    standbyOf === null ? undefined : (standbyOf ?? (region.primary ? undefined : bp.primaryRegion));
   const server = await startPostgres({
     host: region.loopbackAddress,
     port: ports.postgres,

@@ -199,7 +199,7 @@ export async function runRegionLoss(
       attempts: 0,
     };
     orders.push(order);
-    while (order.attempts === 0 || elapsed() - order.firstTriedAt < retrySeconds) {
+    while (order.attempts === 0 || (!stop && elapsed() - order.firstTriedAt < retrySeconds)) {
       order.attempts += 1;
       const res = await send("order", order);
       if (res.status === 201 || res.status === 200) {
@@ -239,43 +239,56 @@ export async function runRegionLoss(
     }
   })();
 
-  const stockBefore = await readStock(env, survivor.region);
-  log(
-    `▶ region-loss: ${rate} req/s following DNS (${bp.edge.hostname}), ${warm} s before ${lost.region} is killed`,
-  );
-  await sleep(warm * 1000);
+  let stockBefore: Map<string, number>;
+  try {
+    stockBefore = await readStock(env, survivor.region);
+    log(
+      `▶ region-loss: ${rate} req/s following DNS (${bp.edge.hostname}), ${warm} s before ${lost.region} is killed`,
+    );
+    await sleep(warm * 1000);
 
-  killAt.value = elapsed();
-  const killed = await env.killRegion(lost.region);
-  log(`  SIGKILL ${killed.length} processes of ${lost.region}: ${killed.join(", ")}`);
-  // The failover controller: the survivor's database is promoted once the primary's has been unreachable for the
-  // election timeout.
-  const lostAddress = new URL(lost.edge).hostname;
-  let downSince: number | undefined;
-  while (events.promotedAt === null && elapsed() - killAt.value < outage) {
-    const down = await unreachable(lostAddress, env.ports.postgres);
-    if (!down) downSince = undefined;
-    else downSince ??= elapsed();
-    if (downSince !== undefined && elapsed() - downSince >= electionSeconds) {
-      log(`  ${lost.region}'s database unreachable for ${electionSeconds} s: promoting ${survivor.region}'s`);
-      await env.promoteDatabase(survivor.region);
-      events.promotedAt = elapsed();
+    killAt.value = elapsed();
+    const killed = await env.killRegion(lost.region);
+    log(`  SIGKILL ${killed.length} processes of ${lost.region}: ${killed.join(", ")}`);
+    // The failover controller: the survivor's database is promoted once the primary's has been unreachable for the
+    // election timeout.
+    // Where the survivor's FerretDB and standby reach the lost region's database: its peer address.
+    const lostAddress = bp.regions.find((r) => r.name === lost.region)!.peerAddress;
+    let downSince: number | undefined;
+    while (events.promotedAt === null && elapsed() - killAt.value < outage) {
+      const down = await unreachable(lostAddress, env.ports.postgres);
+      if (!down) downSince = undefined;
+      else downSince ??= elapsed();
+      if (downSince !== undefined && elapsed() - downSince >= electionSeconds) {
+        log(
+          `  ${lost.region}'s database unreachable for ${electionSeconds} s: promoting ${survivor.region}'s`,
+        );
+        await env.promoteDatabase(survivor.region);
+        events.promotedAt = elapsed();
+      }
+      await sleep(250);
     }
-    await sleep(250);
-  }
-  await sleep(Math.max(0, (killAt.value + outage - elapsed()) * 1000));
+    await sleep(Math.max(0, (killAt.value + outage - elapsed()) * 1000));
 
-  events.restoreStartedAt = elapsed();
-  log(`  bringing ${lost.region} back (its database as a standby of ${survivor.region}'s)`);
-  await env.restoreRegion(lost.region);
-  events.restoredAt = elapsed();
-  log(
-    `  ${lost.region} is back after ${round(events.restoredAt - events.restoreStartedAt)} s; ${after} s more load`,
-  );
-  await sleep(after * 1000);
-  stop = true;
-  await load;
-  await Promise.all([...inflight, resolver, sampler]);
+    if (events.promotedAt === null)
+      throw new Error(
+        `${lost.region}'s database stayed reachable on ${lostAddress}:${env.ports.postgres} after the kill, so ${survivor.region}'s was never promoted — see 'npm run local -- status'`,
+      );
+    events.restoreStartedAt = elapsed();
+    log(`  bringing ${lost.region} back (its database as a standby of ${survivor.region}'s)`);
+    await env.restoreRegion(lost.region);
+    events.restoredAt = elapsed();
+    log(
+      `  ${lost.region} is back after ${round(events.restoredAt - events.restoreStartedAt)} s; ${after} s more load`,
+    );
+    await sleep(after * 1000);
+  } finally {
+    // Also when a step failed: the load, the resolver and the sampler stop, and nothing is left running.
+    stop = true;
+    await load;
+    await Promise.allSettled([...inflight, resolver, sampler]);
+    agent.destroy();
+  }
 
   // Every order must reach a final state; read from the database itself (the caches are per region).
   const settleSeconds = opts.settleSeconds ?? 120;
@@ -300,7 +313,6 @@ export async function runRegionLoss(
   } finally {
     await ordersDb.client.close();
   }
-  agent.destroy();
   const stockAfter = await readStock(env, lost.region);
 
   const byId = new Map(stored.map((o) => [o._id, o]));
