@@ -83,6 +83,30 @@ export interface Answer {
  * One HTTP request with its own Host header (fetch drops Host, a forbidden header): 0 for no answer within the
  * timeout or a reset connection.
  */
+/** A sample product, drawn at random: what the drills' load reads and orders. */
+export const randomSku = (): string =>
+  SAMPLE_PRODUCTS[Math.floor(Math.random() * SAMPLE_PRODUCTS.length)]!.sku;
+
+/** One request of the drills' mixed load through an edge: a read of the sku, or an order of one of it. */
+export function loadRequest(
+  agent: Agent,
+  edgeUrl: string,
+  host: string,
+  kind: "read" | "order",
+  order: { sku: string; customerId: string; key: string },
+): Promise<Answer> {
+  return kind === "read"
+    ? call(agent, `${edgeUrl}/api/catalog/products/${order.sku}`, host)
+    : call(
+        agent,
+        `${edgeUrl}/api/orders/orders`,
+        host,
+        "POST",
+        { customerId: order.customerId, items: [{ sku: order.sku, quantity: 1 }] },
+        { "idempotency-key": order.key },
+      );
+}
+
 export function call(
   agent: Agent,
   url: string,
@@ -148,20 +172,13 @@ export async function runDrill(
 
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const request = async (kind: Sample["kind"], target: (typeof edges)[number]) => {
-    const sku = SAMPLE_PRODUCTS[Math.floor(Math.random() * SAMPLE_PRODUCTS.length)]!.sku;
     const at = elapsed();
     const current = phase;
-    const res =
-      kind === "read"
-        ? await call(agent, `${target.edge}/api/catalog/products/${sku}`, host)
-        : await call(
-            agent,
-            `${target.edge}/api/orders/orders`,
-            host,
-            "POST",
-            { customerId: "drill", items: [{ sku, quantity: 1 }] },
-            { "idempotency-key": randomUUID() },
-          );
+    const res = await loadRequest(agent, target.edge, host, kind, {
+      sku: randomSku(),
+      customerId: "drill",
+      key: randomUUID(),
+    });
     if (kind === "order" && res.status === 201) accepted.push((JSON.parse(res.body) as { id: string }).id);
     samples.push({
       at,

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { MongoClient } from "mongodb";
 import { resolveA } from "./dns-server.js";
-import { call, type Answer } from "./drills.js";
+import { loadRequest, randomSku, type Answer } from "./drills.js";
 import { SAMPLE_PRODUCTS } from "./seed.js";
 import type { LocalEnvironment } from "./types.js";
 
@@ -173,24 +173,17 @@ export async function runRegionLoss(
   })();
   const send = async (kind: Sample["kind"], order?: OrderAttempt): Promise<Answer> => {
     const edge = current;
-    const sku = order?.sku ?? SAMPLE_PRODUCTS[Math.floor(Math.random() * SAMPLE_PRODUCTS.length)]!.sku;
     const at = elapsed();
-    const res =
-      kind === "read"
-        ? await call(agent, `${edge.edge}/api/catalog/products/${sku}`, host)
-        : await call(
-            agent,
-            `${edge.edge}/api/orders/orders`,
-            host,
-            "POST",
-            { customerId, items: [{ sku, quantity: 1 }] },
-            { "idempotency-key": order!.key },
-          );
+    const res = await loadRequest(agent, edge.edge, host, kind, {
+      sku: order?.sku ?? randomSku(),
+      customerId,
+      key: order?.key ?? "",
+    });
     samples.push({ at, region: edge.region, kind, status: res.status });
     return res;
   };
   const placeOrder = async () => {
-    const sku = SAMPLE_PRODUCTS[Math.floor(Math.random() * SAMPLE_PRODUCTS.length)]!.sku;
+    const sku = randomSku();
     const order: OrderAttempt = {
       key: randomUUID(),
       sku,
