@@ -13,7 +13,7 @@ source "$ROOT/scripts/setup/versions.env"
 # prometheus: for promtool, which checks and unit-tests the alert rules (services/lib/alerts).
 # postgresql: FerretDB's backend, one streaming-replicated cluster per region (scripts/lib/servers/postgres.ts).
 APT_PACKAGES=(redis-server nginx-light pdns-server pdns-backend-bind dnsutils curl iproute2 procps shellcheck
-  podman runc debootstrap prometheus iptables "postgresql-$POSTGRESQL_MAJOR")
+  podman runc debootstrap prometheus iptables wrk "postgresql-$POSTGRESQL_MAJOR")
 # Daemons the packages start by default; the harness runs its own instances on free ports instead.
 APT_SERVICES=(redis-server nginx pdns prometheus postgresql)
 

@@ -56,8 +56,9 @@ hot_standby_feedback = on
 wal_retrieve_retry_interval = 500ms
 # pg_rewind needs hint-bit changes in the WAL.
 wal_log_hints = on
-shared_buffers = 32MB
-max_connections = 50
+shared_buffers = 128MB
+# Each FerretDB pools at most 20 connections (ferretdbUrl); every region's FerretDB may reach the primary.
+max_connections = 100
 `;
 
 // Loopback only: trust for every role, replication included.
@@ -339,7 +340,8 @@ export async function replicationLag(primary: Endpoint): Promise<number | undefi
 /** libpq multi-host URL FerretDB uses: the first writable host wins. */
 export function ferretdbUrl(hosts: Endpoint[]): string {
   const list = hosts.map((h) => `${h.host}:${h.port}`).join(",");
-  return `postgres://ferretdb@${list}/ferretdb?target_session_attrs=read-write&sslmode=disable`;
+  // pool_max_conns: FerretDB's default of 50 per process would let two regions exhaust max_connections under load.
+  return `postgres://ferretdb@${list}/ferretdb?target_session_attrs=read-write&sslmode=disable&pool_max_conns=20`;
 }
 
 /** ALTER SYSTEM synchronous_standby_names ('*' or '') and pg_reload_conf; resolves once new sessions see it. */

@@ -152,4 +152,33 @@ describe("catalog: bad input gets 4xx with a reason", () => {
     expect(page.items).toHaveLength(2);
     expect(page.next).toBe(page.items[1]!.sku);
   });
+
+  test("when the list is read repeatedly, then MongoDB answers it once, and a write on one instance shows in the other's list at once", async () => {
+    const sku = `sku-${randomUUID().slice(0, 8)}`;
+    expect((await put(a.url, sku, { name: "Desk", priceCents: 9900, stock: 3 })).status).toBe(201);
+    const listLoads = async () => {
+      let total = 0;
+      for (const base of [a.url, b.url])
+        for (const source of ["mongo", "mongo_fallback"])
+          total += await metricValue(base, "catalog_list_reads_total", { source });
+      return total;
+    };
+    const names = async (base: string) =>
+      (
+        (await (await fetch(`${base}/products?limit=100`)).json()) as {
+          items: { sku: string; name: string }[];
+        }
+      ).items
+        .filter((p) => p.sku === sku)
+        .map((p) => p.name);
+    const before = await listLoads();
+    for (let i = 0; i < 5; i++) expect(await names(a.url)).toEqual(["Desk"]);
+    expect(await names(b.url)).toEqual(["Desk"]);
+    expect((await listLoads()) - before).toBe(1);
+
+    // B holds the list in its L1 for 60 s: only the invalidation can make it see the write.
+    expect((await put(a.url, sku, { name: "Standing desk", priceCents: 9900 })).status).toBe(200);
+    expect(await eventually(async () => (await names(b.url))[0] === "Standing desk", 2000)).toBe(true);
+    expect(await names(a.url)).toEqual(["Standing desk"]);
+  });
 });

@@ -1,4 +1,5 @@
 import type { RunningService } from "@blueprint/service-kit";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startRedis, type RunningServer } from "../../../scripts/lib/servers/index.js";
 import { useRedis } from "../../../test/harness.js";
@@ -46,6 +47,11 @@ const waitReady = (base: string) =>
     5000,
     20,
   );
+/**
+ * Windows are whole seconds of the clock, shared by every instance: a burst that straddles a boundary is counted in
+ * two windows and may pass whole. Bursts that count one window start just after a boundary.
+ */
+const atWindowStart = () => new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 20));
 const get = (base: string, forwardedFor: string, path = "/api/catalog/products") =>
   fetch(base + path, { headers: { "x-forwarded-for": forwardedFor } });
 
@@ -53,7 +59,7 @@ describe("rate limiting per client", () => {
   test("when a client sends N+1 requests in one second, then one gets 429 with Retry-After and a reason", async () => {
     const ip = client();
     const seenBefore = upstream.seen.length;
-    // Concurrent, so all N+1 land in one 1 s window even on a loaded machine.
+    await atWindowStart();
     const answers = await Promise.all(Array.from({ length: limit + 1 }, () => get(a.url, ip)));
     expect(answers.map((r) => r.status).sort()).toEqual([...Array(limit).fill(200), 429]);
     expect(upstream.seen.length - seenBefore).toBe(limit);
@@ -69,6 +75,7 @@ describe("rate limiting per client", () => {
 
   test("when a client spreads requests over two gateway instances, then they share one limit through Redis", async () => {
     const ip = client();
+    await atWindowStart();
     const answers = await Promise.all(
       Array.from({ length: 2 * limit }, (_, i) => get(i % 2 === 0 ? a.url : b.url, ip)),
     );
@@ -86,6 +93,7 @@ describe("rate limiting per client", () => {
   });
 
   test("when the peer is not a trusted proxy, then a forged X-Forwarded-For does not buy a fresh limit", async () => {
+    await atWindowStart();
     const answers = await Promise.all(Array.from({ length: limit + 1 }, () => get(untrusting.url, client())));
     expect(answers.filter((r) => r.status === 429)).toHaveLength(1);
   });
@@ -94,6 +102,49 @@ describe("rate limiting per client", () => {
     const ip = client();
     for (let i = 0; i < limit + 3; i++) expect((await get(a.url, ip, "/livez")).status).toBe(200);
     expect((await get(a.url, ip, "/readyz")).status).toBe(200);
+  });
+});
+
+describe("rate limiting with token leases", () => {
+  const big = 100;
+  let gateways: RunningService[] = [];
+  afterAll(async () => {
+    await Promise.all(gateways.map((g) => g.stop()));
+  });
+
+  /** Scripts Redis has run (each lease is one EVALSHA or EVAL). */
+  async function scriptCalls(): Promise<number> {
+    const client = new Redis(redis().url);
+    try {
+      const stats = await client.info("commandstats");
+      return [...stats.matchAll(/cmdstat_eval(?:sha)?:calls=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+    } finally {
+      client.disconnect();
+    }
+  }
+
+  test("when a busy client spreads 2N requests over two instances in one second, then at most N pass and Redis sees one lease per tenth of N", async () => {
+    const env = gatewayEnv(
+      redis().url,
+      { catalog: upstream.url, orders: upstream.url },
+      { RATE_LIMIT_PER_SECOND: String(big) },
+    );
+    gateways = await Promise.all([startGateway(env), startGateway(env)]);
+    for (const gateway of gateways) expect(await waitReady(gateway.url)).toBe(true);
+    await atWindowStart();
+    const ip = client();
+    const before = await scriptCalls();
+    const answers = await Promise.all(
+      Array.from({ length: 2 * big }, (_, i) => get(gateways[i % 2]!.url, ip)),
+    );
+    const calls = (await scriptCalls()) - before;
+    const passed = answers.filter((r) => r.status === 200).length;
+    // Never more than the limit; at most one unspent lease per instance (10 - 1 tokens each) fewer.
+    expect(passed).toBeLessThanOrEqual(big);
+    expect(passed).toBeGreaterThanOrEqual(big - 2 * (big / 10 - 1));
+    expect(answers.filter((r) => r.status === 429)).toHaveLength(2 * big - passed);
+    // 10 leases of 10 tokens fill the window, plus one refused lease per instance.
+    expect(calls).toBeLessThanOrEqual(big / 10 + 2);
   });
 });
 
@@ -118,6 +169,7 @@ describe("rate limiting without Redis", () => {
     await ownRedis.stop();
 
     const ip = client();
+    await atWindowStart();
     const answers = await Promise.all(Array.from({ length: limit + 1 }, () => get(gateway!.url, ip)));
     expect(answers.map((r) => r.status).sort()).toEqual([...Array(limit).fill(200), 429]);
     const ready = await fetch(`${gateway.url}/readyz`);

@@ -16,6 +16,10 @@ const channel = "catalog:invalidate";
 // Hash tags keep a product's value and lock in one cluster slot, so the script below may touch both.
 const valueKey = (sku: string) => `catalog:{${sku}}:product`;
 const lockKey = (sku: string) => `catalog:{${sku}}:lock`;
+// Lists are cached per generation: every product write raises it, so a list cached before the write is never
+// read after it (a load that began before the write stores under the old generation, which nobody reads).
+const listGenerationKey = "catalog:list:generation";
+const listKey = (generation: string, page: string) => `catalog:list:${generation}:${page}`;
 // Stores the value only if this loader still owns the lock: an invalidation deletes the lock, so a load that
 // began before a write never puts the old value back.
 const setIfOwner = `if redis.call('get', KEYS[1]) == ARGV[1] then
@@ -28,6 +32,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * Cache-aside in two levels: a tiny in-process L1 (seconds) and Redis (CACHE_TTL_SECONDS). A miss is loaded by
  * one caller per key per process (single-flight) and one process per key across instances (SET NX PX lock);
  * writers delete the Redis value and publish the sku, and every instance evicts its L1 entry on that message.
+ * List pages are cached the same way under a generation that every product write raises (`getList`), so a list
+ * is never older than the last write by more than the L1 TTL, as a single product.
  */
 export class ProductCache {
   private readonly l1 = new Map<string, { value: Cached; expiresAt: number }>();
@@ -35,6 +41,11 @@ export class ProductCache {
   /** Skus written while Redis was unreachable: invalidated when it is back. */
   private readonly deferred = new Set<string>();
   private readonly reads;
+  private readonly listReads;
+  private readonly l1Lists = new Map<string, { value: Product[]; expiresAt: number }>();
+  private readonly inflightLists = new Map<string, Promise<Product[]>>();
+  /** Raised by every invalidation this process sees: a list loaded across one is not kept in L1. */
+  private listEpoch = 0;
 
   constructor(
     private readonly redis: Redis,
@@ -46,14 +57,24 @@ export class ProductCache {
     this.reads = metrics.counter("catalog_product_reads_total", "Product reads by the level that answered", [
       "source",
     ]);
+    this.listReads = metrics.counter(
+      "catalog_list_reads_total",
+      "Product list reads by the level that answered",
+      ["source"],
+    );
   }
 
   async start(): Promise<void> {
     this.subscriber.on("message", (ch: string, sku: string) => {
-      if (ch === channel) this.l1.delete(sku);
+      if (ch !== channel) return;
+      this.l1.delete(sku);
+      this.dropLists();
     });
     // After a reconnect, invalidations may have been missed while unsubscribed.
-    this.subscriber.on("ready", () => this.l1.clear());
+    this.subscriber.on("ready", () => {
+      this.l1.clear();
+      this.dropLists();
+    });
     this.redis.on("ready", () => void this.flushDeferred());
     await this.subscriber.subscribe(channel);
   }
@@ -71,9 +92,63 @@ export class ProductCache {
     return promise;
   }
 
+  /** A page of the product list (`page` names its limit and cursor), cached like a product. */
+  async getList(page: string, load: () => Promise<Product[]>): Promise<Product[]> {
+    const hit = this.l1Lists.get(page);
+    if (hit && hit.expiresAt > Date.now()) {
+      this.listReads.inc({ source: "l1" });
+      return hit.value;
+    }
+    const pending = this.inflightLists.get(page);
+    if (pending) return pending;
+    const promise = this.getSharedList(page, load).finally(() => this.inflightLists.delete(page));
+    this.inflightLists.set(page, promise);
+    return promise;
+  }
+
+  private async getSharedList(page: string, load: () => Promise<Product[]>): Promise<Product[]> {
+    const epoch = this.listEpoch;
+    if (!redisAvailable(this.redis)) {
+      this.listReads.inc({ source: "mongo_fallback" });
+      return load();
+    }
+    const generation = await this.redis.get(listGenerationKey).catch(() => undefined);
+    if (generation === undefined) {
+      this.listReads.inc({ source: "mongo_fallback" });
+      return load();
+    }
+    const key = listKey(generation ?? "0", page);
+    const raw = await this.redis.get(key).catch(() => null);
+    if (raw !== null) {
+      this.listReads.inc({ source: "redis" });
+      const value = JSON.parse(raw) as Product[];
+      this.putListL1(page, value, epoch);
+      return value;
+    }
+    const value = await load();
+    this.listReads.inc({ source: "mongo" });
+    await this.redis
+      .set(key, JSON.stringify(value), "EX", this.opts.ttlSeconds)
+      .catch((err: Error) => this.logger.warn({ err: err.message, page }, "list cache store failed"));
+    this.putListL1(page, value, epoch);
+    return value;
+  }
+
+  private putListL1(page: string, value: Product[], epoch: number): void {
+    if (this.opts.l1TtlMs === 0 || epoch !== this.listEpoch) return;
+    if (this.l1Lists.size >= 1000) this.l1Lists.delete(this.l1Lists.keys().next().value as string);
+    this.l1Lists.set(page, { value, expiresAt: Date.now() + this.opts.l1TtlMs });
+  }
+
+  private dropLists(): void {
+    this.listEpoch += 1;
+    this.l1Lists.clear();
+  }
+
   /** Remembers a write whose invalidation failed; flushed when the Redis client is ready again. */
   invalidateLater(sku: string): void {
     this.l1.delete(sku);
+    this.dropLists();
     this.deferred.add(sku);
   }
 
@@ -94,7 +169,9 @@ export class ProductCache {
 
   async invalidate(sku: string): Promise<void> {
     this.l1.delete(sku);
+    this.dropLists();
     await this.redis.del(valueKey(sku), lockKey(sku));
+    await this.redis.incr(listGenerationKey);
     await this.redis.publish(channel, sku);
   }
 

@@ -23,7 +23,7 @@ export class CatalogService {
   }
 
   listProducts(limit: number, after?: string): Promise<Product[]> {
-    return this.products.list(limit, after);
+    return this.cache.getList(`${limit}:${after ?? ""}`, () => this.products.list(limit, after));
   }
 
   /** Writes the database first, then invalidates, so readers never cache a value older than the write. */

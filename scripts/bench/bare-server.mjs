@@ -1,11 +1,11 @@
-// The baseline: a bare express 5 app answering the same small JSON as /livez, with no middleware at all.
+// The benchmark's baseline (scripts/bench): a bare express 5 app answering the same small JSON as /livez, with no middleware.
 // Plain JavaScript so no loader runs in it; ETag and X-Powered-By off as in the kit, so only middleware differs.
 import express from "express";
 
 const app = express();
 app.disable("x-powered-by");
 app.set("etag", false);
-// /products is what the gateway's proxy row asks for: the gateway does not expose upstream /livez (404).
+// /products too, for a gateway pointed at this app instead of a real upstream.
 app.get(["/livez", "/products"], (_req, res) => {
   res.json({ status: "alive" });
 });

@@ -1,0 +1,280 @@
+// `npm run bench`: the request paths of the local environment against a bare express app, as ratios measured in
+// one run with one load tool (wrk), with CPU per request; the order path against the same database's own insert
+// rate; the idle cost with many orders stored. Writes reports/bench-<time>/bench.{md,json}. Not a timed test.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { setTimeout as sleep } from "node:timers/promises";
+import { readStackConfig, REPO_ROOT } from "../../infra/config/stack-file.js";
+import { parseBlueprint } from "../../infra/model/index.js";
+import { freePort } from "../lib/servers/index.js";
+import { createLocalEnvironment, type LocalEnvironment } from "../local/environment.js";
+import { SAMPLE_PRODUCTS } from "../local/seed.js";
+import { CpuMeter, runWrk, type LoadResult, type ProcessGroup } from "./measure.js";
+import { insertRate, seedFinalOrders } from "./mongo.js";
+import { writeBenchReport, type BenchReport, type RowResult } from "./report.js";
+
+const USAGE = `usage: npm run bench [-- options]
+  --seconds <n>      length of each load run (default 8)
+  --rounds <n>       interleaved rounds; the median per row is reported (default 2)
+  --connections <n>  wrk connections of the read rows (default 50)
+  --idle-orders <n>  orders stored before the idle measurement (default 100000; 0 skips the seeding)
+  --idle-seconds <n> length of the idle measurement (default 20)
+  --report-dir <d>   default reports/bench-<time>
+  --base-port <n>    the environment's ports (default 21000)`;
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: "string", default: "8" },
+    rounds: { type: "string", default: "2" },
+    connections: { type: "string", default: "50" },
+    "idle-orders": { type: "string", default: "100000" },
+    "idle-seconds": { type: "string", default: "20" },
+    "report-dir": { type: "string" },
+    "base-port": { type: "string", default: "21000" },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+if (values.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+function count(name: string, min: number): number {
+  const raw = values[name as keyof typeof values] as string;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) {
+    process.stderr.write(`--${name} must be a whole number >= ${min} (got "${raw}")\n${USAGE}\n`);
+    process.exit(2);
+  }
+  return n;
+}
+const seconds = count("seconds", 1);
+const rounds = count("rounds", 1);
+const connections = count("connections", 1);
+const idleOrders = count("idle-orders", 0);
+const idleSeconds = count("idle-seconds", 1);
+const basePort = count("base-port", 1024);
+const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+const reportDir = values["report-dir"] ?? join(REPO_ROOT, "reports", `bench-${stamp}`);
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+/** A row of the table: one URL under wrk, the CPU charged to `charge`. */
+interface Row {
+  id: string;
+  label: string;
+  url: string;
+  host?: string;
+  connections: number;
+  orderBody?: string;
+  charge: "bare" | "environment";
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+function medianResult(runs: LoadResult[]): LoadResult {
+  const pick = (k: keyof LoadResult) => median(runs.map((r) => r[k]));
+  return {
+    requests: pick("requests"),
+    seconds: pick("seconds"),
+    rps: pick("rps"),
+    non2xx: Math.max(...runs.map((r) => r.non2xx)),
+    timeouts: Math.max(...runs.map((r) => r.timeouts)),
+    socketErrors: Math.max(...runs.map((r) => r.socketErrors)),
+    p50: pick("p50"),
+    p90: pick("p90"),
+    p99: pick("p99"),
+    max: pick("max"),
+  };
+}
+
+async function startBare(): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(REPO_ROOT, "scripts/bench/bare-server.mjs")], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH, PORT: String(port) },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    if (
+      await fetch(`${url}/livez`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return { url, child };
+    await sleep(100);
+  }
+  child.kill("SIGKILL");
+  throw new Error(`the bare express app did not answer on ${url} within 10 s`);
+}
+
+async function main(): Promise<void> {
+  // The local stack as it is, but the gateway's per-client limit lifted: one load generator is one client, and
+  // only 200s are measured.
+  const config = readStackConfig("local");
+  const blueprint = parseBlueprint(
+    { ...config, serviceOverrides: { gateway: { env: { RATE_LIMIT_PER_SECOND: "1000000" } } } },
+    "local",
+  );
+  const stateDir = mkdtempSync(join(tmpdir(), "blueprint-bench-"));
+  const env: LocalEnvironment = createLocalEnvironment({ stack: "local", stateDir, basePort, blueprint });
+  let bare: { url: string; child: ChildProcess } | undefined;
+  try {
+    log(`▶ local environment on base port ${basePort} (gateway rate limit lifted) …`);
+    await env.up((line) => log(`  ${line}`));
+    bare = await startBare();
+    const primary = blueprint.regions[0]!;
+    const at = (service: string) =>
+      `http://${primary.loopbackAddress}:${env.ports.service(service, "blue", primary.name)}`;
+    const edge = env.endpoints[0]!;
+    const sku = SAMPLE_PRODUCTS[0]!.sku;
+    const orderBody = JSON.stringify({ customerId: "bench", items: [{ sku, quantity: 1 }] });
+    const rows: Row[] = [
+      { id: "bare", label: "bare express `/livez`", url: `${bare.url}/livez`, connections, charge: "bare" },
+      {
+        id: "catalog",
+        label: "catalog direct, cached `GET /products/:sku`",
+        url: `${at("catalog")}/products/${sku}`,
+        connections,
+        charge: "environment",
+      },
+      {
+        id: "gateway",
+        label: "gateway → catalog, cached sku",
+        url: `${at("gateway")}/api/catalog/products/${sku}`,
+        connections,
+        charge: "environment",
+      },
+      {
+        id: "edge-sku",
+        label: "edge → gateway → catalog, cached sku",
+        url: `${edge.edge}/api/catalog/products/${sku}`,
+        host: edge.publicHost,
+        connections,
+        charge: "environment",
+      },
+      {
+        id: "edge-list",
+        label: "edge → … `GET /products`",
+        url: `${edge.edge}/api/catalog/products`,
+        host: edge.publicHost,
+        connections,
+        charge: "environment",
+      },
+      ...[10, 50].map((c): Row => ({
+        id: `edge-orders-c${c}`,
+        label: `edge → … \`POST /orders\` (c=${c})`,
+        url: `${edge.edge}/api/orders/orders`,
+        host: edge.publicHost,
+        connections: c,
+        orderBody,
+        charge: "environment",
+      })),
+    ];
+    const status = await env.status();
+    const groups: ProcessGroup[] = status.filter((s) => s.alive).map((s) => ({ name: s.name, pid: s.pid }));
+    const envMeter = new CpuMeter(groups);
+    const bareMeter = new CpuMeter([{ name: "bare", pid: bare.child.pid! }]);
+    const mongoUrl = `mongodb://${primary.loopbackAddress}:${env.ports.mongo}/bench`;
+
+    const runs = new Map<string, { load: LoadResult; cpu: number; machine: number }[]>();
+    const inserts = new Map<number, { rps: number; p99: number; cpu: number }[]>();
+    for (let round = 1; round <= rounds; round++) {
+      for (const row of rows) {
+        log(`▶ round ${round}/${rounds}: ${row.id} (c=${row.connections}, ${seconds} s) …`);
+        const meter = row.charge === "bare" ? bareMeter : envMeter;
+        meter.sample();
+        const load = await runWrk({ ...row, seconds, keyPrefix: `bench-${stamp}-${round}-${row.id}` });
+        const cpu = meter.delta();
+        runs.set(row.id, [...(runs.get(row.id) ?? []), { load, cpu: cpu.total, machine: cpu.machine }]);
+        log(
+          `  ${load.rps.toFixed(0)} req/s, p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms, non-2xx ${load.non2xx}, timeouts ${load.timeouts}`,
+        );
+        await sleep(1000);
+      }
+      for (const c of [10, 50]) {
+        log(
+          `▶ round ${round}/${rounds}: mongodb driver insertOne into region-a's FerretDB (c=${c}, ${seconds} s) …`,
+        );
+        envMeter.sample();
+        const r = await insertRate(mongoUrl, c, seconds);
+        const cpu = envMeter.delta();
+        inserts.set(c, [...(inserts.get(c) ?? []), { rps: r.rps, p99: r.p99, cpu: cpu.total / r.count }]);
+        log(`  ${r.rps.toFixed(0)} inserts/s, p99 ${r.p99.toFixed(1)} ms`);
+      }
+    }
+
+    const bareRps = median(runs.get("bare")!.map((r) => r.load.rps));
+    const results: RowResult[] = rows.map((row) => {
+      const rs = runs.get(row.id)!;
+      const load = medianResult(rs.map((r) => r.load));
+      return {
+        id: row.id,
+        label: row.label,
+        connections: row.connections,
+        ...load,
+        ratio: load.rps / bareRps,
+        cpuUsPerRequest: median(rs.map((r) => (r.cpu * 1e6) / r.load.requests)),
+        machineCpuUsPerRequest: median(rs.map((r) => (r.machine * 1e6) / r.load.requests)),
+      };
+    });
+    const insertRows = [10, 50].map((c) => {
+      const rs = inserts.get(c)!;
+      return {
+        connections: c,
+        rps: median(rs.map((r) => r.rps)),
+        p99: median(rs.map((r) => r.p99)),
+        cpuUsPerInsert: median(rs.map((r) => r.cpu * 1e6)),
+      };
+    });
+
+    let idle: BenchReport["idle"];
+    if (idleOrders > 0) {
+      const ordersUrl = `mongodb://${primary.loopbackAddress}:${env.ports.mongo}/orders`;
+      log(
+        `▶ storing ${idleOrders} final orders in region-a's database (the relay's and reconciler's data) …`,
+      );
+      const stored = await seedFinalOrders(ordersUrl, idleOrders, (n) => log(`  ${n} stored`));
+      log(`▶ idle for ${idleSeconds} s with ${stored} orders stored: CPU of every process …`);
+      await sleep(5000);
+      envMeter.sample();
+      await sleep(idleSeconds * 1000);
+      const cpu = envMeter.delta();
+      idle = {
+        ordersStored: stored,
+        seconds: cpu.wallSeconds,
+        percentOfOneCore: (cpu.total / cpu.wallSeconds) * 100,
+        byProcess: Object.fromEntries(
+          Object.entries(cpu.groups)
+            .sort(([, a], [, b]) => b - a)
+            .map(([name, s]) => [name, (s / cpu.wallSeconds) * 100]),
+        ),
+      };
+    }
+    const report: BenchReport = {
+      at: new Date().toISOString(),
+      seconds,
+      rounds,
+      tool: "wrk -t1",
+      rows: results,
+      inserts: insertRows,
+      ...(idle ? { idle } : {}),
+    };
+    const files = writeBenchReport(report, reportDir);
+    log("");
+    log(files.table);
+    log(`report: ${files.markdown}`);
+  } finally {
+    bare?.child.kill("SIGTERM");
+    await env.down();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`✖ bench failed: ${err.message}\n`);
+  process.exit(1);
+});

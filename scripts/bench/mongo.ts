@@ -1,0 +1,104 @@
+import { randomUUID } from "node:crypto";
+import { MongoClient } from "mongodb";
+
+// The database side of the benchmark, with the mongodb driver the services use.
+
+/** The server's own single-document insert rate at `concurrency` writers, in a scratch collection dropped after. */
+export async function insertRate(
+  url: string,
+  concurrency: number,
+  seconds: number,
+): Promise<{ count: number; rps: number; p99: number }> {
+  const client = new MongoClient(url, { maxPoolSize: concurrency, serverSelectionTimeoutMS: 5000 });
+  await client.connect();
+  try {
+    const collection = client.db().collection(`bench_inserts_${concurrency}`);
+    await collection.drop().catch(() => undefined);
+    await client.db().createCollection(collection.collectionName);
+    const latencies: number[] = [];
+    const started = performance.now();
+    const deadline = started + seconds * 1000;
+    const writer = async () => {
+      while (performance.now() < deadline) {
+        const t = performance.now();
+        // A document of an order's size and shape.
+        await collection.insertOne({
+          _id: randomUUID() as never,
+          idempotencyKey: randomUUID(),
+          status: "PENDING",
+          customerId: "bench",
+          items: [{ sku: "sample-espresso", quantity: 1 }],
+          createdAt: new Date(),
+          outboxPending: true,
+        });
+        latencies.push(performance.now() - t);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, writer));
+    const elapsed = (performance.now() - started) / 1000;
+    await collection.drop().catch(() => undefined);
+    latencies.sort((a, b) => a - b);
+    return {
+      count: latencies.length,
+      rps: latencies.length / elapsed,
+      p99: latencies[Math.floor(latencies.length * 0.99)] ?? 0,
+    };
+  } finally {
+    await client.close();
+  }
+}
+
+/**
+ * Stores `total` orders in their final state (CONFIRMED, every outbox event published), as a long-running shop
+ * would have: what the relay's and reconciler's polls must not scan. Returns how many the collection holds.
+ */
+export async function seedFinalOrders(
+  url: string,
+  total: number,
+  progress: (stored: number) => void,
+): Promise<number> {
+  const client = new MongoClient(url, { serverSelectionTimeoutMS: 5000 });
+  await client.connect();
+  try {
+    const orders = client.db().collection("orders");
+    const batch = 1000;
+    const at = new Date(Date.now() - 86_400_000);
+    for (let done = 0; done < total;) {
+      const n = Math.min(batch, total - done);
+      const docs = Array.from({ length: n }, () => {
+        const id = randomUUID();
+        return {
+          _id: id as never,
+          idempotencyKey: `bench-seed-${id}`,
+          fingerprint: "bench",
+          status: "CONFIRMED",
+          customerId: "bench-seed",
+          items: [{ sku: "sample-espresso", quantity: 1 }],
+          createdAt: at,
+          updatedAt: at,
+          outbox: [
+            {
+              topic: "orders.events",
+              key: id,
+              value: {
+                eventId: randomUUID(),
+                type: "OrderCreated",
+                orderId: id,
+                occurredAt: at.toISOString(),
+              },
+            },
+          ],
+          outboxSeq: 1,
+          publishedSeq: 1,
+          outboxPending: false,
+        };
+      });
+      await orders.insertMany(docs, { ordered: false });
+      done += n;
+      if (done % 10_000 === 0 || done === total) progress(done);
+    }
+    return await orders.countDocuments();
+  } finally {
+    await client.close();
+  }
+}
