@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadBlueprint } from "../infra/config/stack-file.js";
 import { exportTargets } from "./lib/export-targets.js";
+import { runBreakpoint } from "../scripts/pipeline/breakpoint.js";
 import { K6_BIN, runGate } from "../scripts/pipeline/k6.js";
 
 // Stub origin (test double for the edge, serving the gateway's routes): these tests check k6's wiring —
@@ -227,6 +228,46 @@ describe("k6 gates", () => {
       `the catalog at ${empty.url} (Host -) has no products in stock: seed it first`,
     );
   });
+
+  it("when the origin slows down above a rate, then the breakpoint run finds the knee there and stops k6 early", async () => {
+    // A stub with a capacity: above 60 requests in the last second every answer takes 1.2 s.
+    const ends: number[] = [];
+    const server = createServer((req, res) => {
+      const now = Date.now();
+      ends.push(now);
+      while (ends[0]! < now - 1000) ends.shift();
+      const send = () => {
+        res.setHeader("content-type", "application/json");
+        if (req.method === "POST") return void res.writeHead(201).end('{"id":"o-1","status":"PENDING"}');
+        if (req.url?.startsWith("/api/orders/orders/"))
+          return void res.end('{"id":"o-1","status":"PENDING"}');
+        if (req.url === "/api/catalog/products")
+          return void res.end('{"items":[{"sku":"stub-1","stock":5}]}');
+        res.end('{"sku":"stub-1","stock":5}');
+      };
+      if (req.url !== "/readyz" && ends.length > 60) setTimeout(send, 1200);
+      else send();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const started = Date.now();
+    try {
+      const result = await runBreakpoint({
+        name: "breakpoint-stub",
+        reportDir: dir,
+        baseUrl: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+        targets: { ...targets, breakpoint: { ceilingRps: 300, seconds: 20, kneeFraction: 0.5 } },
+      });
+      expect(result.reason).toMatch(/^(p99 \d+ ms > 800 ms|p95 \d+ ms > 300 ms|\d+ iterations dropped)/);
+      expect(result.kneeRps).toBeGreaterThan(35);
+      expect(result.kneeRps).toBeLessThan(90);
+      // The ramp reaches 60 req/s at about 4 s of 20: k6 is stopped long before the ceiling.
+      expect(result.brokeAt).toBeLessThan(10);
+      expect(Date.now() - started).toBeLessThan(18_000);
+      expect(JSON.parse(readFileSync(result.files.seconds, "utf8"))).toEqual(result.seconds);
+    } finally {
+      server.close();
+    }
+  }, 60_000);
 
   it("when the k6 scripts are type-checked against the k6 types, then there are no errors", () => {
     expect(() =>

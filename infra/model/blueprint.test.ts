@@ -93,9 +93,14 @@ describe("a valid stack config", () => {
     expect(parseBlueprint(config, "t").edge.hostname).toBe("example.com");
   });
 
-  it("when the local stack sets no capacity, then its gate targets the 50 req/s measured on the 2-core machine", () => {
+  it("when the local stack sets no capacity, then its gate rate comes from a breakpoint run, at half the knee and at least 10 req/s", () => {
     expect(readStackConfig("local").capacity).toBeUndefined();
-    expect(loadBlueprint("local").capacity).toMatchObject({ requestsPerSecond: 50, p95Ms: 300, p99Ms: 800 });
+    expect(loadBlueprint("local").capacity).toMatchObject({
+      requestsPerSecond: 10,
+      p95Ms: 300,
+      p99Ms: 800,
+      breakpoint: { ceilingRps: 400, kneeFraction: 0.5 },
+    });
   });
 
   it("when serviceOverrides name a sample service, then only the keys given replace its values", () => {
@@ -498,6 +503,13 @@ describe("an invalid stack config fails with the key and the fix", () => {
       "a p99 below the p95",
       (c) => (c.capacity = { p95Ms: 500, p99Ms: 100 }),
       ["blueprint:capacity.p99Ms: 100 is below capacity.p95Ms (500) — a p99 cannot be lower than the p95"],
+    ],
+    [
+      "a breakpoint run outside the local environment",
+      (c) => (c.capacity = { breakpoint: { ceilingRps: 500, seconds: 60, kneeFraction: 0.5 } }),
+      [
+        'blueprint:capacity.breakpoint: is for the local environment only — the pipeline would ramp this "staging" stack\'s live release until it fails. Remove it and set capacity.requestsPerSecond from a breakpoint run you start on purpose (k6 run load/04-breakpoint.ts, load/README.md)',
+      ],
     ],
     [
       "a preview stack without its id",

@@ -444,15 +444,27 @@ function checkData(config: StackConfig): ConfigProblem[] {
 
 function checkCapacity(config: StackConfig): ConfigProblem[] {
   const c = { ...CAPACITY_DEFAULTS[config.environment], ...config.capacity };
+  const problems: ConfigProblem[] = [];
   if (c.p99Ms < c.p95Ms) {
-    return [
-      {
-        path: "blueprint:capacity.p99Ms",
-        message: `${c.p99Ms} is below capacity.p95Ms (${c.p95Ms}) — a p99 cannot be lower than the p95`,
-      },
-    ];
+    problems.push({
+      path: "blueprint:capacity.p99Ms",
+      message: `${c.p99Ms} is below capacity.p95Ms (${c.p95Ms}) — a p99 cannot be lower than the p95`,
+    });
   }
-  return [];
+  if (c.breakpoint && config.environment !== "local") {
+    // A breakpoint ramps the live release until it breaks: on a cluster that is an outage by design.
+    problems.push({
+      path: "blueprint:capacity.breakpoint",
+      message: `is for the local environment only — the pipeline would ramp this "${config.environment}" stack's live release until it fails. Remove it and set capacity.requestsPerSecond from a breakpoint run you start on purpose (k6 run load/04-breakpoint.ts, load/README.md)`,
+    });
+  }
+  if (c.breakpoint && c.breakpoint.ceilingRps <= c.requestsPerSecond) {
+    problems.push({
+      path: "blueprint:capacity.breakpoint.ceilingRps",
+      message: `${c.breakpoint.ceilingRps} is not above capacity.requestsPerSecond (${c.requestsPerSecond}), the gate's floor — raise the ceiling or lower the floor`,
+    });
+  }
+  return problems;
 }
 
 function checkEnvironment(config: StackConfig): ConfigProblem[] {

@@ -433,6 +433,26 @@ export const capacitySchema = z.strictObject({
     .describe(
       "orders: the gates' mix creates orders (10%), which take stock; none: a read-only mix, for environments whose data is real (prod) where a gate must not change business data.",
     ),
+  breakpoint: z
+    .strictObject({
+      ceilingRps: z
+        .number()
+        .positive()
+        .max(1_000_000)
+        .describe("The rate the ramp ends at if nothing breaks first."),
+      seconds: z.number().int().min(10).max(600).describe("Length of the ramp from 5 req/s to the ceiling."),
+      kneeFraction: z
+        .number()
+        .gt(0)
+        .max(1)
+        .describe(
+          "The capacity gate runs at this share of the knee (the highest rate before p95, p99 or errors broke).",
+        ),
+    })
+    .optional()
+    .describe(
+      "Local environment only: before the capacity gate, a breakpoint run (load/04-breakpoint.ts) ramps the gates' mix on the live release until p95, p99 or errors break, and the gate's rate becomes kneeFraction of that knee, but never below requestsPerSecond (the floor).",
+    ),
 });
 
 export const stackConfigSchema = z.strictObject({

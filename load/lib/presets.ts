@@ -32,6 +32,21 @@ export function capacity(t: Targets): Scenario {
   };
 }
 
+/**
+ * The breakpoint run: from 5 req/s up to the ceiling (requestsPerSecond) over durationSeconds. VUs for the
+ * ceiling at the p99 budget, so k6 itself is not what stops the rate rising.
+ */
+export function breakpoint(t: Targets): Scenario {
+  const ceiling = Math.max(10, Math.ceil(t.requestsPerSecond));
+  return {
+    executor: "ramping-arrival-rate",
+    startRate: 5,
+    timeUnit: "1s",
+    stages: [{ target: ceiling, duration: `${t.durationSeconds}s` }],
+    ...vus(ceiling, t),
+  };
+}
+
 /** Constant load for the failover drill; the drill stops a region while this runs. */
 export function failover(t: Targets, rate: number, seconds: number): Scenario {
   return {

@@ -1,5 +1,6 @@
 import type { Blueprint, Region } from "../../infra/model/index.js";
 import type { Color } from "../../infra/model/index.js";
+import { ferretdbGinTwins } from "../lib/servers/index.js";
 import { DNS_HOST, resolveA } from "./dns-server.js";
 import * as launch from "./launchers.js";
 import { pollUntil, settleAll } from "./processes.js";
@@ -74,6 +75,10 @@ export async function runUpPlan(ctx: launch.LaunchContext, a: UpActions): Promis
     await a.deployColor(active, version, { regions: [primary.name] });
     await a.waitReady(active);
   });
+  await a.step(
+    `${primary.name}: postgresql GIN twins of FerretDB's field indexes (its equality filters are jsonb @>, which a btree cannot serve)`,
+    () => ferretdbGinTwins({ host: primary.loopbackAddress, port: ports.postgres }),
+  );
   if (others.length > 0) {
     await settleAll(others.map(ferretdb));
     await a.step(`${active}: ${names} at ${version} in ${others.map((r) => r.name).join(", ")}`, () =>

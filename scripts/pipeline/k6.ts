@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "../../infra/config/stack-file.js";
@@ -24,6 +24,10 @@ export interface K6Run {
   wrap?: (argv: string[]) => string[];
   onOutput?: (line: string) => void;
   timeoutMs?: number;
+  /** Arguments after `run`, before the script (e.g. `--out json=<file>`). */
+  extraArgs?: string[];
+  /** Receives the k6 process once started (the breakpoint run stops it with SIGINT at the break). */
+  control?: (child: ChildProcess) => void;
 }
 
 export interface K6Outcome {
@@ -54,7 +58,7 @@ export async function runK6(run: K6Run): Promise<K6Outcome> {
     K6_WEB_DASHBOARD_EXPORT: dashboard,
     ...run.env,
   };
-  const k6 = [K6_BIN, "run", "--quiet", join(LOAD_DIR, run.script)];
+  const k6 = [K6_BIN, "run", "--quiet", ...(run.extraArgs ?? []), join(LOAD_DIR, run.script)];
   const [command, ...args] = run.wrap ? run.wrap(k6) : k6;
   const { exitCode, stderr } = await spawnBounded(
     command!,
@@ -62,6 +66,7 @@ export async function runK6(run: K6Run): Promise<K6Outcome> {
     env,
     run.timeoutMs ?? 15 * 60_000,
     run.onOutput,
+    run.control,
   );
   const json = join(run.reportDir, `${run.name}.json`);
   const figures = existsSync(json)
@@ -143,9 +148,11 @@ function spawnBounded(
   env: Record<string, string>,
   timeoutMs: number,
   onOutput?: (line: string) => void,
+  control?: (child: ChildProcess) => void,
 ): Promise<{ exitCode: number; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+    control?.(child);
     let stderr = "";
     const timer = setTimeout(() => child.kill("SIGTERM"), timeoutMs);
     child.stdout.on("data", (chunk: Buffer) => onOutput?.(chunk.toString()));

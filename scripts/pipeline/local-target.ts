@@ -2,6 +2,7 @@ import type { Color, RolloutConfig } from "../../infra/model/index.js";
 import type { LocalEnvironment } from "../local/environment.js";
 import type { Faults } from "../local/service-env.js";
 import { targetsOf } from "../../load/lib/export-targets.js";
+import { gateRate, runBreakpoint, type BreakpointResult } from "./breakpoint.js";
 import { gatePlan, runPlan } from "./gate-plan.js";
 import { expectationEnv, gateName, runGate } from "./k6.js";
 import { probeLiveDuring, sampleLive, type ProbeCounts } from "./live-probe.js";
@@ -26,6 +27,8 @@ export class LocalTarget implements PromotionTarget {
   readonly name: string;
   /** Requests and errors seen on the live host while the edges switched colors. */
   switchProbe: ProbeCounts | undefined;
+  /** The breakpoint run on the live release that set the capacity gate's rate (capacity.breakpoint). */
+  breakpoint: (BreakpointResult & { gateRps: number }) | undefined;
   private rollout: RolloutConfig | undefined;
 
   constructor(
@@ -67,6 +70,11 @@ export class LocalTarget implements PromotionTarget {
   /** Every region, in the stages of gatePlan: the capacity gate alone, then the other regions' smoke gates. */
   async gate(kind: GateKind, via: GateVia, expect: GateExpectation): Promise<GateResult[]> {
     if (this.env.endpoints.length === 0) throw new Error("the local environment has no region endpoints");
+    const targets = targetsOf(this.env.blueprint);
+    if (kind === "capacity" && targets.breakpoint) {
+      this.breakpoint ??= await this.measureKnee(targets);
+      targets.requestsPerSecond = this.breakpoint.gateRps;
+    }
     return runPlan(gatePlan(kind, this.env.endpoints), async ({ kind: k, endpoint: e }) => {
       const name = `${gateName(k, via, expect)}-${e.region}`;
       const result = await runGate(k, via, {
@@ -75,12 +83,35 @@ export class LocalTarget implements PromotionTarget {
         reportDir: this.opts.reportDir,
         baseUrl: e.edge,
         host: via === "preview" ? e.previewHost : e.publicHost,
-        targets: targetsOf(this.env.blueprint),
+        targets,
         env: expectationEnv(expect),
         onOutput: (text) => logLines(this.opts.log, `k6 ${name}`, text),
       });
       return { ...result, region: e.region };
     });
+  }
+
+  /**
+   * The knee of the release that serves now, on the primary region's live host: what this machine carries today,
+   * with whatever else runs on it. The new release must then hold kneeFraction of it.
+   */
+  private async measureKnee(
+    targets: ReturnType<typeof targetsOf>,
+  ): Promise<BreakpointResult & { gateRps: number }> {
+    const [primary] = this.env.endpoints;
+    const result = await runBreakpoint({
+      name: `breakpoint-${primary!.region}`,
+      reportDir: this.opts.reportDir,
+      baseUrl: primary!.edge,
+      host: primary!.publicHost,
+      targets,
+      ...(this.opts.log ? { log: this.opts.log } : {}),
+    });
+    const gateRps = gateRate(result.kneeRps, targets);
+    this.opts.log?.(
+      `  breakpoint: knee ${result.kneeRps} req/s (${result.reason}); capacity gate at ${gateRps} req/s`,
+    );
+    return { ...result, gateRps };
   }
 
   async switch(rollout: RolloutConfig): Promise<void> {

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLocalEnvironment, type LocalEnvironment } from "../local/environment.js";
+import { gateRate } from "./breakpoint.js";
 import { runFailoverDrill } from "./failover.js";
 import { sampleLive } from "./live-probe.js";
 import { runRehearsal } from "./rehearsal.js";
@@ -51,7 +52,12 @@ describe.sequential("blue-green rehearsal on the local environment", () => {
     ]);
     for (const g of result.promotion.gates)
       expect(g.requests, `${g.kind} ${g.via} ${g.region}`).toBeGreaterThan(0);
-    expect(capacity.requestsPerSecond).toBeGreaterThanOrEqual(0.8 * target.requestsPerSecond);
+    // The gate's rate comes from the live release's knee, measured just before (capacity.breakpoint).
+    const breakpoint = result.breakpoint!;
+    expect(breakpoint.seconds.length).toBeGreaterThan(5);
+    expect(breakpoint.kneeRps).toBeGreaterThan(target.requestsPerSecond);
+    expect(breakpoint.gateRps).toBe(gateRate(breakpoint.kneeRps, target));
+    expect(capacity.requestsPerSecond).toBeGreaterThanOrEqual(0.8 * breakpoint.gateRps);
     expect(capacity.p95Ms).toBeLessThan(target.p95Ms);
     expect(capacity.p99Ms).toBeLessThan(target.p99Ms);
     expect(capacity.errorRate).toBeLessThanOrEqual(target.maxErrorRate);
@@ -70,6 +76,8 @@ describe.sequential("blue-green rehearsal on the local environment", () => {
       `| capacity via preview (${primary}) | pass | ${capacity.requests} | ${capacity.requestsPerSecond.toFixed(1)} | ${capacity.p95Ms.toFixed(1)} |`,
     );
     expect(md).toMatch(/\| smoke via live \(region-b\) \| pass \|/);
+    expect(md).toContain(`**knee ${breakpoint.kneeRps} req/s**`);
+    expect(md).toContain(`new release at **${breakpoint.gateRps} req/s**`);
     expect(existsSync(capacity.files.dashboard!)).toBe(true);
   });
 

@@ -91,6 +91,7 @@ export async function runRehearsal(
     liveBefore,
     liveAfter,
     switchProbe: target.switchProbe,
+    breakpoint: target.breakpoint,
     failover,
   };
   report.wallMs = Math.round(performance.now() - started);
@@ -111,6 +112,10 @@ export function nextVersion(live: string, bad = false): string {
 function summary(r: RehearsalReport, file: string): string[] {
   const capacity = r.promotion.gates.find((g) => g.kind === "capacity");
   const lines = [`${r.ok ? "✔" : "✖"} ${r.verdict} (${(r.wallMs / 1000).toFixed(1)} s)`];
+  if (r.breakpoint)
+    lines.push(
+      `  breakpoint: knee ${r.breakpoint.kneeRps} req/s (${r.breakpoint.reason}); gate at ${r.breakpoint.gateRps} req/s`,
+    );
   if (capacity) {
     lines.push(
       `  capacity gate: ${capacity.requestsPerSecond.toFixed(1)} req/s, p95 ${capacity.p95Ms.toFixed(1)} ms, p99 ${capacity.p99Ms.toFixed(1)} ms, errors ${(capacity.errorRate * 100).toFixed(2)}%`,

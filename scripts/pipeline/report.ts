@@ -1,3 +1,4 @@
+import type { BreakpointResult } from "./breakpoint.js";
 import type { FailoverResult } from "./failover.js";
 import type { ProbeCounts, LiveSample } from "./live-probe.js";
 import type { PromotionResult } from "./machine.js";
@@ -14,6 +15,8 @@ export interface RehearsalReport {
   liveBefore: LiveSample[];
   liveAfter: LiveSample[];
   switchProbe: ProbeCounts | undefined;
+  /** The breakpoint run that set the capacity gate's rate, when the model asks for one. */
+  breakpoint?: (BreakpointResult & { gateRps: number }) | undefined;
   failover: FailoverResult | undefined;
 }
 
@@ -48,6 +51,7 @@ export function renderReport(r: RehearsalReport): string {
         `| ${i + 1} | ${st.name} | ${st.ok ? "ok" : `**failed**: ${st.error ?? ""}`} | ${s(st.durationMs)} |`,
     ),
     "",
+    ...(r.breakpoint ? breakpointSection(r.breakpoint) : []),
     "## k6 gates",
     "",
     "| gate | result | requests | req/s | p95 ms | p99 ms | errors | checks | dashboard |",
@@ -82,6 +86,33 @@ export function renderReport(r: RehearsalReport): string {
   ];
   if (r.failover) out.push(...failoverSection(r.failover));
   return `${out.filter((line, i, all) => !(line === "" && all[i - 1] === "")).join("\n")}\n`;
+}
+
+function breakpointSection(b: BreakpointResult & { gateRps: number }): string[] {
+  const xs = b.seconds;
+  return [
+    "## Breakpoint (the live release, before the gate)",
+    "",
+    `Ramp 5 → ${b.ceilingRps} req/s on the primary region's live host: **knee ${b.kneeRps} req/s** (${b.reason}). The capacity gate ran the new release at **${b.gateRps} req/s**.${b.files.dashboard ? ` Dashboard: ${rel(b.files.dashboard)}; per second: ${rel(b.files.seconds)}.` : ` Per second: ${rel(b.files.seconds)}.`}`,
+    "",
+    "```mermaid",
+    "xychart-beta",
+    '  title "requests per second: planned (first line) and carried (second)"',
+    `  x-axis "second" [${xs.map((x) => x.second).join(", ")}]`,
+    '  y-axis "req/s"',
+    `  line [${xs.map((x) => x.plannedRps).join(", ")}]`,
+    `  line [${xs.map((x) => x.requests).join(", ")}]`,
+    "```",
+    "",
+    "```mermaid",
+    "xychart-beta",
+    '  title "p99 per second (ms)"',
+    `  x-axis "second" [${xs.map((x) => x.second).join(", ")}]`,
+    '  y-axis "ms"',
+    `  bar [${xs.map((x) => Math.round(x.p99Ms)).join(", ")}]`,
+    "```",
+    "",
+  ];
 }
 
 function failoverSection(f: FailoverResult): string[] {

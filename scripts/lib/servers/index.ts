@@ -11,6 +11,7 @@ export {
   rejoinAsStandby,
   replicationLag,
   ferretdbUrl,
+  ferretdbGinTwins,
   setSynchronous,
   postgresRole,
   promotePostgres,

@@ -1,4 +1,5 @@
 import { execFile, execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { chmodSync, chownSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -134,12 +135,15 @@ function writeStandbyConfig(dataDir: string, of: Endpoint): void {
 }
 
 /** A short-lived superuser connection (trust auth on loopback). */
-async function withClient<T>(at: Endpoint, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+async function withClient<T>(
+  at: Endpoint & { database?: string },
+  fn: (client: pg.Client) => Promise<T>,
+): Promise<T> {
   const client = new pg.Client({
     host: at.host,
     port: at.port,
     user: "postgres",
-    database: "postgres",
+    database: at.database ?? "postgres",
     connectionTimeoutMillis: 2_000,
   });
   // A server killed mid-query also emits 'error'; the pending query rejects with it anyway.
@@ -336,6 +340,42 @@ export async function replicationLag(primary: Endpoint): Promise<number | undefi
   );
   return row?.lag == null ? undefined : Number(row.lag);
 }
+
+/**
+ * FerretDB v1 on PostgreSQL pushes an equality filter down as `_jsonb->'field' @> value`, while the indexes it
+ * creates are btree on `(_jsonb->'field')`, which cannot serve `@>`: every `{_id}` lookup and every poll of a flag
+ * scans the whole table. This gives each single-field index FerretDB made (a compound index: its first field) a
+ * GIN twin on the same expression, which serves `@>`, so those filters cost O(matches). Run it on the primary
+ * after the services created their collections and before the data grows: PostgreSQL keeps a prepared statement's
+ * generic plan once it judged it no worse than the custom ones, and only custom plans can use an expression index
+ * for FerretDB's `_jsonb->$1`. `fastupdate = off`: GIN's pending list would be scanned whole by every lookup until
+ * a vacuum, so a poll would again cost O(recent writes). The twins replicate to the standbys with the WAL. Resolves
+ * to the indexes created.
+ */
+export async function ferretdbGinTwins(primary: Endpoint): Promise<string[]> {
+  return withClient({ ...primary, database: "ferretdb" }, async (client) => {
+    const { rows } = await client.query<{ schemaname: string; tablename: string; indexdef: string }>(
+      `SELECT schemaname, tablename, indexdef FROM pg_indexes
+        WHERE schemaname NOT IN ('pg_catalog', 'information_schema') AND indexdef LIKE '%USING btree%_jsonb -> %'`,
+    );
+    const wanted = new Map<string, string>();
+    for (const r of rows) {
+      const field = /USING btree \(\(\(_jsonb -> '([^']+)'::text\)\)/.exec(r.indexdef)?.[1];
+      if (!field || r.tablename.startsWith("_ferretdb_")) continue;
+      const name = `${r.tablename}_${createHash("sha1").update(field).digest("hex").slice(0, 8)}_gin`;
+      const table = `${quoteIdent(r.schemaname)}.${quoteIdent(r.tablename)}`;
+      wanted.set(
+        name,
+        `CREATE INDEX IF NOT EXISTS ${quoteIdent(name)} ON ${table} USING gin ((_jsonb -> ${quoteLiteral(field)})) WITH (fastupdate = off)`,
+      );
+    }
+    for (const sql of wanted.values()) await client.query(sql);
+    return [...wanted.keys()];
+  });
+}
+
+const quoteIdent = (s: string) => `"${s.replaceAll('"', '""')}"`;
+const quoteLiteral = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
 /** libpq multi-host URL FerretDB uses: the first writable host wins. */
 export function ferretdbUrl(hosts: Endpoint[]): string {
