@@ -12,8 +12,8 @@ import { parseBlueprint } from "../../infra/model/index.js";
 import { freePort } from "../lib/servers/index.js";
 import { createLocalEnvironment, type LocalEnvironment } from "../local/environment.js";
 import { SAMPLE_PRODUCTS } from "../local/seed.js";
-import { CpuMeter, runWrk, type LoadResult, type ProcessGroup } from "./measure.js";
-import { insertRate, seedFinalOrders } from "./mongo.js";
+import { CpuMeter, runWrk, settle, type LoadResult, type ProcessGroup } from "./measure.js";
+import { insertRate, prepareInsertCollections, seedFinalOrders } from "./mongo.js";
 import { writeBenchReport, type BenchReport, type RowResult } from "./report.js";
 
 const USAGE = `usage: npm run bench [-- options]
@@ -179,10 +179,16 @@ async function main(): Promise<void> {
     const envMeter = new CpuMeter(groups);
     const bareMeter = new CpuMeter([{ name: "bare", pid: bare.child.pid! }]);
     const mongoUrl = `mongodb://${primary.loopbackAddress}:${env.ports.mongo}/bench`;
+    await prepareInsertCollections(mongoUrl, [10, 50]);
 
     const runs = new Map<string, { load: LoadResult; cpu: number; machine: number }[]>();
     const inserts = new Map<number, { rps: number; p99: number; cpu: number }[]>();
+    const quiet = async () => {
+      const s = await settle();
+      log(`  machine quiet after ${(s.waitedMs / 1000).toFixed(0)} s (${s.cores.toFixed(2)} cores busy)`);
+    };
     for (let round = 1; round <= rounds; round++) {
+      await quiet();
       for (const row of rows) {
         log(`▶ round ${round}/${rounds}: ${row.id} (c=${row.connections}, ${seconds} s) …`);
         const meter = row.charge === "bare" ? bareMeter : envMeter;
@@ -195,6 +201,7 @@ async function main(): Promise<void> {
         );
         await sleep(1000);
       }
+      await quiet();
       for (const c of [10, 50]) {
         log(
           `▶ round ${round}/${rounds}: mongodb driver insertOne into region-a's FerretDB (c=${c}, ${seconds} s) …`,
@@ -238,8 +245,9 @@ async function main(): Promise<void> {
         `▶ storing ${idleOrders} final orders in region-a's database (the relay's and reconciler's data) …`,
       );
       const stored = await seedFinalOrders(ordersUrl, idleOrders, (n) => log(`  ${n} stored`));
+      // The seeding's own aftermath (replication, autovacuum of 100k new rows) is not the idle cost.
+      await quiet();
       log(`▶ idle for ${idleSeconds} s with ${stored} orders stored: CPU of every process …`);
-      await sleep(5000);
       envMeter.sample();
       await sleep(idleSeconds * 1000);
       const cpu = envMeter.delta();

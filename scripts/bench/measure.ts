@@ -139,3 +139,18 @@ export class CpuMeter {
     };
   }
 }
+
+/**
+ * Waits until the whole machine is quiet (busy below `maxCores` over one second), at most `limitMs`: the order rows
+ * leave work behind (relays, the saga, replication), which would otherwise slow the next round's reads.
+ * Resolves to how long it waited and how busy the last second was.
+ */
+export async function settle(maxCores = 0.5, limitMs = 60_000): Promise<{ waitedMs: number; cores: number }> {
+  const started = Date.now();
+  for (;;) {
+    const before = machineBusySeconds();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const cores = machineBusySeconds() - before;
+    if (cores < maxCores || Date.now() - started >= limitMs) return { waitedMs: Date.now() - started, cores };
+  }
+}

@@ -3,7 +3,26 @@ import { MongoClient } from "mongodb";
 
 // The database side of the benchmark, with the mongodb driver the services use.
 
-/** The server's own single-document insert rate at `concurrency` writers, in a scratch collection dropped after. */
+const scratch = (concurrency: number) => `bench_inserts_${concurrency}`;
+
+/**
+ * Creates the scratch collections of insertRate before any load. FerretDB v1.24 on PostgreSQL deadlocks on a
+ * collection created or dropped while its connection pool is saturated (the registry's write lock waits for a
+ * connection, the connections' holders wait for the lock), so the benchmark does no DDL once load has run.
+ */
+export async function prepareInsertCollections(url: string, concurrencies: number[]): Promise<void> {
+  const client = new MongoClient(url, { serverSelectionTimeoutMS: 5000 });
+  await client.connect();
+  try {
+    const existing = new Set((await client.db().listCollections().toArray()).map((c) => c.name));
+    for (const c of concurrencies)
+      if (!existing.has(scratch(c))) await client.db().createCollection(scratch(c));
+  } finally {
+    await client.close();
+  }
+}
+
+/** The server's own single-document insert rate at `concurrency` writers, into prepareInsertCollections' collection. */
 export async function insertRate(
   url: string,
   concurrency: number,
@@ -12,9 +31,7 @@ export async function insertRate(
   const client = new MongoClient(url, { maxPoolSize: concurrency, serverSelectionTimeoutMS: 5000 });
   await client.connect();
   try {
-    const collection = client.db().collection(`bench_inserts_${concurrency}`);
-    await collection.drop().catch(() => undefined);
-    await client.db().createCollection(collection.collectionName);
+    const collection = client.db().collection(scratch(concurrency));
     const latencies: number[] = [];
     const started = performance.now();
     const deadline = started + seconds * 1000;
@@ -36,7 +53,6 @@ export async function insertRate(
     };
     await Promise.all(Array.from({ length: concurrency }, writer));
     const elapsed = (performance.now() - started) / 1000;
-    await collection.drop().catch(() => undefined);
     latencies.sort((a, b) => a - b);
     return {
       count: latencies.length,

@@ -58,8 +58,12 @@ wal_retrieve_retry_interval = 500ms
 # pg_rewind needs hint-bit changes in the WAL.
 wal_log_hints = on
 shared_buffers = 128MB
-# Each FerretDB pools at most 20 connections (ferretdbUrl); every region's FerretDB may reach the primary.
-max_connections = 100
+# FerretDB sends every filter as a prepared \`_jsonb->$1 @> $2\`: a generic plan cannot use the GIN twins
+# (ferretdbGinTwins), and PostgreSQL keeps one it judged on a small table until an ANALYZE, so a poll scans the
+# whole table meanwhile. Custom plans, always: planning costs far less than a scan.
+plan_cache_mode = force_custom_plan
+# Each FerretDB pools up to 100 connections (ferretdbUrl); every region's FerretDB may reach the primary.
+max_connections = 300
 `;
 
 // Loopback only: trust for every role, replication included.
@@ -346,9 +350,8 @@ export async function replicationLag(primary: Endpoint): Promise<number | undefi
  * creates are btree on `(_jsonb->'field')`, which cannot serve `@>`: every `{_id}` lookup and every poll of a flag
  * scans the whole table. This gives each single-field index FerretDB made (a compound index: its first field) a
  * GIN twin on the same expression, which serves `@>`, so those filters cost O(matches). Run it on the primary
- * after the services created their collections and before the data grows: PostgreSQL keeps a prepared statement's
- * generic plan once it judged it no worse than the custom ones, and only custom plans can use an expression index
- * for FerretDB's `_jsonb->$1`. `fastupdate = off`: GIN's pending list would be scanned whole by every lookup until
+ * once the services created their collections. Only a custom plan can use an expression index for FerretDB's
+ * prepared `_jsonb->$1`, hence `plan_cache_mode = force_custom_plan` in SHARED_CONF. `fastupdate = off`: GIN's pending list would be scanned whole by every lookup until
  * a vacuum, so a poll would again cost O(recent writes). The twins replicate to the standbys with the WAL. Resolves
  * to the indexes created.
  */
@@ -380,8 +383,10 @@ const quoteLiteral = (s: string) => `'${s.replaceAll("'", "''")}'`;
 /** libpq multi-host URL FerretDB uses: the first writable host wins. */
 export function ferretdbUrl(hosts: Endpoint[]): string {
   const list = hosts.map((h) => `${h.host}:${h.port}`).join(",");
-  // pool_max_conns: FerretDB's default of 50 per process would let two regions exhaust max_connections under load.
-  return `postgres://ferretdb@${list}/ferretdb?target_session_attrs=read-write&sslmode=disable&pool_max_conns=20`;
+  // pool_max_conns: more than its clients can ask at once (the services' drivers pool 20 each, two colors). FerretDB
+  // v1.24 deadlocks when its pool runs dry: a goroutine holding the metadata registry's write lock waits for a
+  // connection while the connections' holders wait for that lock (seen at 20 under POST /orders at c=50).
+  return `postgres://ferretdb@${list}/ferretdb?target_session_attrs=read-write&sslmode=disable&pool_max_conns=100`;
 }
 
 /** ALTER SYSTEM synchronous_standby_names ('*' or '') and pg_reload_conf; resolves once new sessions see it. */
