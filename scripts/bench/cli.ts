@@ -13,7 +13,7 @@ import { freePort } from "../lib/servers/index.js";
 import { createLocalEnvironment, type LocalEnvironment } from "../local/environment.js";
 import { SAMPLE_PRODUCTS } from "../local/seed.js";
 import { CpuMeter, runWrk, settle, type LoadResult, type ProcessGroup } from "./measure.js";
-import { insertRate, prepareInsertCollections, seedFinalOrders } from "./mongo.js";
+import { insertRate, prepareInsertCollections, seedFinalOrders, waitDrained } from "./mongo.js";
 import { writeBenchReport, type BenchReport, type RowResult } from "./report.js";
 
 const USAGE = `usage: npm run bench [-- options]
@@ -178,7 +178,8 @@ async function main(): Promise<void> {
     const groups: ProcessGroup[] = status.filter((s) => s.alive).map((s) => ({ name: s.name, pid: s.pid }));
     const envMeter = new CpuMeter(groups);
     const bareMeter = new CpuMeter([{ name: "bare", pid: bare.child.pid! }]);
-    const mongoUrl = `mongodb://${primary.loopbackAddress}:${env.ports.mongo}/bench`;
+    const mongoRoot = `mongodb://${primary.loopbackAddress}:${env.ports.mongo}/`;
+    const mongoUrl = `${mongoRoot}bench`;
     await prepareInsertCollections(mongoUrl, [10, 50]);
 
     const runs = new Map<string, { load: LoadResult; cpu: number; machine: number }[]>();
@@ -245,6 +246,9 @@ async function main(): Promise<void> {
         `▶ storing ${idleOrders} final orders in region-a's database (the relay's and reconciler's data) …`,
       );
       const stored = await seedFinalOrders(ordersUrl, idleOrders, (n) => log(`  ${n} stored`));
+      log("▶ waiting until the saga has finished every order of the load rows …");
+      const drain = await waitDrained(mongoRoot, 900, (n) => log(`  ${n} pending orders and events left`));
+      log(`  drained in ${drain.seconds.toFixed(0)} s (${drain.leftAtStart} left when the load ended)`);
       // The seeding's own aftermath (replication, autovacuum of 100k new rows) is not the idle cost.
       await quiet();
       log(`▶ idle for ${idleSeconds} s with ${stored} orders stored: CPU of every process …`);
@@ -253,6 +257,7 @@ async function main(): Promise<void> {
       const cpu = envMeter.delta();
       idle = {
         ordersStored: stored,
+        drain,
         seconds: cpu.wallSeconds,
         percentOfOneCore: (cpu.total / cpu.wallSeconds) * 100,
         byProcess: Object.fromEntries(

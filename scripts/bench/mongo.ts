@@ -118,3 +118,37 @@ export async function seedFinalOrders(
     await client.close();
   }
 }
+
+/**
+ * Waits until the order path has no work left: no PENDING order and no unpublished outbox event in orders or in the
+ * catalog's reservations. The order rows leave a saga backlog behind them; idle is measured after it. Resolves to
+ * the seconds it took and what was left at the start, or throws after `limitSeconds`.
+ */
+export async function waitDrained(
+  url: string,
+  limitSeconds: number,
+  progress: (left: number) => void,
+): Promise<{ seconds: number; leftAtStart: number }> {
+  const client = new MongoClient(url, { serverSelectionTimeoutMS: 5000 });
+  await client.connect();
+  try {
+    const orders = client.db("orders").collection("orders");
+    const reservations = client.db("catalog").collection("reservations");
+    const left = async () =>
+      (await orders.countDocuments({ status: "PENDING" })) +
+      (await orders.countDocuments({ outboxPending: true })) +
+      (await reservations.countDocuments({ outboxPending: true }));
+    const started = performance.now();
+    const leftAtStart = await left();
+    for (let n = leftAtStart, i = 0; n > 0; i++) {
+      if (performance.now() - started > limitSeconds * 1000)
+        throw new Error(`the order path still had ${n} pending orders and events after ${limitSeconds} s`);
+      if (i % 5 === 0) progress(n);
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      n = await left();
+    }
+    return { seconds: (performance.now() - started) / 1000, leftAtStart };
+  } finally {
+    await client.close();
+  }
+}

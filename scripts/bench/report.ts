@@ -27,6 +27,8 @@ export interface BenchReport {
     seconds: number;
     percentOfOneCore: number;
     byProcess: Record<string, number>;
+    /** How long the saga took to finish the load rows' orders, and how many orders and events were left. */
+    drain: { seconds: number; leftAtStart: number };
   };
 }
 
@@ -131,7 +133,7 @@ export function writeBenchReport(
         "",
         `## Idle, ${r.idle.ordersStored} orders stored, ${fmt(r.idle.seconds)} s`,
         "",
-        `Every process together: **${fmt(r.idle.percentOfOneCore, 1)} %** of one core.`,
+        `Every process together: **${fmt(r.idle.percentOfOneCore, 1)} %** of one core. Measured once the saga had finished the load rows' orders: ${r.idle.drain.leftAtStart} pending orders and outbox events were left when the load ended, drained in ${fmt(r.idle.drain.seconds)} s.`,
         "",
         "| process | % of one core |",
         "| --- | --: |",
