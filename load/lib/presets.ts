@@ -1,4 +1,5 @@
 import type { Options, Scenario } from "k6/options";
+import { BREAKPOINT_START_RPS, breakpointRamp } from "./ramp.ts";
 import { resolveHosts, type Targets } from "./targets.ts";
 
 export const SUMMARY_TREND_STATS = ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)"];
@@ -37,10 +38,10 @@ export function capacity(t: Targets): Scenario {
  * ceiling at the p99 budget, so k6 itself is not what stops the rate rising.
  */
 export function breakpoint(t: Targets): Scenario {
-  const ceiling = Math.max(10, Math.ceil(t.requestsPerSecond));
+  const { ceiling } = breakpointRamp(t.requestsPerSecond, t.durationSeconds);
   return {
     executor: "ramping-arrival-rate",
-    startRate: 5,
+    startRate: BREAKPOINT_START_RPS,
     timeUnit: "1s",
     stages: [{ target: ceiling, duration: `${t.durationSeconds}s` }],
     ...vus(ceiling, t),

@@ -22,6 +22,35 @@ export async function prepareInsertCollections(url: string, concurrencies: numbe
   }
 }
 
+/**
+ * A document of an order's size and shape, as the orders service stores it: PENDING with its OrderCreated event
+ * not yet published, or CONFIRMED with every event published.
+ */
+function orderDocument(status: "PENDING" | "CONFIRMED", at: Date) {
+  const id = randomUUID();
+  const published = status === "CONFIRMED";
+  return {
+    _id: id as never,
+    idempotencyKey: `bench-${id}`,
+    fingerprint: "bench",
+    status,
+    customerId: "bench",
+    items: [{ sku: "sample-espresso", quantity: 1 }],
+    createdAt: at,
+    updatedAt: at,
+    outbox: [
+      {
+        topic: "orders.events",
+        key: id,
+        value: { eventId: randomUUID(), type: "OrderCreated", orderId: id, occurredAt: at.toISOString() },
+      },
+    ],
+    outboxSeq: 1,
+    publishedSeq: published ? 1 : 0,
+    outboxPending: !published,
+  };
+}
+
 /** The server's own single-document insert rate at `concurrency` writers, into prepareInsertCollections' collection. */
 export async function insertRate(
   url: string,
@@ -38,16 +67,7 @@ export async function insertRate(
     const writer = async () => {
       while (performance.now() < deadline) {
         const t = performance.now();
-        // A document of an order's size and shape.
-        await collection.insertOne({
-          _id: randomUUID() as never,
-          idempotencyKey: randomUUID(),
-          status: "PENDING",
-          customerId: "bench",
-          items: [{ sku: "sample-espresso", quantity: 1 }],
-          createdAt: new Date(),
-          outboxPending: true,
-        });
+        await collection.insertOne(orderDocument("PENDING", new Date()));
         latencies.push(performance.now() - t);
       }
     };
@@ -81,34 +101,7 @@ export async function seedFinalOrders(
     const at = new Date(Date.now() - 86_400_000);
     for (let done = 0; done < total;) {
       const n = Math.min(batch, total - done);
-      const docs = Array.from({ length: n }, () => {
-        const id = randomUUID();
-        return {
-          _id: id as never,
-          idempotencyKey: `bench-seed-${id}`,
-          fingerprint: "bench",
-          status: "CONFIRMED",
-          customerId: "bench-seed",
-          items: [{ sku: "sample-espresso", quantity: 1 }],
-          createdAt: at,
-          updatedAt: at,
-          outbox: [
-            {
-              topic: "orders.events",
-              key: id,
-              value: {
-                eventId: randomUUID(),
-                type: "OrderCreated",
-                orderId: id,
-                occurredAt: at.toISOString(),
-              },
-            },
-          ],
-          outboxSeq: 1,
-          publishedSeq: 1,
-          outboxPending: false,
-        };
-      });
+      const docs = Array.from({ length: n }, () => orderDocument("CONFIRMED", at));
       await orders.insertMany(docs, { ordered: false });
       done += n;
       if (done % 10_000 === 0 || done === total) progress(done);

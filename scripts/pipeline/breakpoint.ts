@@ -4,6 +4,7 @@
 import { closeSync, existsSync, openSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Targets } from "../../load/lib/export-targets.js";
+import { breakpointRamp } from "../../load/lib/ramp.js";
 import { runK6 } from "./k6.js";
 
 /** One second of the run, counted by when k6 recorded each request's end. */
@@ -195,9 +196,8 @@ export async function runBreakpoint(run: BreakpointRun): Promise<BreakpointResul
   const bp = run.targets.breakpoint;
   if (!bp) throw new Error("capacity.breakpoint is not set for this stack");
   const limits: BreakpointLimits = run.targets;
-  const ceilingRps = Math.max(10, Math.ceil(bp.ceilingRps));
-  // The same ramp as load/lib/presets.ts breakpoint(): 5 req/s to the ceiling over `seconds`.
-  const plan = (second: number) => Math.min(ceilingRps, 5 + ((ceilingRps - 5) * second) / bp.seconds);
+  // The same ramp as load/lib/presets.ts breakpoint() gives k6.
+  const { ceiling: ceilingRps, rateAt: plan } = breakpointRamp(bp.ceilingRps, bp.seconds);
   const points = join(run.reportDir, `${run.name}.points.jsonl`);
   const buckets = new SecondBuckets("breakpoint", plan);
   const tail = new Tail(points);

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { MongoClient, type Db } from "mongodb";
 import { pino } from "pino";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { Metrics, RedisMutex } from "@blueprint/service-kit";
 import { REPO_ROOT } from "../../../infra/config/stack-file.js";
 import { useMongo, useRedis } from "../../../test/harness.js";
@@ -308,6 +308,25 @@ describe("catalog's saga under redelivery, races and crashes (real FerretDB and 
     if (outcome instanceof Error) await first.saga.handle(value); // Kafka redelivers a failed delivery
     expect(await stockOf(second, sku)).toBe(7);
     expect(await statusOf(orderId)).toBe("HELD");
+  });
+
+  test("when many reservations of one product are past their grace, then one settle round drops all their markers in one update of it", async () => {
+    const m = member(noFaults, 1000);
+    const sku = `settle-${randomUUID().slice(0, 6)}`;
+    await m.products.put(sku, { name: sku, priceCents: 1, stock: 100 });
+    for (let i = 0; i < 25; i++) await m.saga.handle(created(randomUUID(), [{ sku, quantity: 1 }]));
+    const markers = async () =>
+      Object.keys(
+        (await db.collection<{ _id: string; ops?: object }>("products").findOne({ _id: sku }))?.ops ?? {},
+      ).length;
+    expect(await markers()).toBe(25);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const clearOps = vi.spyOn(m.products, "clearOps");
+    await m.settler.settleDue();
+    // Other tests' reservations may be due too: only this product's updates are counted.
+    expect(clearOps.mock.calls.filter(([s]) => s === sku)).toHaveLength(1);
+    expect(await markers()).toBe(0);
+    expect(await stockOf(m, sku)).toBe(75);
   });
 
   test("when orders asks again (attempt 2) for a decided order, then catalog answers again from its decision and takes no stock", async () => {

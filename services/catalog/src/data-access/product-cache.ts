@@ -79,30 +79,34 @@ export class ProductCache {
     await this.subscriber.subscribe(channel);
   }
 
-  async get(sku: string, load: () => Promise<Cached>): Promise<Cached> {
-    const hit = this.l1.get(sku);
-    if (hit && hit.expiresAt > Date.now()) {
-      this.reads.inc({ source: "l1" });
-      return hit.value;
-    }
-    const pending = this.inflight.get(sku);
-    if (pending) return pending;
-    const promise = this.getShared(sku, load).finally(() => this.inflight.delete(sku));
-    this.inflight.set(sku, promise);
-    return promise;
+  get(sku: string, load: () => Promise<Cached>): Promise<Cached> {
+    return this.singleFlight(this.l1, this.inflight, this.reads, sku, () => this.getShared(sku, load));
   }
 
   /** A page of the product list (`page` names its limit and cursor), cached like a product. */
-  async getList(page: string, load: () => Promise<Product[]>): Promise<Product[]> {
-    const hit = this.l1Lists.get(page);
+  getList(page: string, load: () => Promise<Product[]>): Promise<Product[]> {
+    return this.singleFlight(this.l1Lists, this.inflightLists, this.listReads, page, () =>
+      this.getSharedList(page, load),
+    );
+  }
+
+  /** The L1 entry if it is fresh, else the load already under way for `key`, else a new one (single-flight). */
+  private singleFlight<T>(
+    l1: Map<string, { value: T; expiresAt: number }>,
+    inflight: Map<string, Promise<T>>,
+    reads: { inc(labels: { source: string }): void },
+    key: string,
+    loadShared: () => Promise<T>,
+  ): Promise<T> {
+    const hit = l1.get(key);
     if (hit && hit.expiresAt > Date.now()) {
-      this.listReads.inc({ source: "l1" });
-      return hit.value;
+      reads.inc({ source: "l1" });
+      return Promise.resolve(hit.value);
     }
-    const pending = this.inflightLists.get(page);
+    const pending = inflight.get(key);
     if (pending) return pending;
-    const promise = this.getSharedList(page, load).finally(() => this.inflightLists.delete(page));
-    this.inflightLists.set(page, promise);
+    const promise = loadShared().finally(() => inflight.delete(key));
+    inflight.set(key, promise);
     return promise;
   }
 

@@ -213,6 +213,9 @@ export class StockSaga {
     let total = 0;
     for (let round = 0; round < maxRounds; round++) {
       const due = await this.reservations.dueForSettling(new Date(), limit);
+      // One update per product for the whole batch: a product's markers are one document, which its store
+      // rewrites whole on every update (FerretDB does), so an update per reservation cost O(batch × markers).
+      const opsBySku = new Map<string, string[]>();
       for (const doc of due) {
         // A held order may still be released: its release markers go only once it is RELEASED.
         const ops = [
@@ -220,9 +223,14 @@ export class StockSaga {
           undoOp(doc._id),
           ...(doc.status === "HELD" ? [] : [releaseOp(doc._id)]),
         ];
-        for (const item of doc.items) await this.products.clearOps(item.sku, ops);
-        await this.reservations.settled(doc._id);
+        for (const item of doc.items) {
+          const list = opsBySku.get(item.sku) ?? [];
+          list.push(...ops);
+          opsBySku.set(item.sku, list);
+        }
       }
+      for (const [sku, ops] of opsBySku) await this.products.clearOps(sku, ops);
+      for (const doc of due) await this.reservations.settled(doc._id);
       total += due.length;
       if (due.length < limit) break;
     }

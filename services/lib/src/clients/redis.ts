@@ -4,12 +4,17 @@ import type { ServiceKit } from "../kit.js";
 export type { Redis } from "ioredis";
 
 /**
- * False while the client has lost its connection and is reconnecting (or was closed): callers that can do
- * without Redis skip it instead of waiting in the offline queue. True while connecting at start, so the first
- * commands wait for the connection rather than bypass the cache.
+ * False once the client has lost its connection, until it is ready again: while it waits to reconnect and also
+ * during each reconnect attempt ("connecting"), when a command would sit in the offline queue for the whole
+ * attempt and the backoff after it (seconds, near a caller's deadline). Callers that can do without Redis skip
+ * it instead. True while connecting at start (no attempt has failed yet), so the first commands wait for the
+ * connection rather than bypass the cache.
  */
 export function redisAvailable(redis: Redis): boolean {
-  return redis.status !== "reconnecting" && redis.status !== "close" && redis.status !== "end";
+  if (redis.status === "ready") return true;
+  if (redis.status === "reconnecting" || redis.status === "close" || redis.status === "end") return false;
+  // ioredis counts failed attempts since the last ready (reset on ready); private in its types, stable since v4.
+  return ((redis as unknown as { retryAttempts?: number }).retryAttempts ?? 0) === 0;
 }
 
 /**
