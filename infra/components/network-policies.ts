@@ -90,6 +90,9 @@ export function buildNetworkPolicies(bp: Blueprint, region: Region): K8sObject[]
         ports: tcp(svc.port),
       }));
       if (routed.has(svc.name)) ingress.unshift({ from: [nsPeer(edgeNamespace(ns))], ports: tcp(svc.port) });
+      // The platform's Prometheus scrapes /metrics on the service port (the ServiceMonitors of monitoring.ts).
+      if (bp.platform.monitoring === "prometheus-operator")
+        ingress.push({ from: [nsPeer(bp.platform.monitoringNamespace)], ports: tcp(svc.port) });
       const egress: Rule[] = [
         ...svc.dependsOnServices.map((d) => ({
           to: [{ podSelector: { matchLabels: colorSelector(d, color) } }],

@@ -167,6 +167,11 @@ describe("a valid stack config", () => {
     expect(parseBlueprint(config, "t").capacity).toMatchObject({ requestsPerSecond: 42, p95Ms: 300 });
   });
 
+  it("merges slo overrides over the environment defaults", () => {
+    const config = { ...base(), slo: { latencyP99Ms: 250 } };
+    expect(parseBlueprint(config, "t").slo).toEqual({ availability: 0.995, latencyP99Ms: 250 });
+  });
+
   it.each(["local", "dev", "staging", "prod"])("stack file Pulumi.%s.yaml is valid", (stack) => {
     expect(loadBlueprint(stack).stack).toBe(stack);
   });
@@ -510,6 +515,11 @@ describe("an invalid stack config fails with the key and the fix", () => {
       [
         'blueprint:capacity.breakpoint: is for the local environment only — the pipeline would ramp this "staging" stack\'s live release until it fails. Remove it and set capacity.requestsPerSecond from a breakpoint run you start on purpose (k6 run load/04-breakpoint.ts, load/README.md)',
       ],
+    ],
+    [
+      "an availability objective of 100 %",
+      (c) => (c.slo = { availability: 1 }),
+      ["blueprint:slo.availability: must be < 1 (got 1)"],
     ],
     [
       "a preview stack without its id",

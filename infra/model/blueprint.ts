@@ -1,10 +1,11 @@
-import { CAPACITY_DEFAULTS, SAMPLE_SERVICES, defaultImage } from "./defaults.js";
+import { CAPACITY_DEFAULTS, SAMPLE_SERVICES, SLO_DEFAULTS, defaultImage } from "./defaults.js";
 import { BlueprintConfigError, describeZodIssue, type ConfigProblem } from "./errors.js";
 import {
   COLORS,
   DATA_STORES,
   stackConfigSchema,
   type Capacity,
+  type Slo,
   type Color,
   type Environment,
   type RegionConfig,
@@ -100,6 +101,10 @@ export interface Blueprint {
     operatorNamespaces: string[];
     /** The platform's cert-manager (its ServiceAccount mints the ACME Route53 issuer's tokens). */
     certManager: StackConfig["platform"]["certManager"];
+    /** Whether the cluster runs the Prometheus Operator, so the stack creates ServiceMonitors and alert rules. */
+    monitoring: StackConfig["platform"]["monitoring"];
+    /** Where the platform's Prometheus runs (its pods scrape the services). */
+    monitoringNamespace: string;
   };
   edge: StackConfig["edge"] & { previewHostname: string };
   rollout: Rollout;
@@ -109,6 +114,8 @@ export interface Blueprint {
     healthCheck: StackConfig["dns"]["healthCheck"] & { protocol: "http" | "https" };
   };
   capacity: Capacity;
+  /** The environment's service level objectives (SLO_DEFAULTS with the stack's `slo` over them). */
+  slo: Slo;
 }
 
 /**
@@ -230,6 +237,8 @@ function derive(config: StackConfig, services: ServiceConfig[], stack: string): 
       operatorNamespace: `${namespace}-operators`,
       operatorNamespaces: config.platform.operatorNamespaces ?? [`${namespace}-operators`],
       certManager: config.platform.certManager,
+      monitoring: config.platform.monitoring,
+      monitoringNamespace: config.platform.monitoringNamespace,
     },
     edge: {
       ...config.edge,
@@ -252,6 +261,7 @@ function derive(config: StackConfig, services: ServiceConfig[], stack: string): 
       },
     },
     capacity: { ...CAPACITY_DEFAULTS[config.environment], ...config.capacity },
+    slo: { ...SLO_DEFAULTS[config.environment], ...config.slo },
   };
 }
 

@@ -1,4 +1,4 @@
-import type { Capacity, Environment, StackConfigInput } from "./schema.js";
+import type { Capacity, Environment, Slo, StackConfigInput } from "./schema.js";
 
 type ServiceInput = NonNullable<StackConfigInput["services"]>[number];
 
@@ -87,6 +87,18 @@ export const CAPACITY_DEFAULTS: Record<Environment, Capacity> = {
     smokeSeconds: 60,
     writes: "none",
   },
+};
+
+/**
+ * Service level objectives per environment; a stack's `slo` overrides single fields. The latency objectives are
+ * server-side (the services' own histograms), so below the k6 gates' budgets, which include the edge and network.
+ */
+export const SLO_DEFAULTS: Record<Environment, Slo> = {
+  local: { availability: 0.99, latencyP99Ms: 500 },
+  dev: { availability: 0.99, latencyP99Ms: 800 },
+  preview: { availability: 0.99, latencyP99Ms: 800 },
+  staging: { availability: 0.995, latencyP99Ms: 500 },
+  prod: { availability: 0.999, latencyP99Ms: 400 },
 };
 
 /**

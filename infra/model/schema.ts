@@ -411,6 +411,17 @@ export const platformSchema = z.strictObject({
   gatewayClassName: dnsLabel
     .optional()
     .describe("provided only: the platform's GatewayClass (NGINX Gateway Fabric); default nginx."),
+  monitoring: z
+    .enum(["prometheus-operator", "none"])
+    .default("prometheus-operator")
+    .describe(
+      "prometheus-operator: the cluster runs the Prometheus Operator (its ServiceMonitor and PrometheusRule CRDs), and this stack creates a ServiceMonitor and the SLO alert rules per service. none: no monitoring objects (a cluster without the operator would refuse them).",
+    ),
+  monitoringNamespace: dnsLabel
+    .default("monitoring")
+    .describe(
+      "Where the platform's Prometheus runs: the NetworkPolicies admit it to the services' metrics port.",
+    ),
   operatorNamespaces: z
     .array(dnsLabel)
     .min(1)
@@ -452,6 +463,23 @@ export const capacitySchema = z.strictObject({
     .optional()
     .describe(
       "Local environment only: before the capacity gate, a breakpoint run (load/04-breakpoint.ts) ramps the gates' mix on the live release until p95, p99 or errors break, and the gate's rate becomes kneeFraction of that knee, but never below requestsPerSecond (the floor).",
+    ),
+});
+
+export const sloSchema = z.strictObject({
+  availability: z
+    .number()
+    .gt(0.5)
+    .lt(1)
+    .describe(
+      "Share of each route's requests answered without a 5xx over the 30-day SLO window, e.g. 0.999; the alerts page on its multi-window burn rates.",
+    ),
+  latencyP99Ms: z
+    .number()
+    .positive()
+    .max(60_000)
+    .describe(
+      "Each route's server-side p99 latency objective; an alert fires when it is over it for 5 and 30 minutes.",
     ),
 });
 
@@ -520,6 +548,7 @@ export const stackConfigSchema = z.strictObject({
     ),
   dns: dnsSchema,
   capacity: capacitySchema.partial().optional().describe("Overrides of the environment's capacity targets."),
+  slo: sloSchema.partial().optional().describe("Overrides of the environment's service level objectives."),
 });
 
 export type StackConfigInput = z.input<typeof stackConfigSchema>;
@@ -529,3 +558,4 @@ export type Environment = (typeof ENVIRONMENTS)[number];
 export type ServiceConfig = z.output<typeof serviceSchema>;
 export type RegionConfig = z.output<typeof regionSchema>;
 export type Capacity = z.output<typeof capacitySchema>;
+export type Slo = z.output<typeof sloSchema>;

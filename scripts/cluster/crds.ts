@@ -42,7 +42,8 @@ export function structural(schema: unknown): unknown {
 
 /**
  * The CRDs of every custom kind the program creates:
- * - Gateway API and cert-manager: the projects' own CRDs (controller-gen from their API types), from their module zips;
+ * - Gateway API, cert-manager and the Prometheus Operator (ServiceMonitor, PrometheusRule): the projects' own CRDs
+ *   (controller-gen from their API types), from their module zips;
  * - Strimzi: the CRDs its API model's `Crds` class defines (open schemas: Strimzi's operator validates with the same
  *   model, which `StrimziModel.java validate` applies to our objects);
  * - Percona: no upstream source is reachable, so the hand-derived schema of infra/render/crds/percona.yaml, made
@@ -59,6 +60,11 @@ export function clusterCrds(): CrdSource[] {
       name: "cert-manager",
       origin: "github.com/cert-manager/cert-manager module, deploy/crds",
       crds: upstreamFiles("cert-manager").flatMap(yamlDocs),
+    },
+    {
+      name: "prometheus-operator",
+      origin: "github.com/prometheus-operator/prometheus-operator module, example/prometheus-operator-crd",
+      crds: upstreamFiles("prometheus-operator").flatMap(yamlDocs),
     },
     {
       name: "strimzi",

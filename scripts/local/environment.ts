@@ -39,6 +39,7 @@ export type { RoutingState } from "./nginx-config.js";
 
 /** Clients stop before their servers, so nothing logs errors about a vanished dependency. */
 const STOP_ORDER: ProcessRecord["role"][] = [
+  "prometheus",
   "dns",
   "edge",
   "service",
@@ -132,6 +133,7 @@ class Environment implements LocalEnvironment {
         port: this.ports.edge,
       })),
       { what: "dns", host: DNS_HOST, port: this.ports.dns },
+      { what: "prometheus", host: DNS_HOST, port: this.ports.prometheus },
     ]);
     resetStateDir(this.stateDir);
     const active = this.blueprint.rollout.activeColor;

@@ -1,6 +1,8 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { ruleGroups } from "../../infra/components/monitoring.js";
 import {
+  COLORS,
   mirrorPlan,
   type Blueprint,
   type Color,
@@ -14,6 +16,7 @@ import {
   startMongo,
   startNginx,
   startPostgres,
+  startPrometheus,
   startRedis,
   type RunningNginx,
   type RunningPostgres,
@@ -184,6 +187,46 @@ export async function launchDns({ bp, ports, stateDir }: LaunchContext): Promise
       log: proc.logFile,
     },
     handle: proc,
+  };
+}
+
+/**
+ * Prometheus scraping every service port the model gives (every color in every region: a color not running is a
+ * target that is down), with the stack's own rule groups (infra/components/monitoring.ts), as on the clusters.
+ */
+export async function launchPrometheus({ bp, ports, stateDir }: LaunchContext): Promise<Launched> {
+  const dir = join(stateDir, "prometheus");
+  const server = await startPrometheus({
+    host: DNS_HOST,
+    port: ports.prometheus,
+    dir,
+    config: prometheusConfig(bp, ports),
+    rules: { groups: ruleGroups(bp) },
+  });
+  return {
+    rec: {
+      name: "prometheus",
+      role: "prometheus",
+      pid: server.pid,
+      host: server.host,
+      port: server.port,
+      url: server.url,
+      log: join(dir, "prometheus.log"),
+    },
+    handle: server,
+  };
+}
+
+/** prometheus.yml of the local environment: the services' ports from the model, every 5 s. */
+export function prometheusConfig(bp: Blueprint, ports: LocalPorts): Record<string, unknown> {
+  const targets = bp.regions.flatMap((r) =>
+    COLORS.flatMap((color) =>
+      bp.services.map((s) => `${r.loopbackAddress}:${ports.service(s.name, color, r.name)}`),
+    ),
+  );
+  return {
+    global: { scrape_interval: "5s", scrape_timeout: "2s", evaluation_interval: "5s" },
+    scrape_configs: [{ job_name: "services", metrics_path: "/metrics", static_configs: [{ targets }] }],
   };
 }
 

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ruleGroups } from "../../infra/components/monitoring.js";
 import { REPO_ROOT } from "../../infra/config/stack-file.js";
 import { resolveA } from "./dns-server.js";
 import { createLocalEnvironment, type LocalEnvironment } from "./environment.js";
@@ -127,6 +128,7 @@ describe("local environment (real processes on loopback)", () => {
       [
         ...Array(6).fill("service"),
         "dns",
+        "prometheus",
         ...["edge", "kafka", "mongo", "postgres", "redis"].flatMap((role) => [role, role]),
         "mirrormaker",
       ].sort(),
@@ -153,6 +155,53 @@ describe("local environment (real processes on loopback)", () => {
         e.region,
       ).toEqual(expect.arrayContaining(SAMPLE_PRODUCTS.map((p) => p.sku)));
     }
+  });
+
+  it("when up, then Prometheus scrapes every running service, has the stack's rule groups and the services' series", async () => {
+    const prometheus = (await env.status()).find((p) => p.role === "prometheus")!;
+    const query = async (q: string) =>
+      (
+        JSON.parse(
+          (
+            await httpGet(`${prometheus.url}/api/v1/query?query=${encodeURIComponent(q)}`, {
+              timeoutMs: 5_000,
+            })
+          ).body,
+        ) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } }
+      ).data.result;
+    const running = (await env.status()).filter((p) => p.role === "service").map((p) => new URL(p.url).host);
+    // Each target is scraped within one interval (5 s) after up; twice that for slack.
+    let up: Record<string, string> = {};
+    for (let i = 0; i < 25; i++) {
+      up = Object.fromEntries((await query("up")).map((r) => [r.metric.instance!, r.value[1]]));
+      // Every target scraped once: the running ones up, the idle color's ports down.
+      if (running.every((t) => up[t] === "1") && Object.keys(up).length === 2 * running.length) break;
+      await sleep(500);
+    }
+    expect(running.filter((t) => up[t] !== "1")).toEqual([]);
+    // The idle color's ports are targets too (down until it is deployed).
+    expect(Object.values(up).filter((v) => v === "0").length).toBe(running.length);
+    const groups = (
+      JSON.parse((await httpGet(`${prometheus.url}/api/v1/rules`, { timeoutMs: 5_000 })).body) as {
+        data: { groups: { name: string; rules: { health: string }[] }[] };
+      }
+    ).data.groups;
+    // The same groups the clusters' PrometheusRule carries, one per service among them.
+    expect(groups.map((g) => g.name).sort()).toEqual(
+      ruleGroups(env.blueprint)
+        .map((g) => g.name)
+        .sort(),
+    );
+    expect(groups.map((g) => g.name)).toContain("slo-orders");
+    // The previous test listed the products of every catalog: its requests are in the next scrape.
+    let services: string[] = [];
+    for (let i = 0; i < 25 && !services.includes("catalog"); i++) {
+      if (i > 0) await sleep(500);
+      services = (await query('sum by (service) (http_requests_total{route="/products"})')).map(
+        (r) => r.metric.service!,
+      );
+    }
+    expect(services).toContain("catalog");
   });
 
   it("when up, then every service gets ACTIVE_COLOR_FILE and the file names the active color", async () => {

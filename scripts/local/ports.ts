@@ -20,13 +20,16 @@ export interface LocalPorts {
   /** FerretDB (the MongoDB wire protocol) over the region's PostgreSQL. */
   mongo: number;
   postgres: number;
+  /** Prometheus, on 127.0.0.1: it scrapes every service port of every color and region. */
+  prometheus: number;
   /** Port of a service in a color and region (bound to the region's address). */
   service(serviceName: string, color: Color, regionName: string): number;
 }
 
 /**
  * Ports are `basePort + role offset` so a user can guess them: edge 18080, DNS 18053, Redis 18079,
- * Kafka 18092 (18093 for the other regions), FerretDB 18017, PostgreSQL 18032 (each on every region's address), services `basePort + 1000 + 500·color + 100·region + (model port mod 100)`
+ * Kafka 18092 (18093 for the other regions), FerretDB 18017, PostgreSQL 18032 (each on every region's address),
+ * Prometheus 18090 (on 127.0.0.1), services `basePort + 1000 + 500·color + 100·region + (model port mod 100)`
  * (blue gateway in region-a: 19080, green: 19580, blue in region-b: 19180).
  */
 export function localPorts(bp: Blueprint, basePort = DEFAULT_BASE_PORT): LocalPorts {
@@ -60,6 +63,7 @@ export function localPorts(bp: Blueprint, basePort = DEFAULT_BASE_PORT): LocalPo
     kafkaPeer: basePort + 93,
     mongo: basePort + 17,
     postgres: basePort + 32,
+    prometheus: basePort + 90,
     service(serviceName, color, regionName) {
       const service = bp.services.find((s) => s.name === serviceName);
       if (!service)

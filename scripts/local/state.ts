@@ -15,7 +15,7 @@ import type { RoutingState } from "./nginx-config.js";
 import type { DataUrls } from "./service-env.js";
 
 export type ProcessRole =
-  "redis" | "kafka" | "mirrormaker" | "postgres" | "mongo" | "service" | "edge" | "dns";
+  "redis" | "kafka" | "mirrormaker" | "postgres" | "mongo" | "service" | "edge" | "dns" | "prometheus";
 
 /** The roles of a region's data tier (drills stop and start them one by one). */
 export const DATA_ROLES: readonly ProcessRole[] = ["redis", "kafka", "mirrormaker", "postgres", "mongo"];

@@ -96,6 +96,10 @@ export async function runUpPlan(ctx: launch.LaunchContext, a: UpActions): Promis
   await a.step(`dns: powerdns on ${DNS_HOST}:${ports.dns}`, async () =>
     a.record(await launch.launchDns(ctx)),
   );
+  await a.step(
+    `prometheus on ${DNS_HOST}:${ports.prometheus}: every service port, the stack's SLO and saga rules`,
+    async () => a.record(await launch.launchPrometheus(ctx)),
+  );
   const address = primary.loopbackAddress;
   await a.step(`dns: ${bp.edge.hostname} → ${address} (${primary.name})`, () =>
     pollUntil(

@@ -258,14 +258,14 @@ module_dir() {
 # become Ready, are deleted). Strimzi publishes no CRD YAML: its API model jar (Crds.* and the Jackson classes its
 # operator reads our objects with) comes from Maven Central.
 install_upstream_manifests() {
-  local out="$CACHE/upstream" gw cm kw
-  local stamp="gateway-api $GATEWAY_API_VERSION cert-manager $CERT_MANAGER_VERSION kwok $KWOK_VERSION strimzi $STRIMZI_VERSION crds"
+  local out="$CACHE/upstream" gw cm kw po
+  local stamp="gateway-api $GATEWAY_API_VERSION cert-manager $CERT_MANAGER_VERSION kwok $KWOK_VERSION strimzi $STRIMZI_VERSION prometheus-operator $PROMETHEUS_OPERATOR_VERSION crds"
   if [[ -f "$out/.complete" ]] && stamp_matches upstream "$stamp"; then
     echo "present"
     return
   fi
   rm -rf "$out"
-  mkdir -p "$out/gateway-api" "$out/cert-manager" "$out/kwok-stages" "$out/strimzi"
+  mkdir -p "$out/gateway-api" "$out/cert-manager" "$out/kwok-stages" "$out/strimzi" "$out/prometheus-operator"
   gw="$(module_dir "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION")" && [[ -d "$gw/config/crd/standard" ]] &&
     cp "$gw"/config/crd/standard/*.yaml "$out/gateway-api/" &&
     cm="$(module_dir "github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION")" && [[ -d "$cm/deploy/crds" ]] &&
@@ -273,6 +273,8 @@ install_upstream_manifests() {
     kw="$(module_dir "sigs.k8s.io/kwok@$KWOK_VERSION")/kustomize/stage" &&
     cp "$kw"/node/fast/node-initialize.yaml "$kw"/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
       "$kw"/pod/fast/pod-ready.yaml "$kw"/pod/fast/pod-complete.yaml "$kw"/pod/fast/pod-delete.yaml "$out/kwok-stages/" &&
+    po="$(module_dir "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION")/example/prometheus-operator-crd" &&
+    cp "$po"/monitoring.coreos.com_servicemonitors.yaml "$po"/monitoring.coreos.com_prometheusrules.yaml "$out/prometheus-operator/" &&
     chmod -R u+w "$out" ||
     { echo "could not take the upstream manifests from the Go module proxy" >&2; return 1; }
   mvn -q -B -f "$ROOT/scripts/setup/strimzi/pom.xml" -Dstrimzi.version="$STRIMZI_VERSION" \
@@ -282,7 +284,7 @@ install_upstream_manifests() {
     { tail -n 20 "$CACHE/strimzi-crds.log" >&2; return 1; }
   touch "$out/.complete"
   write_stamp upstream "$stamp"
-  echo "gateway-api $GATEWAY_API_VERSION, cert-manager $CERT_MANAGER_VERSION, kwok stages $KWOK_VERSION, strimzi api $STRIMZI_VERSION"
+  echo "gateway-api $GATEWAY_API_VERSION, cert-manager $CERT_MANAGER_VERSION, kwok stages $KWOK_VERSION, strimzi api $STRIMZI_VERSION, prometheus-operator $PROMETHEUS_OPERATOR_VERSION"
 }
 
 # A Python for the schemathesis venv: 3.12 or newer where there is one, since CPython 3.11's ast.parse can fail

@@ -3,6 +3,7 @@ export type { RunningServer } from "./process.js";
 export { stopAll } from "./process.js";
 export { freePort } from "./ports.js";
 export { startRedis, type RedisOptions } from "./redis.js";
+export { startPrometheus, type PrometheusOptions } from "./prometheus.js";
 export { startMongo, type MongoOptions } from "./mongo.js";
 export { startKafka, type KafkaOptions } from "./kafka.js";
 export { startNginx, type NginxOptions, type RunningNginx } from "./nginx.js";

@@ -1,0 +1,165 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { testBlueprint } from "../model/test-blueprints.js";
+import { buildMonitoring, ruleGroups } from "./monitoring.js";
+
+// The generated rules, checked and unit-tested by promtool (Debian's prometheus package; npm run setup installs it)
+// on the series the services really write: prod's SLO (availability 0.999, p99 400 ms).
+const noBackup = { data: { mongo: { backup: { enabled: false } } } };
+const prod = testBlueprint({ regions: 2 }, noBackup);
+const dir = mkdtempSync(join(tmpdir(), "blueprint-rules-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface AlertTest {
+  eval_time: string;
+  alertname: string;
+  exp_alerts: ReturnType<typeof firing>[];
+}
+
+/** Runs `promtool test rules` on the stack's rules with these series; returns promtool's output, throws if red. */
+function promtoolTest(series: { series: string; values: string }[], alerts: AlertTest[]): string {
+  writeFileSync(join(dir, "rules.yml"), stringify({ groups: ruleGroups(prod) }));
+  writeFileSync(
+    join(dir, "test.yml"),
+    stringify({
+      rule_files: ["rules.yml"],
+      evaluation_interval: "1m",
+      tests: [{ interval: "1m", input_series: series, alert_rule_test: alerts }],
+    }),
+  );
+  return execFileSync("promtool", ["test", "rules", "test.yml"], {
+    cwd: dir,
+    encoding: "utf8",
+    stdio: "pipe",
+  });
+}
+
+const labels = (route: string, status: string) =>
+  `{service="orders",region="eu-west",color="blue",method="POST",route="${route}",status="${status}"}`;
+/** A counter rising by `perMinute` each minute for two hours. */
+const rising = (perMinute: number) => `0+${perMinute}x120`;
+/** The alert promtool must see firing for this route of orders. */
+const firing = (route: string, severity: string, slo: string, summary: string, description: string) => ({
+  exp_labels: { service: "orders", region: "eu-west", route, severity, slo },
+  exp_annotations: { summary, description },
+});
+const budget = "the objective allows 0.100% over 30 days (prod: slo.availability 0.999).";
+
+describe("the stack's alert rules (promtool)", () => {
+  it("when checked, then promtool accepts every group, and each service has its SLO group", () => {
+    writeFileSync(join(dir, "check.yml"), stringify({ groups: ruleGroups(prod) }));
+    execFileSync("promtool", ["check", "rules", join(dir, "check.yml")], { stdio: "pipe" });
+    expect(ruleGroups(prod).map((g) => g.name)).toEqual(
+      expect.arrayContaining([
+        "slo-gateway",
+        "slo-catalog",
+        "slo-orders",
+        "saga-and-outbox",
+        "kafka-consumers",
+      ]),
+    );
+  });
+
+  it("when a route answers 2 % 5xx, then the fast burn pages for that route only; probes and a healthy route do not", () => {
+    const out = promtoolTest(
+      [
+        { series: `http_requests_total${labels("/orders", "201")}`, values: rising(980) },
+        { series: `http_requests_total${labels("/orders", "500")}`, values: rising(20) },
+        { series: `http_requests_total${labels("/orders/:id", "200")}`, values: rising(1000) },
+        { series: `http_requests_total${labels("/readyz", "503")}`, values: rising(100) },
+      ],
+      [
+        {
+          eval_time: "10m",
+          alertname: "SloErrorBudgetBurnFast",
+          exp_alerts: [
+            firing(
+              "/orders",
+              "critical",
+              "availability",
+              "orders /orders burns its error budget 14.4x too fast in eu-west",
+              `2% of /orders's requests answered 5xx over 1h, and still over 14.4x the budget over 5m; ${budget}`,
+            ),
+          ],
+        },
+      ],
+    );
+    expect(out).toContain("SUCCESS");
+  });
+
+  it("when a route answers 0.5 % 5xx, then no page (under 14.4x and 6x the 0.1 % budget), but the 3x ticket", () => {
+    const series = [
+      { series: `http_requests_total${labels("/orders", "201")}`, values: rising(995) },
+      { series: `http_requests_total${labels("/orders", "500")}`, values: rising(5) },
+    ];
+    expect(
+      promtoolTest(series, [
+        { eval_time: "30m", alertname: "SloErrorBudgetBurnFast", exp_alerts: [] },
+        { eval_time: "60m", alertname: "SloErrorBudgetBurnHigh", exp_alerts: [] },
+        {
+          eval_time: "60m",
+          alertname: "SloErrorBudgetBurnSteady",
+          exp_alerts: [
+            firing(
+              "/orders",
+              "warning",
+              "availability",
+              "orders /orders burns its error budget 3x too fast in eu-west",
+              `0.5% of /orders's requests answered 5xx over 1d, and still over 3x the budget over 2h; ${budget}`,
+            ),
+          ],
+        },
+      ]),
+    ).toContain("SUCCESS");
+  });
+
+  it("when a route's requests take 300-500 ms, then the p99 alert fires (objective 400 ms); under 250 ms it does not", () => {
+    const bucket = (route: string, le: string, perMinute: number) => ({
+      series: `http_request_duration_seconds_bucket{service="orders",region="eu-west",color="blue",method="GET",route="${route}",status="200",le="${le}"}`,
+      values: rising(perMinute),
+    });
+    const slow = ["0.25", "0.5", "1", "+Inf"].map((le) => bucket("/slow", le, le === "0.25" ? 0 : 100));
+    const fast = ["0.25", "0.5", "1", "+Inf"].map((le) => bucket("/fast", le, 100));
+    const out = promtoolTest(
+      [...slow, ...fast],
+      [
+        {
+          eval_time: "40m",
+          alertname: "SloLatencyP99High",
+          exp_alerts: [
+            firing(
+              "/slow",
+              "warning",
+              "latency",
+              "orders /slow p99 is over 400 ms in eu-west",
+              "The server-side p99 of /slow is 497.5ms over 5m, and over the objective over 30m too (prod: slo.latencyP99Ms 400).",
+            ),
+          ],
+        },
+      ],
+    );
+    expect(out).toContain("SUCCESS");
+  });
+});
+
+describe("the monitoring objects", () => {
+  it("when the platform runs the Prometheus Operator, then a ServiceMonitor per service and one PrometheusRule", () => {
+    const objects = buildMonitoring(prod);
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+      "ServiceMonitor/gateway",
+      "ServiceMonitor/catalog",
+      "ServiceMonitor/orders",
+      "PrometheusRule/blueprint-slo",
+    ]);
+  });
+
+  it("when monitoring is none, then no monitoring object", () => {
+    expect(
+      buildMonitoring(testBlueprint({ regions: 1 }, { ...noBackup, platform: { monitoring: "none" } })),
+    ).toEqual([]);
+  });
+});

@@ -1,0 +1,183 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import type { Blueprint, Service } from "../model/index.js";
+import { commonLabels, type K8sObject } from "./meta.js";
+
+// The services' metrics (services/lib/src/metrics.ts and the outbox relay, saga and reconciler): each instance labels
+// its series with service, region and color.
+const REQUESTS = "http_requests_total";
+const DURATION = "http_request_duration_seconds";
+/** The kit's own endpoints: probes and scrapes are not what a client is promised. */
+const NOT_SERVED = 'route!~"/livez|/readyz|/metrics"';
+const CONSUMER_RULES = join(
+  import.meta.dirname,
+  "..",
+  "..",
+  "services",
+  "lib",
+  "alerts",
+  "consumer.rules.yml",
+);
+
+export interface Rule {
+  record?: string;
+  alert?: string;
+  expr: string;
+  for?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+export interface RuleGroup {
+  name: string;
+  rules: Rule[];
+}
+
+/**
+ * Multi-window, multi-burn-rate pairs for a 30-day SLO (the Google SRE workbook's table): an alert fires when the
+ * error budget burns `factor` times too fast over both the long window and the short one (which makes it resolve
+ * soon after the burn stops). 14.4 over 1 h spends 2 % of the budget; 6 over 6 h, 5 %; these page. 3 over 1 d and
+ * 1 over 3 d are tickets.
+ */
+export const BURN_RATES = [
+  { alert: "SloErrorBudgetBurnFast", long: "1h", short: "5m", factor: 14.4, severity: "critical" },
+  { alert: "SloErrorBudgetBurnHigh", long: "6h", short: "30m", factor: 6, severity: "critical" },
+  { alert: "SloErrorBudgetBurnSteady", long: "1d", short: "2h", factor: 3, severity: "warning" },
+  { alert: "SloErrorBudgetBurnSlow", long: "3d", short: "6h", factor: 1, severity: "warning" },
+] as const;
+const LATENCY_WINDOWS = ["5m", "30m"] as const;
+
+const errorRatio = (window: string) => `slo:http_errors:ratio_rate${window}`;
+const p99 = (window: string) => `slo:http_request_duration_seconds:p99_rate${window}`;
+
+/**
+ * A service's SLO rules: the error ratio and p99 per route over every window the alerts read (recording rules), the
+ * burn-rate alerts on the environment's availability objective, and the p99 alert on its latency objective.
+ */
+export function sloRuleGroup(bp: Blueprint, service: Service): RuleGroup {
+  const sel = `service="${service.name}",${NOT_SERVED}`;
+  const by = "service, region, route";
+  const windows = [...new Set([...BURN_RATES.flatMap((b) => [b.long, b.short]), ...LATENCY_WINDOWS])];
+  const { availability, latencyP99Ms } = bp.slo;
+  const budget = Number((1 - availability).toPrecision(6));
+  const recordings: Rule[] = windows.flatMap((w) => [
+    {
+      record: errorRatio(w),
+      expr: `sum by (${by}) (rate(${REQUESTS}{${sel},status=~"5.."}[${w}])) / sum by (${by}) (rate(${REQUESTS}{${sel}}[${w}]))`,
+    },
+    ...(LATENCY_WINDOWS.includes(w as never)
+      ? [
+          {
+            record: p99(w),
+            expr: `histogram_quantile(0.99, sum by (${by}, le) (rate(${DURATION}_bucket{${sel}}[${w}])))`,
+          },
+        ]
+      : []),
+  ]);
+  const only = `{service="${service.name}"}`;
+  const alerts: Rule[] = BURN_RATES.map((b) => ({
+    alert: b.alert,
+    expr: `${errorRatio(b.long)}${only} > ${b.factor} * ${budget} and ${errorRatio(b.short)}${only} > ${b.factor} * ${budget}`,
+    labels: { severity: b.severity, slo: "availability" },
+    annotations: {
+      summary: `{{ $labels.service }} {{ $labels.route }} burns its error budget ${b.factor}x too fast in {{ $labels.region }}`,
+      description: `{{ $value | humanizePercentage }} of {{ $labels.route }}'s requests answered 5xx over ${b.long}, and still over ${b.factor}x the budget over ${b.short}; the objective allows ${(budget * 100).toPrecision(3)}% over 30 days (${bp.environment}: slo.availability ${availability}).`,
+    },
+  }));
+  const seconds = latencyP99Ms / 1000;
+  alerts.push({
+    alert: "SloLatencyP99High",
+    expr: LATENCY_WINDOWS.map((w) => `${p99(w)}${only} > ${seconds}`).join(" and "),
+    labels: { severity: "warning", slo: "latency" },
+    annotations: {
+      summary: `{{ $labels.service }} {{ $labels.route }} p99 is over ${latencyP99Ms} ms in {{ $labels.region }}`,
+      description: `The server-side p99 of {{ $labels.route }} is {{ $value | humanizeDuration }} over ${LATENCY_WINDOWS[0]}, and over the objective over ${LATENCY_WINDOWS[1]} too (${bp.environment}: slo.latencyP99Ms ${latencyP99Ms}).`,
+    },
+  });
+  return { name: `slo-${service.name}`, rules: [...recordings, ...alerts] };
+}
+
+/** The saga and the outbox: orders the reconciler had to cancel, retries that do not end, a relay that cannot publish. */
+export function sagaRuleGroup(): RuleGroup {
+  return {
+    name: "saga-and-outbox",
+    rules: [
+      {
+        alert: "SagaOrdersTimedOut",
+        expr: 'sum by (service, region) (increase(orders_reconciled_total{action="cancelled"}[30m])) > 0',
+        labels: { severity: "warning" },
+        annotations: {
+          summary:
+            "{{ $labels.service }} cancelled orders stuck PENDING past their timeout in {{ $labels.region }}",
+          description:
+            "{{ $value | printf \"%.0f\" }} order(s) got no stock answer within the order timeout and were cancelled by the reconciler in the last 30 minutes: the saga's events are not flowing (Kafka, the relays, catalog's consumer).",
+        },
+      },
+      {
+        alert: "SagaOrdersRetrying",
+        expr: 'sum by (service, region) (rate(orders_reconciled_total{action="retried"}[10m])) > 0',
+        for: "15m",
+        labels: { severity: "warning" },
+        annotations: {
+          summary:
+            "{{ $labels.service }} keeps asking catalog again for stuck orders in {{ $labels.region }}",
+          description:
+            "The reconciler has re-sent OrderCreated for stuck PENDING orders for 15 minutes; check catalog's consumer and the dead-letter topics.",
+        },
+      },
+      {
+        alert: "OutboxPublishFailing",
+        expr: "sum by (service, region, color) (rate(outbox_publish_errors_total[5m])) > 0",
+        for: "10m",
+        labels: { severity: "critical" },
+        annotations: {
+          summary:
+            "{{ $labels.service }} ({{ $labels.color }}) cannot publish its outbox in {{ $labels.region }}",
+          description:
+            "Publish rounds have failed for 10 minutes: events wait in the outbox (none is lost) and the saga stands still. Check Kafka and Redis (the relay marks under a Redis lock).",
+        },
+      },
+    ],
+  };
+}
+
+/** The kit's Kafka consumer alerts (services/lib/alerts/consumer.rules.yml, which promtool tests there). */
+export function consumerRuleGroups(): RuleGroup[] {
+  return (parse(readFileSync(CONSUMER_RULES, "utf8")) as { groups: RuleGroup[] }).groups;
+}
+
+/** Every rule group of the stack: what the PrometheusRules carry, and what promtool checks as one file. */
+export function ruleGroups(bp: Blueprint): RuleGroup[] {
+  return [...bp.services.map((s) => sloRuleGroup(bp, s)), sagaRuleGroup(), ...consumerRuleGroups()];
+}
+
+/**
+ * With `platform.monitoring: prometheus-operator`: a ServiceMonitor per service (both colors' Services, /metrics on
+ * the http port) and one PrometheusRule with every rule group. The platform's Prometheus selects them by their
+ * namespace and labels.
+ */
+export function buildMonitoring(bp: Blueprint): K8sObject[] {
+  if (bp.platform.monitoring !== "prometheus-operator") return [];
+  const ns = bp.namespace;
+  const monitors = bp.services.map(
+    (s) =>
+      ({
+        apiVersion: "monitoring.coreos.com/v1",
+        kind: "ServiceMonitor",
+        metadata: { name: s.name, namespace: ns, labels: commonLabels(s.name, "monitoring") },
+        spec: {
+          selector: {
+            matchLabels: { "app.kubernetes.io/name": s.name, "app.kubernetes.io/component": "service" },
+          },
+          endpoints: [{ port: "http", path: "/metrics", interval: "15s", scrapeTimeout: "5s" }],
+        },
+      }) as K8sObject,
+  );
+  const rule = {
+    apiVersion: "monitoring.coreos.com/v1",
+    kind: "PrometheusRule",
+    metadata: { name: "blueprint-slo", namespace: ns, labels: commonLabels("blueprint", "monitoring") },
+    spec: { groups: ruleGroups(bp) },
+  } as K8sObject;
+  return [...monitors, rule];
+}
