@@ -362,6 +362,58 @@ describe("network policies", () => {
   });
 });
 
+describe("tracing", () => {
+  const containerEnv = (b: Blueprint) => {
+    const [deployment] = buildServiceColor(b, b.regions[0]!, b.services[2]!, "blue");
+    return Object.fromEntries(
+      ((deployment!.spec as any).template.spec.containers[0].env as { name: string; value?: string }[]).map(
+        (e) => [e.name, e.value],
+      ),
+    );
+  };
+  const collectorRules = (b: Blueprint) =>
+    (
+      buildNetworkPolicies(b, b.regions[0]!).find((p) => p.metadata.name === "orders-blue-egress")!
+        .spec as any
+    ).egress
+      .filter((r: any) => r.to.some((t: any) => t.namespaceSelector))
+      .map(
+        (r: any) =>
+          `${r.to[0].namespaceSelector.matchLabels["kubernetes.io/metadata.name"]}:${r.ports[0].port}`,
+      );
+
+  it("when the platform names an OTLP collector, then every pod sends it spans and may reach it on its port", () => {
+    const b = bp({
+      platform: { tracing: { otlpEndpoint: "http://otel-collector.observability:4318", sampleRatio: 0.1 } },
+    });
+    expect(containerEnv(b)).toMatchObject({
+      OTEL_EXPORTER_OTLP_ENDPOINT: "http://otel-collector.observability:4318",
+      TRACE_SAMPLE_RATIO: "0.1",
+    });
+    // The collector's namespace defaults to the monitoring namespace; one named explicitly wins.
+    expect(collectorRules(b)).toEqual(["monitoring:4318"]);
+    const elsewhere = bp({
+      platform: { tracing: { otlpEndpoint: "https://otlp.example.com", namespace: "observability" } },
+    });
+    expect(collectorRules(elsewhere)).toEqual(["observability:443"]);
+  });
+
+  it("when no collector is named, then tracing is off: no OTLP variable and no egress for it", () => {
+    const b = bp();
+    expect(containerEnv(b)).not.toHaveProperty("OTEL_EXPORTER_OTLP_ENDPOINT");
+    expect(collectorRules(b)).toEqual([]);
+  });
+
+  it("when the endpoint is not an http(s) URL or the ratio is out of range, then the stack fails naming the key", () => {
+    expect(() => bp({ platform: { tracing: { otlpEndpoint: "grpc://collector:4317" } } })).toThrow(
+      /blueprint:platform\.tracing\.otlpEndpoint/,
+    );
+    expect(() => bp({ platform: { tracing: { sampleRatio: 2 } } })).toThrow(
+      /blueprint:platform\.tracing\.sampleRatio/,
+    );
+  });
+});
+
 describe("edge routes", () => {
   it("when there are more than 16 routes, then they spill into further HTTPRoutes (Gateway API allows 16 rules each)", () => {
     const services = Array.from({ length: 20 }, (_, i) => ({

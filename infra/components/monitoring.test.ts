@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { testBlueprint } from "../model/test-blueprints.js";
-import { buildMonitoring, ruleGroups } from "./monitoring.js";
+import { buildMonitoring, type RuleGroup, ruleGroups, withMatcher } from "./monitoring.js";
 
 // The generated rules, checked and unit-tested by promtool (Debian's prometheus package; npm run setup installs it)
 // on the series the services really write: prod's SLO (availability 0.999, p99 400 ms).
@@ -20,9 +20,13 @@ interface AlertTest {
   exp_alerts: ReturnType<typeof firing>[];
 }
 
-/** Runs `promtool test rules` on the stack's rules with these series; returns promtool's output, throws if red. */
-function promtoolTest(series: { series: string; values: string }[], alerts: AlertTest[]): string {
-  writeFileSync(join(dir, "rules.yml"), stringify({ groups: ruleGroups(prod) }));
+/** Runs `promtool test rules` on these rule groups (the local stack's by default) with these series; returns promtool's output, throws if red. */
+function promtoolTest(
+  series: { series: string; values: string }[],
+  alerts: AlertTest[],
+  groups: RuleGroup[] = ruleGroups(prod),
+): string {
+  writeFileSync(join(dir, "rules.yml"), stringify({ groups }));
   writeFileSync(
     join(dir, "test.yml"),
     stringify({
@@ -38,16 +42,38 @@ function promtoolTest(series: { series: string; values: string }[], alerts: Aler
   });
 }
 
-const labels = (route: string, status: string) =>
-  `{service="orders",region="eu-west",color="blue",method="POST",route="${route}",status="${status}"}`;
+const labels = (route: string, status: string, namespace?: string) =>
+  `{${namespace ? `namespace="${namespace}",` : ""}service="orders",region="eu-west",color="blue",method="POST",route="${route}",status="${status}"}`;
 /** A counter rising by `perMinute` each minute for two hours. */
 const rising = (perMinute: number) => `0+${perMinute}x120`;
 /** The alert promtool must see firing for this route of orders. */
-const firing = (route: string, severity: string, slo: string, summary: string, description: string) => ({
-  exp_labels: { service: "orders", region: "eu-west", route, severity, slo },
+const firing = (
+  route: string,
+  severity: string,
+  slo: string,
+  summary: string,
+  description: string,
+  scope: { namespace?: string } = {},
+) => ({
+  exp_labels: { ...scope, service: "orders", region: "eu-west", route, severity, slo },
   exp_annotations: { summary, description },
 });
 const budget = "the objective allows 0.100% over 30 days (prod: slo.availability 0.999).";
+/** The page promtool must see after 10 minutes of 2 % 5xx on orders' /orders. */
+const fastBurnOfOrders = (scope: { namespace?: string } = {}): AlertTest => ({
+  eval_time: "10m",
+  alertname: "SloErrorBudgetBurnFast",
+  exp_alerts: [
+    firing(
+      "/orders",
+      "critical",
+      "availability",
+      "orders /orders burns its error budget 14.4x too fast in eu-west",
+      `2% of /orders's requests answered 5xx over 1h, and still over 14.4x the budget over 5m; ${budget}`,
+      scope,
+    ),
+  ],
+});
 
 describe("the stack's alert rules (promtool)", () => {
   it("when checked, then promtool accepts every group, and each service has its SLO group", () => {
@@ -72,21 +98,7 @@ describe("the stack's alert rules (promtool)", () => {
         { series: `http_requests_total${labels("/orders/:id", "200")}`, values: rising(1000) },
         { series: `http_requests_total${labels("/readyz", "503")}`, values: rising(100) },
       ],
-      [
-        {
-          eval_time: "10m",
-          alertname: "SloErrorBudgetBurnFast",
-          exp_alerts: [
-            firing(
-              "/orders",
-              "critical",
-              "availability",
-              "orders /orders burns its error budget 14.4x too fast in eu-west",
-              `2% of /orders's requests answered 5xx over 1h, and still over 14.4x the budget over 5m; ${budget}`,
-            ),
-          ],
-        },
-      ],
+      [fastBurnOfOrders()],
     );
     expect(out).toContain("SUCCESS");
   });
@@ -141,6 +153,38 @@ describe("the stack's alert rules (promtool)", () => {
           ],
         },
       ],
+    );
+    expect(out).toContain("SUCCESS");
+  });
+});
+
+describe("rules scoped to a namespace (clusters)", () => {
+  it("when scoped, then every selector gets the matcher, with or without its own, and bad PromQL is refused", () => {
+    const ns = 'namespace="dev"';
+    expect(withMatcher('sum(rate(a[5m])) / sum(rate(b{x="1"}[5m])) > 0.1 * c{}', ns)).toBe(
+      'sum(rate(a{namespace="dev"}[5m])) / sum(rate(b{namespace="dev",x="1"}[5m])) > 0.1 * c{namespace="dev"}',
+    );
+    expect(() => withMatcher("sum(rate(a[5m])", ns)).toThrow(/not PromQL/);
+    for (const rule of ruleGroups(prod, { namespace: "dev" }).flatMap((g) => g.rules)) {
+      expect(rule.labels?.namespace).toBe("dev");
+      expect(rule.expr).not.toMatch(/[a-z_:]+(\[|\{(?!namespace="dev"))/);
+    }
+  });
+
+  it("when a preview shares dev's cluster, then dev's errors page dev only, labelled with its namespace", () => {
+    // Both stacks' rules in one Prometheus: without the matcher, the preview's rules would read dev's series and
+    // page as well, and both would record the same series.
+    const groups = ["dev", "pr-7"].flatMap((namespace) =>
+      ruleGroups(prod, { namespace }).map((g) => ({ ...g, name: `${namespace}-${g.name}` })),
+    );
+    const out = promtoolTest(
+      [
+        { series: `http_requests_total${labels("/orders", "201", "dev")}`, values: rising(980) },
+        { series: `http_requests_total${labels("/orders", "500", "dev")}`, values: rising(20) },
+        { series: `http_requests_total${labels("/orders", "201", "pr-7")}`, values: rising(1000) },
+      ],
+      [fastBurnOfOrders({ namespace: "dev" })],
+      groups,
     );
     expect(out).toContain("SUCCESS");
   });

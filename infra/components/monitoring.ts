@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { parser } from "@prometheus-io/lezer-promql";
 import { parse } from "yaml";
 import type { Blueprint, Service } from "../model/index.js";
 import { commonLabels, type K8sObject } from "./meta.js";
@@ -146,9 +147,47 @@ export function consumerRuleGroups(): RuleGroup[] {
   return (parse(readFileSync(CONSUMER_RULES, "utf8")) as { groups: RuleGroup[] }).groups;
 }
 
-/** Every rule group of the stack: what the PrometheusRules carry, and what promtool checks as one file. */
-export function ruleGroups(bp: Blueprint): RuleGroup[] {
-  return [...bp.services.map((s) => sloRuleGroup(bp, s)), sagaRuleGroup(), ...consumerRuleGroups()];
+/**
+ * `expr` with `matcher` added to every vector selector, found by Prometheus's own PromQL grammar (lezer-promql):
+ * `m[5m]` becomes `m{matcher}[5m]` and `m{a="b"}` becomes `m{matcher,a="b"}`. Throws on an expression it cannot parse.
+ */
+export function withMatcher(expr: string, matcher: string): string {
+  const inserts: { at: number; text: string }[] = [];
+  const cursor = parser.parse(expr).cursor();
+  do {
+    if (cursor.type.isError) throw new Error(`not PromQL at ${cursor.from}: ${expr}`);
+    if (cursor.name !== "VectorSelector") continue;
+    const selector = cursor.node;
+    const matchers = selector.getChild("LabelMatchers");
+    if (!matchers) inserts.push({ at: selector.to, text: `{${matcher}}` });
+    else {
+      const empty = matchers.to - matchers.from === 2;
+      inserts.push({ at: matchers.from + 1, text: empty ? matcher : `${matcher},` });
+    }
+  } while (cursor.next());
+  return inserts
+    .sort((a, b) => b.at - a.at)
+    .reduce((out, { at, text }) => out.slice(0, at) + text + out.slice(at), expr);
+}
+
+/**
+ * Every rule group of the stack: what the PrometheusRules carry, and what promtool checks as one file. With a
+ * `namespace` (on clusters), every selector reads that namespace's series only and every recorded series and alert
+ * carries it, so stacks that share a cluster and its Prometheus (a preview beside dev) neither mix their series nor
+ * record the same one twice. The local environment's series have no namespace label.
+ */
+export function ruleGroups(bp: Blueprint, scope: { namespace?: string } = {}): RuleGroup[] {
+  const groups = [...bp.services.map((s) => sloRuleGroup(bp, s)), sagaRuleGroup(), ...consumerRuleGroups()];
+  const { namespace } = scope;
+  if (!namespace) return groups;
+  return groups.map((g) => ({
+    ...g,
+    rules: g.rules.map((r) => ({
+      ...r,
+      expr: withMatcher(r.expr, `namespace="${namespace}"`),
+      labels: { ...r.labels, namespace },
+    })),
+  }));
 }
 
 /**
@@ -177,7 +216,7 @@ export function buildMonitoring(bp: Blueprint): K8sObject[] {
     apiVersion: "monitoring.coreos.com/v1",
     kind: "PrometheusRule",
     metadata: { name: "blueprint-slo", namespace: ns, labels: commonLabels("blueprint", "monitoring") },
-    spec: { groups: ruleGroups(bp) },
+    spec: { groups: ruleGroups(bp, { namespace: ns }) },
   } as K8sObject;
   return [...monitors, rule];
 }

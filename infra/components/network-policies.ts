@@ -59,6 +59,7 @@ export function buildNetworkPolicies(bp: Blueprint, region: Region): K8sObject[]
   const colors = deployedColors(bp);
   const routed = new Set(bp.edge.routes.map((r) => r.service));
   const mongoPeers = peerCidrs(bp, region);
+  const tracing = collectorEgress(bp);
   const out: K8sObject[] = [
     policy(ns, "default-deny", {}, { ingress: [], egress: [] }),
     policy(
@@ -106,6 +107,7 @@ export function buildNetworkPolicies(bp: Blueprint, region: Region): K8sObject[]
         ...(svc.dependsOnData.includes("mongo") && mongoPeers.length > 0
           ? [{ to: mongoPeers, ports: tcp(DATA_PORTS.mongo) }]
           : []),
+        ...(tracing ? [tracing] : []),
       ];
       const selector = { matchLabels: colorSelector(svc.name, color) };
       if (ingress.length > 0) out.push(policy(ns, `${svc.name}-${color}-ingress`, selector, { ingress }));
@@ -240,4 +242,12 @@ function kafkaSupportPolicies(bp: Blueprint, region: Region): K8sObject[] {
     );
   }
   return out;
+}
+
+/** Spans to the platform's trace collector (platform.tracing), on its OTLP URL's port. */
+function collectorEgress(bp: Blueprint): Rule | undefined {
+  const { otlpEndpoint, namespace } = bp.platform.tracing;
+  if (!otlpEndpoint) return undefined;
+  const url = new URL(otlpEndpoint);
+  return { to: [nsPeer(namespace)], ports: tcp(Number(url.port || (url.protocol === "https:" ? 443 : 80))) };
 }

@@ -79,6 +79,7 @@ export function buildEnv(bp: Blueprint, region: Region, service: Service, color:
     activeColorFile: ACTIVE_COLOR_PATH,
     // Strimzi KafkaTopic objects own the topics.
     kafkaCreateTopics: false,
+    tracing: bp.platform.tracing,
   });
   return [...secrets, ...Object.entries(env).map(([name, value]) => ({ name, value }))];
 }

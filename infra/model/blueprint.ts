@@ -105,6 +105,8 @@ export interface Blueprint {
     monitoring: StackConfig["platform"]["monitoring"];
     /** Where the platform's Prometheus runs (its pods scrape the services). */
     monitoringNamespace: string;
+    /** The trace collector the services send spans to (OTLP/HTTP), and where it runs; no endpoint: tracing off. */
+    tracing: { otlpEndpoint?: string; namespace: string; sampleRatio: number };
   };
   edge: StackConfig["edge"] & { previewHostname: string };
   rollout: Rollout;
@@ -239,6 +241,10 @@ function derive(config: StackConfig, services: ServiceConfig[], stack: string): 
       certManager: config.platform.certManager,
       monitoring: config.platform.monitoring,
       monitoringNamespace: config.platform.monitoringNamespace,
+      tracing: {
+        ...config.platform.tracing,
+        namespace: config.platform.tracing.namespace ?? config.platform.monitoringNamespace,
+      },
     },
     edge: {
       ...config.edge,

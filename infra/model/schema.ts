@@ -422,6 +422,29 @@ export const platformSchema = z.strictObject({
     .describe(
       "Where the platform's Prometheus runs: the NetworkPolicies admit it to the services' metrics port.",
     ),
+  tracing: z
+    .strictObject({
+      otlpEndpoint: z
+        .url({ protocol: /^https?$/ })
+        .optional()
+        .describe(
+          "OTLP/HTTP base URL of the platform's trace collector (an OpenTelemetry Collector, Jaeger or Tempo), e.g. http://otel-collector.monitoring:4318: the services send their spans to <url>/v1/traces. Unset: tracing is off.",
+        ),
+      namespace: dnsLabel
+        .optional()
+        .describe(
+          "Where that collector runs: the NetworkPolicies let the services reach it on the URL's port. Default platform.monitoringNamespace.",
+        ),
+      sampleRatio: z
+        .number()
+        .min(0)
+        .max(1)
+        .default(1)
+        .describe(
+          "Share (0-1) of incoming requests and messages that start a trace; a traced caller's decision is kept.",
+        ),
+    })
+    .prefault({}),
   operatorNamespaces: z
     .array(dnsLabel)
     .min(1)

@@ -32,6 +32,8 @@ export interface ServiceEnvInput {
   activeColorFile?: string;
   /** KAFKA_CREATE_TOPICS for Kafka users; unset leaves the services' default ("true"). */
   kafkaCreateTopics?: boolean;
+  /** OTEL_EXPORTER_OTLP_ENDPOINT and TRACE_SAMPLE_RATIO; no endpoint: tracing off. */
+  tracing?: { otlpEndpoint?: string; sampleRatio: number };
 }
 
 /** `orders` → `ORDERS_URL`, the variable a caller reads for a service it depends on. */
@@ -48,6 +50,8 @@ export const MANAGED_ENV = [
   "SHUTDOWN_DELAY_MS",
   "ACTIVE_COLOR_FILE",
   "KAFKA_CREATE_TOPICS",
+  "OTEL_EXPORTER_OTLP_ENDPOINT",
+  "TRACE_SAMPLE_RATIO",
   "REDIS_URL",
   "MONGO_URL",
   "KAFKA_BROKERS",
@@ -89,5 +93,9 @@ export function serviceEnv(input: ServiceEnvInput): Record<string, string> {
   }
   for (const callee of service.dependsOnServices) env[serviceUrlVar(callee)] = input.serviceUrl(callee);
   if (input.activeColorFile !== undefined) env.ACTIVE_COLOR_FILE = input.activeColorFile;
+  if (input.tracing?.otlpEndpoint) {
+    env.OTEL_EXPORTER_OTLP_ENDPOINT = input.tracing.otlpEndpoint;
+    env.TRACE_SAMPLE_RATIO = String(input.tracing.sampleRatio);
+  }
   return { ...env, ...service.env };
 }

@@ -79,10 +79,6 @@ export interface Answer {
   body: string;
 }
 
-/**
- * One HTTP request with its own Host header (fetch drops Host, a forbidden header): 0 for no answer within the
- * timeout or a reset connection.
- */
 /** A sample product, drawn at random: what the drills' load reads and orders. */
 export const randomSku = (): string =>
   SAMPLE_PRODUCTS[Math.floor(Math.random() * SAMPLE_PRODUCTS.length)]!.sku;
@@ -107,6 +103,10 @@ export function loadRequest(
       );
 }
 
+/**
+ * One HTTP request with its own Host header (fetch drops Host, a forbidden header): 0 for no answer within the
+ * timeout or a reset connection.
+ */
 export function call(
   agent: Agent,
   url: string,

@@ -43,6 +43,8 @@ const STOP_ORDER: ProcessRecord["role"][] = [
   "dns",
   "edge",
   "service",
+  // After the services: they flush their last spans as they stop.
+  "tracing",
   "mirrormaker",
   "kafka",
   "mongo",
@@ -66,9 +68,10 @@ class Environment implements LocalEnvironment {
     basePort: number,
     readonly blueprint: Blueprint,
     private readonly serviceEntry: (service: string) => string,
+    tracing: boolean,
   ) {
     this.ports = localPorts(blueprint, basePort);
-    this.ctx = { bp: blueprint, ports: this.ports, stateDir };
+    this.ctx = { bp: blueprint, ports: this.ports, stateDir, tracing };
     this.endpoints = failoverOrder(blueprint).map((r) => ({
       region: r.name,
       edge: `http://${r.loopbackAddress}:${this.ports.edge}`,
@@ -134,6 +137,13 @@ class Environment implements LocalEnvironment {
       })),
       { what: "dns", host: DNS_HOST, port: this.ports.dns },
       { what: "prometheus", host: DNS_HOST, port: this.ports.prometheus },
+      ...(this.ctx.tracing
+        ? [
+            { what: "jaeger otlp", host: DNS_HOST, port: this.ports.jaegerOtlp },
+            { what: "jaeger query", host: DNS_HOST, port: this.ports.jaegerQuery },
+            { what: "jaeger query grpc", host: DNS_HOST, port: this.ports.jaegerQueryGrpc },
+          ]
+        : []),
     ]);
     resetStateDir(this.stateDir);
     const active = this.blueprint.rollout.activeColor;
@@ -145,6 +155,7 @@ class Environment implements LocalEnvironment {
     writeState(this.stateDir, {
       stack: this.stack,
       basePort: this.ports.basePort,
+      tracing: this.ctx.tracing,
       ownerPid: process.pid,
       startedAt: new Date().toISOString(),
       routing,
@@ -522,8 +533,11 @@ class Environment implements LocalEnvironment {
 export function createLocalEnvironment(opts: LocalEnvironmentOptions = {}): LocalEnvironment {
   const stack = opts.stack ?? "local";
   const stateDir = opts.stateDir ?? join(REPO_ROOT, ".local", stack);
-  const basePort = opts.basePort ?? readState(stateDir)?.basePort ?? DEFAULT_BASE_PORT;
+  const state = readState(stateDir);
+  const basePort = opts.basePort ?? state?.basePort ?? DEFAULT_BASE_PORT;
   const entry =
     opts.serviceEntry ?? ((service: string) => join(REPO_ROOT, "services", service, "dist", "main.js"));
-  return new Environment(stack, stateDir, basePort, opts.blueprint ?? loadBlueprint(stack), entry);
+  // A later command (deploy, drill) keeps what `up` chose.
+  const tracing = opts.tracing ?? state?.tracing ?? true;
+  return new Environment(stack, stateDir, basePort, opts.blueprint ?? loadBlueprint(stack), entry, tracing);
 }

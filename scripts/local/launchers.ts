@@ -16,6 +16,7 @@ import {
   startMongo,
   startNginx,
   startPostgres,
+  startJaeger,
   startPrometheus,
   startRedis,
   type RunningNginx,
@@ -41,6 +42,8 @@ export interface LaunchContext {
   bp: Blueprint;
   ports: LocalPorts;
   stateDir: string;
+  /** Whether Jaeger runs and the services send it their spans. */
+  tracing: boolean;
 }
 
 export async function launchRedis({ ports, stateDir }: LaunchContext, region: Region): Promise<Launched> {
@@ -230,6 +233,34 @@ export function prometheusConfig(bp: Blueprint, ports: LocalPorts): Record<strin
   };
 }
 
+/** Jaeger on 127.0.0.1, traces in memory: every service's spans (OTLP/HTTP), read back through its query API. */
+export async function launchJaeger({ ports, stateDir }: LaunchContext): Promise<Launched> {
+  const dir = join(stateDir, "jaeger");
+  const server = await startJaeger({
+    host: DNS_HOST,
+    otlpPort: ports.jaegerOtlp,
+    queryPort: ports.jaegerQuery,
+    queryGrpcPort: ports.jaegerQueryGrpc,
+    dir,
+  });
+  return {
+    rec: {
+      name: "jaeger",
+      role: "tracing",
+      pid: server.pid,
+      host: server.host,
+      port: server.port,
+      url: server.url,
+      log: join(dir, "jaeger.log"),
+    },
+    handle: server,
+  };
+}
+
+/** The OTLP base URL the services send spans to, when tracing is on. */
+export const otlpEndpoint = ({ ports, tracing }: LaunchContext) =>
+  tracing ? `http://${DNS_HOST}:${ports.jaegerOtlp}` : undefined;
+
 export const edgeDir = (stateDir: string, region: string) => join(stateDir, region, "edge");
 
 export async function launchEdge(
@@ -264,11 +295,9 @@ export interface ServiceLaunch {
 }
 
 /** Spawns `node <entry>` with the environment from the model's serviceEnv; `listening` resolves once /livez answers 200. */
-export function spawnService(
-  { ports, stateDir }: LaunchContext,
-  s: ServiceLaunch,
-): Launched & { listening: Promise<void> } {
-  // The file every applyRouting rewrites (state.ts writeActiveColor).
+export function spawnService(ctx: LaunchContext, s: ServiceLaunch): Launched & { listening: Promise<void> } {
+  const { bp, ports, stateDir } = ctx;
+  const endpoint = otlpEndpoint(ctx);
   const env = serviceEnv(
     s.service,
     s.region,
@@ -277,7 +306,9 @@ export function spawnService(
     ports,
     s.data,
     s.faults,
+    // The file every applyRouting rewrites (state.ts writeActiveColor).
     activeColorFile(stateDir),
+    endpoint ? { otlpEndpoint: endpoint, sampleRatio: bp.platform.tracing.sampleRatio } : undefined,
   );
   const name = `${s.service.name}-${s.color}-${s.region.name}`;
   const dir = join(stateDir, s.region.name, "services");

@@ -8,9 +8,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ruleGroups } from "../../infra/components/monitoring.js";
 import { REPO_ROOT } from "../../infra/config/stack-file.js";
+import { COLORS } from "../../infra/model/index.js";
 import { resolveA } from "./dns-server.js";
 import { createLocalEnvironment, type LocalEnvironment } from "./environment.js";
-import { httpGet } from "./processes.js";
+import { call } from "./drills.js";
+import { httpGet, pollUntil } from "./processes.js";
 import { SAMPLE_PRODUCTS } from "./seed.js";
 import { isAlive, stateFile } from "./state.js";
 
@@ -129,6 +131,7 @@ describe("local environment (real processes on loopback)", () => {
         ...Array(6).fill("service"),
         "dns",
         "prometheus",
+        "tracing",
         ...["edge", "kafka", "mongo", "postgres", "redis"].flatMap((role) => [role, role]),
         "mirrormaker",
       ].sort(),
@@ -170,17 +173,24 @@ describe("local environment (real processes on loopback)", () => {
         ) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } }
       ).data.result;
     const running = (await env.status()).filter((p) => p.role === "service").map((p) => new URL(p.url).host);
-    // Each target is scraped within one interval (5 s) after up; twice that for slack.
+    // Every target scraped once: the running ones up, every other color's ports (idle until deployed) down. The
+    // first round over all targets took over 10 s here on a busy machine.
     let up: Record<string, string> = {};
-    for (let i = 0; i < 25; i++) {
-      up = Object.fromEntries((await query("up")).map((r) => [r.metric.instance!, r.value[1]]));
-      // Every target scraped once: the running ones up, the idle color's ports down.
-      if (running.every((t) => up[t] === "1") && Object.keys(up).length === 2 * running.length) break;
-      await sleep(500);
-    }
+    await pollUntil(
+      "every target scraped",
+      async () => {
+        up = Object.fromEntries((await query("up")).map((r) => [r.metric.instance!, r.value[1]]));
+        const scraped = Object.keys(up).length;
+        return (
+          (running.every((t) => up[t] === "1") && scraped === COLORS.length * running.length) ||
+          `${scraped} of ${COLORS.length * running.length} targets scraped`
+        );
+      },
+      20_000,
+      500,
+    );
     expect(running.filter((t) => up[t] !== "1")).toEqual([]);
-    // The idle color's ports are targets too (down until it is deployed).
-    expect(Object.values(up).filter((v) => v === "0").length).toBe(running.length);
+    expect(Object.values(up).filter((v) => v === "0").length).toBe((COLORS.length - 1) * running.length);
     const groups = (
       JSON.parse((await httpGet(`${prometheus.url}/api/v1/rules`, { timeoutMs: 5_000 })).body) as {
         data: { groups: { name: string; rules: { health: string }[] }[] };
@@ -195,13 +205,98 @@ describe("local environment (real processes on loopback)", () => {
     expect(groups.map((g) => g.name)).toContain("slo-orders");
     // The previous test listed the products of every catalog: its requests are in the next scrape.
     let services: string[] = [];
-    for (let i = 0; i < 25 && !services.includes("catalog"); i++) {
-      if (i > 0) await sleep(500);
-      services = (await query('sum by (service) (http_requests_total{route="/products"})')).map(
-        (r) => r.metric.service!,
-      );
-    }
+    await pollUntil(
+      "catalog's /products series",
+      async () => {
+        services = (await query('sum by (service) (http_requests_total{route="/products"})')).map(
+          (r) => r.metric.service!,
+        );
+        return services.includes("catalog");
+      },
+      20_000,
+      500,
+    );
     expect(services).toContain("catalog");
+  });
+
+  it("when an order is placed through the edge, then Jaeger holds one trace from the gateway through the saga to its confirmation", async () => {
+    const jaeger = (await env.status()).find((p) => p.role === "tracing")!;
+    const edge = env.endpoints[0]!;
+    const agent = new Agent({ keepAlive: false });
+    const placed = await call(
+      agent,
+      `${edge.edge}/api/orders/orders`,
+      edge.publicHost,
+      "POST",
+      { customerId: "trace-e2e", items: [{ sku: SAMPLE_PRODUCTS[0]!.sku, quantity: 1 }] },
+      { "idempotency-key": `trace-e2e-${Date.now()}` },
+    );
+    expect(placed.status, placed.body).toBe(201);
+    const orderId = (JSON.parse(placed.body) as { id: string }).id;
+    // The edge's request id: the gateway records it on its server span, which is how the trace is found.
+    const requestId = String(placed.headers["x-request-id"]);
+    await pollUntil(
+      `order ${orderId} confirmed`,
+      async () => {
+        const read = await call(agent, `${edge.edge}/api/orders/orders/${orderId}`, edge.publicHost);
+        return (JSON.parse(read.body || "{}") as { status?: string }).status === "CONFIRMED" || read.body;
+      },
+      20_000,
+      200,
+    );
+    interface JaegerSpan {
+      traceID: string;
+      spanID: string;
+      operationName: string;
+      processID: string;
+      references: { traceID: string; spanID: string }[];
+    }
+    interface JaegerTrace {
+      traceID: string;
+      spans: JaegerSpan[];
+      processes: Record<string, { serviceName: string }>;
+    }
+    const tags = JSON.stringify({ "http.request.header.x-request-id": JSON.stringify([requestId]) });
+    const hop = (t: JaegerTrace, s: JaegerSpan) =>
+      `${t.processes[s.processID]!.serviceName} ${s.operationName}`;
+    // Every hop of one order (services flush spans each second): request, write, outbox publish, the saga's
+    // message to catalog, catalog's reply, and the confirming update.
+    const hops = [
+      "gateway POST /api/orders{/*rest}",
+      "orders POST /orders",
+      "orders insert orders",
+      "orders publish orders.events",
+      "catalog process orders.events",
+      "catalog update products",
+      "catalog publish catalog.events",
+      "orders process catalog.events",
+      "orders update orders",
+    ];
+    let found: JaegerTrace[] = [];
+    await pollUntil(
+      `the trace of request ${requestId} with every hop`,
+      async () => {
+        const answer = await httpGet(
+          `${jaeger.url}/api/traces?service=gateway&tags=${encodeURIComponent(tags)}`,
+          { timeoutMs: 5_000 },
+        );
+        found = (JSON.parse(answer.body || "{}") as { data?: JaegerTrace[] }).data ?? [];
+        const seen = new Set(found.flatMap((t) => t.spans.map((s) => hop(t, s))));
+        return hops.every((h) => seen.has(h)) || `missing: ${hops.filter((h) => !seen.has(h)).join(", ")}`;
+      },
+      20_000,
+      500,
+    );
+    expect(found).toHaveLength(1);
+    const [trace] = found;
+    expect(new Set(trace!.spans.map((s) => s.traceID))).toEqual(new Set([trace!.traceID]));
+    // The saga's messages continue the request's spans (a publish is the child of a span of this trace), not a poll.
+    const byId = new Map(trace!.spans.map((s) => [s.spanID, s]));
+    for (const consumed of trace!.spans.filter((s) => s.operationName.startsWith("process "))) {
+      const parent = byId.get(consumed.references[0]!.spanID);
+      expect(parent && hop(trace!, parent), hop(trace!, consumed)).toMatch(/ publish /);
+    }
+    agent.destroy();
   });
 
   it("when up, then every service gets ACTIVE_COLOR_FILE and the file names the active color", async () => {

@@ -19,6 +19,10 @@ export interface DataUrls {
 export interface Faults {
   errorRate?: number;
   delayMs?: number;
+  /** FAULT_PATH: a regular expression over request paths; the faults hit only those. */
+  path?: string;
+  /** The services that get the faults; default every one. */
+  services?: string[];
 }
 
 /**
@@ -35,6 +39,7 @@ export function serviceEnv(
   data: DataUrls,
   faults: Faults = {},
   activeColorFile?: string,
+  tracing?: { otlpEndpoint: string; sampleRatio: number },
 ): Record<string, string> {
   const env = modelServiceEnv({
     region,
@@ -47,7 +52,10 @@ export function serviceEnv(
     // The local edge routes by config, not readiness, and moves traffic before a color stops: no deregistration wait.
     shutdownDelayMs: 0,
     ...(activeColorFile !== undefined ? { activeColorFile } : {}),
+    ...(tracing ? { tracing } : {}),
   });
+  if (faults.services && !faults.services.includes(service.name)) return env;
+  if (faults.path !== undefined) env.FAULT_PATH = faults.path;
   if (faults.errorRate !== undefined) {
     if (!(faults.errorRate >= 0 && faults.errorRate <= 1)) {
       throw new Error(`faults.errorRate must be between 0 and 1 (got ${faults.errorRate})`);

@@ -15,7 +15,16 @@ import type { RoutingState } from "./nginx-config.js";
 import type { DataUrls } from "./service-env.js";
 
 export type ProcessRole =
-  "redis" | "kafka" | "mirrormaker" | "postgres" | "mongo" | "service" | "edge" | "dns" | "prometheus";
+  | "redis"
+  | "kafka"
+  | "mirrormaker"
+  | "postgres"
+  | "mongo"
+  | "service"
+  | "edge"
+  | "dns"
+  | "prometheus"
+  | "tracing";
 
 /** The roles of a region's data tier (drills stop and start them one by one). */
 export const DATA_ROLES: readonly ProcessRole[] = ["redis", "kafka", "mirrormaker", "postgres", "mongo"];
@@ -40,6 +49,8 @@ export interface ProcessRecord {
 export interface LocalState {
   stack: string;
   basePort: number;
+  /** Whether Jaeger runs and the services trace (absent: on). */
+  tracing?: boolean;
   /** The process that ran `up`; the backing servers die with it, so `status` reports it too. */
   ownerPid: number;
   startedAt: string;

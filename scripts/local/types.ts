@@ -87,4 +87,6 @@ export interface LocalEnvironmentOptions {
   blueprint?: Blueprint;
   /** Entry file of a service; default services/<name>/dist/main.js (built by `npm run build`). */
   serviceEntry?: (service: string) => string;
+  /** Run Jaeger and send the services' spans to it (sampled at the model's platform.tracing.sampleRatio); default true. */
+  tracing?: boolean;
 }

@@ -47,6 +47,14 @@ export async function runUpPlan(ctx: launch.LaunchContext, a: UpActions): Promis
       `${primary.name}: postgresql (primary) on ${primary.loopbackAddress}:${ports.postgres}`,
       async () => a.record(await launch.launchPostgres(ctx, primary)),
     ),
+    ...(ctx.tracing
+      ? [
+          a.step(
+            `jaeger on ${DNS_HOST}: OTLP ${ports.jaegerOtlp}, query ${ports.jaegerQuery} (the services' traces)`,
+            async () => a.record(await launch.launchJaeger(ctx)),
+          ),
+        ]
+      : []),
   ]);
   const ferretdb = (r: Region) =>
     a.step(`${r.name}: ferretdb on ${r.loopbackAddress}:${ports.mongo}`, async () =>

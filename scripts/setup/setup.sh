@@ -237,6 +237,17 @@ build_etcd() {
     "$BIN/etcd" --version | grep -q "etcd Version: ${ETCD_VERSION#v}"
 }
 
+# jaeger's go.mod replaces sarama, so `go install …/cmd/jaeger@v` is refused: require it and repeat that replace.
+# The UI's assets are an npm build of another repository, not in the module: the query API answers, the UI is a
+# placeholder page.
+build_jaeger() {
+  wrapper_mod jaeger &&
+    go mod edit -replace github.com/Shopify/sarama=github.com/Shopify/sarama@v1.33.0 &&
+    GOFLAGS=-mod=mod go get "github.com/jaegertracing/jaeger/cmd/jaeger@$JAEGER_VERSION" &&
+    go build -trimpath -ldflags "-s -w" -o "$BIN/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger &&
+    "$BIN/jaeger" --help | grep -q "Jaeger backend v2"
+}
+
 install_pulumi() { go_wrapper pulumi "$PULUMI_VERSION" build_pulumi pulumi; }
 install_kubernetes_provider() {
   go_wrapper pulumi-resource-kubernetes "$PULUMI_KUBERNETES_VERSION@$PULUMI_KUBERNETES_MODULE" build_kubernetes_provider \
@@ -246,6 +257,7 @@ install_control_plane() {
   go_wrapper kube-apiserver "$KUBERNETES_VERSION" build_control_plane kube-apiserver kube-controller-manager kube-scheduler kubectl
 }
 install_etcd() { go_wrapper etcd "$ETCD_VERSION" build_etcd etcd; }
+install_jaeger() { go_wrapper jaeger "$JAEGER_VERSION" build_jaeger jaeger; }
 install_kwok() { go_tool kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok; }
 
 # module_dir <module@version>: downloads a module zip from the proxy and prints its directory.
@@ -336,6 +348,7 @@ step "apt packages" install_apt
 step "kafka" install_kafka
 step "ferretdb" install_ferretdb
 step "k6" install_k6
+step "jaeger" install_jaeger
 step "schemathesis" install_schemathesis
 step "actionlint" install_actionlint
 step "kube-score" install_kube_score

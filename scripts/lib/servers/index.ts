@@ -4,6 +4,7 @@ export { stopAll } from "./process.js";
 export { freePort } from "./ports.js";
 export { startRedis, type RedisOptions } from "./redis.js";
 export { startPrometheus, type PrometheusOptions } from "./prometheus.js";
+export { jaegerConfig, startJaeger, type JaegerOptions, type RunningJaeger } from "./jaeger.js";
 export { startMongo, type MongoOptions } from "./mongo.js";
 export { startKafka, type KafkaOptions } from "./kafka.js";
 export { startNginx, type NginxOptions, type RunningNginx } from "./nginx.js";

@@ -1,5 +1,7 @@
-import { runMain } from "@blueprint/service-kit";
-import { loadCatalogConfig } from "./config.js";
-import { start } from "./server.js";
+import { serviceMain } from "@blueprint/service-kit/tracing";
 
-await runMain(() => loadCatalogConfig(), start);
+// The service's modules load after tracing starts (when it is configured), so the instrumentations see them.
+await serviceMain("catalog", async () => ({
+  loadConfig: (await import("./config.js")).loadCatalogConfig,
+  start: (await import("./server.js")).start,
+}));

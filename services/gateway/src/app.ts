@@ -1,4 +1,4 @@
-import { createApp, type Redis, type ServiceKit } from "@blueprint/service-kit";
+import { createApp, faultsOf, type Redis, type ServiceKit } from "@blueprint/service-kit";
 import express, { type Express } from "express";
 import { Counter } from "prom-client";
 import type { GatewayConfig } from "./config.js";
@@ -40,7 +40,7 @@ export function createGatewayApp(
     health,
     metrics,
     headers: { "x-service-version": config.serviceVersion, "x-color": config.color },
-    faults: { errorRate: config.faultErrorRate, delayMs: config.faultDelayMs },
+    faults: faultsOf(config),
     parseJson: false,
   };
   return createApp(parts, (app) => {

@@ -1,5 +1,7 @@
-import { runMain } from "@blueprint/service-kit";
-import { loadGatewayConfig } from "./config.js";
-import { start } from "./server.js";
+import { serviceMain } from "@blueprint/service-kit/tracing";
 
-await runMain(() => loadGatewayConfig(), start);
+// The service's modules load after tracing starts (when it is configured), so the instrumentations see them.
+await serviceMain("gateway", async () => ({
+  loadConfig: (await import("./config.js")).loadGatewayConfig,
+  start: (await import("./server.js")).start,
+}));

@@ -92,3 +92,15 @@ describe("loadConfig", () => {
     );
   });
 });
+
+describe("FAULT_PATH", () => {
+  test("when it is not a regular expression, then the error names it; empty means every path", () => {
+    expect(() => loadConfig(commonConfig(8081), { FAULT_PATH: "^/orders/(" })).toThrow(
+      /FAULT_PATH: value "\^\/orders\/\(" is invalid \(must be a JavaScript regular expression\)/,
+    );
+    expect(loadConfig(commonConfig(8081), {}).faultPath).toBeUndefined();
+    expect(
+      loadConfig(commonConfig(8081), { FAULT_PATH: "^/orders/[^/]+$" }).faultPath?.test("/orders/o-1"),
+    ).toBe(true);
+  });
+});

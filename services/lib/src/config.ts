@@ -141,6 +141,23 @@ export function commonConfig(defaultPort: number) {
       doc: "milliseconds (0-60000) added to every application request, to rehearse a slow release",
       default: "0",
     }),
+    faultPath: key(
+      "FAULT_PATH",
+      z.string().transform((s, ctx) => {
+        if (s === "") return undefined;
+        try {
+          return new RegExp(s);
+        } catch {
+          ctx.addIssue({ code: "custom", message: "must be a JavaScript regular expression" });
+          return z.NEVER;
+        }
+      }),
+      {
+        doc: "a regular expression over the request path: the faults hit only matching requests (empty: every application request)",
+        default: "",
+        example: "^/orders/[^/]+$",
+      },
+    ),
   };
 }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import type { OutboxEvent } from "./outbox/outbox.js";
+import { captureTrace } from "./trace-context.js";
 
 /** Kafka topics and event shapes shared by the saga participants. Message key = orderId. */
 export const topics = { orders: "orders.events", catalog: "catalog.events" } as const;
@@ -44,10 +45,12 @@ export function outboxEvent(
   orderId: string,
   fields: Record<string, unknown>,
 ): OutboxEvent {
+  const trace = captureTrace();
   return {
     topic,
     key: orderId,
     value: { ...fields, eventId: randomUUID(), type, orderId, occurredAt: new Date().toISOString() },
+    ...(trace ? { trace } : {}),
   };
 }
 

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "vitest";
 import { faultInjection } from "./faults.js";
 
-function run(handler: NonNullable<ReturnType<typeof faultInjection>>): Promise<unknown> {
-  return new Promise((resolve) => handler({} as never, {} as never, resolve));
+function run(handler: NonNullable<ReturnType<typeof faultInjection>>, path = "/"): Promise<unknown> {
+  return new Promise((resolve) => handler({ path } as never, {} as never, resolve));
 }
 
 describe("fault injection", () => {
@@ -16,5 +16,15 @@ describe("fault injection", () => {
     const outcomes = [];
     for (let i = 0; i < 4; i++) outcomes.push(((await run(handler)) as { code?: string } | undefined)?.code);
     expect(outcomes).toEqual(["FAULT_INJECTED", "FAULT_INJECTED", undefined, undefined]);
+  });
+});
+
+describe("fault injection on one path", () => {
+  test("when FAULT_PATH matches only order reads, then only they fail and every other request passes", async () => {
+    const handler = faultInjection({ errorRate: 1, delayMs: 0, path: /^\/orders\/[^/]+$/ })!;
+    const code = async (path: string) => ((await run(handler, path)) as { code?: string } | undefined)?.code;
+    expect(await code("/orders/o-1")).toBe("FAULT_INJECTED");
+    expect(await code("/orders")).toBeUndefined();
+    expect(await code("/products/sample-espresso")).toBeUndefined();
   });
 });

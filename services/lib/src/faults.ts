@@ -1,15 +1,26 @@
 import type { RequestHandler } from "express";
 import { AppError } from "./errors.js";
 
-/** Deliberate faults for rehearsing a bad release (FAULT_ERROR_RATE, FAULT_DELAY_MS); off in normal runs. */
+/**
+ * Deliberate faults for rehearsing a bad release (FAULT_ERROR_RATE, FAULT_DELAY_MS, FAULT_PATH); off in normal runs.
+ */
 export interface Faults {
   /** Share of requests, 0..1, answered with 500 FAULT_INJECTED. */
   errorRate: number;
   /** Added to every request before it is handled, in milliseconds. */
   delayMs: number;
+  /** Only requests whose path matches are hit; undefined: every application request. */
+  path?: RegExp | undefined;
 }
 
 export const noFaults: Faults = { errorRate: 0, delayMs: 0 };
+
+/** The faults a service's config asks for. */
+export const faultsOf = (config: {
+  faultErrorRate: number;
+  faultDelayMs: number;
+  faultPath?: RegExp | undefined;
+}): Faults => ({ errorRate: config.faultErrorRate, delayMs: config.faultDelayMs, path: config.faultPath });
 
 /**
  * Middleware injecting the configured faults into application routes (mounted after /livez /readyz /metrics, so
@@ -20,7 +31,7 @@ export function faultInjection(
   faults: Faults,
   random: () => number = Math.random,
 ): RequestHandler | undefined {
-  const { errorRate, delayMs } = faults;
+  const { errorRate, delayMs, path } = faults;
   if (errorRate <= 0 && delayMs <= 0) return undefined;
   const fail = (next: (err?: unknown) => void) => {
     if (errorRate > 0 && random() < errorRate)
@@ -36,7 +47,8 @@ export function faultInjection(
       );
     else next();
   };
-  return (_req, _res, next) => {
+  return (req, _res, next) => {
+    if (path && !path.test(req.path)) return next();
     if (delayMs > 0) setTimeout(fail, delayMs, next);
     else fail(next);
   };

@@ -34,7 +34,7 @@ export {
   type ConfigSpec,
 } from "./config.js";
 export { AppError } from "./errors.js";
-export { faultInjection, noFaults, type Faults } from "./faults.js";
+export { faultInjection, faultsOf, noFaults, type Faults } from "./faults.js";
 export { errorHandler, notFoundHandler, toAppError } from "./error-handler.js";
 export { Health, type HealthCheck, type ReadinessReport } from "./health.js";
 export { createServiceKit, type ServiceKit } from "./kit.js";

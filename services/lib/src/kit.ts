@@ -1,6 +1,7 @@
 import type { Express } from "express";
 import { createApp, listen, type ListenOptions, type RunningService } from "./app.js";
 import type { CommonConfig } from "./config.js";
+import { faultsOf } from "./faults.js";
 import { Health } from "./health.js";
 import { Lifecycle } from "./lifecycle.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -33,7 +34,7 @@ export function createServiceKit(
     drainSeconds: config.drainSeconds,
   });
   const headers = { "x-service-version": config.serviceVersion, "x-color": config.color };
-  const faults = { errorRate: config.faultErrorRate, delayMs: config.faultDelayMs };
+  const faults = faultsOf(config);
   if (faults.errorRate > 0 || faults.delayMs > 0)
     logger.warn({ faults }, "fault injection is on: this instance deliberately fails or slows requests");
   return {

@@ -3,11 +3,12 @@ import type { RunningService } from "./app.js";
 
 /**
  * The body of every `main.ts`: load config (a ConfigError is printed and exits 1), start, and on SIGTERM/SIGINT
- * drain and exit 0. A second signal exits at once.
+ * drain, run `afterStop` (tracing flushes its last spans) and exit 0. A second signal exits at once.
  */
 export async function runMain<C>(
   loadConfig: () => C,
   start: (config: C) => Promise<RunningService>,
+  opts: { afterStop?: () => Promise<void> } = {},
 ): Promise<void> {
   let config: C;
   try {
@@ -31,13 +32,16 @@ export async function runMain<C>(
     if (signalled) process.exit(1);
     signalled = true;
     process.stderr.write(`${signal} received: draining\n`);
-    running.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        process.stderr.write(`shutdown failed: ${String(err)}\n`);
-        process.exit(1);
-      },
-    );
+    running
+      .stop()
+      .then(() => opts.afterStop?.())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          process.stderr.write(`shutdown failed: ${String(err)}\n`);
+          process.exit(1);
+        },
+      );
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);

@@ -1,5 +1,7 @@
-import { runMain } from "@blueprint/service-kit";
-import { loadOrdersConfig } from "./config.js";
-import { start } from "./server.js";
+import { serviceMain } from "@blueprint/service-kit/tracing";
 
-await runMain(() => loadOrdersConfig(), start);
+// The service's modules load after tracing starts (when it is configured), so the instrumentations see them.
+await serviceMain("orders", async () => ({
+  loadConfig: (await import("./config.js")).loadOrdersConfig,
+  start: (await import("./server.js")).start,
+}));

@@ -1,3 +1,5 @@
+import type { TraceCarrier } from "../trace-context.js";
+
 /**
  * Transactional outbox inside the business document: the events to publish live in the same document as the
  * state change, so one single-document write (atomic in MongoDB and FerretDB) records both.
@@ -8,6 +10,8 @@ export interface OutboxEvent {
   key: string;
   /** The message value: {eventId, type, orderId, occurredAt, ...}. */
   value: { eventId: string; type: string; orderId: string; occurredAt: string } & Record<string, unknown>;
+  /** The trace the event was recorded in (W3C trace context), so its publish and consumption continue it. */
+  trace?: TraceCarrier;
 }
 
 export interface OutboxFields {

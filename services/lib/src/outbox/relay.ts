@@ -1,8 +1,10 @@
 import type { Collection, Db, Document } from "mongodb";
-import type { Kafka, Producer } from "kafkajs";
+import type { Span } from "@opentelemetry/api";
+import type { Kafka, Message, Producer } from "kafkajs";
 import { idempotentProducer } from "../clients/kafka.js";
 import type { RedisMutex } from "../clients/redis-mutex.js";
 import type { ServiceKit } from "../kit.js";
+import { endSpans, publishSpan, untraced } from "../trace-context.js";
 import { OutboxClaims } from "./claims.js";
 import { pendingFilter, type OutboxFields } from "./outbox.js";
 
@@ -123,20 +125,27 @@ export class OutboxRelay<T extends OutboxFields & { _id: string }> {
     }
     await this.claims.sweep();
     if (claimed.length === 0) return 0;
+    const spans: Span[] = [];
     try {
-      const byTopic = new Map<string, { key: string; value: string }[]>();
+      const byTopic = new Map<string, Message[]>();
       for (const doc of claimed)
         for (const event of doc.outbox.slice(doc.publishedSeq)) {
+          const { span, headers } = publishSpan(event.topic, event.value.eventId, event.trace);
+          if (span) spans.push(span);
           const messages = byTopic.get(event.topic) ?? [];
-          messages.push({ key: event.key, value: JSON.stringify(event.value) });
+          messages.push({ key: event.key, value: JSON.stringify(event.value), headers });
           byTopic.set(event.topic, messages);
         }
-      await producer.sendBatch({
-        acks: -1,
-        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-      });
+      await untraced(() =>
+        producer.sendBatch({
+          acks: -1,
+          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        }),
+      );
+      endSpans(spans);
       for (const [topic, messages] of byTopic) this.published.inc({ topic }, messages.length);
     } catch (err) {
+      endSpans(spans, err);
       await this.claims.release(claimed.map((d) => this.claims.key(d._id, d.outboxSeq)));
       throw err;
     }
