@@ -17,7 +17,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 interface AlertTest {
   eval_time: string;
   alertname: string;
-  exp_alerts: ReturnType<typeof firing>[];
+  exp_alerts: { exp_labels: Record<string, string>; exp_annotations: Record<string, string> }[];
 }
 
 /** Runs `promtool test rules` on these rule groups (the local stack's by default) with these series; returns promtool's output, throws if red. */
@@ -155,6 +155,41 @@ describe("the stack's alert rules (promtool)", () => {
       ],
     );
     expect(out).toContain("SUCCESS");
+  });
+});
+
+describe("the outbox backlog alert (promtool)", () => {
+  const backlog = (color: string, values: string) => ({
+    series: `outbox_pending_documents{service="orders",region="eu-west",color="${color}"}`,
+    values,
+  });
+
+  it("when over 100 documents wait for 10 minutes, then it fires once per service and region; a burst that drains does not", () => {
+    const summary = "orders has 250 documents waiting to publish in eu-west";
+    const description =
+      "More than 100 documents have held unpublished outbox events for 10 minutes: the relays publish slower than the service writes, or not at all (see OutboxPublishFailing). Nothing is lost; the saga lags by that much.";
+    const stuck = promtoolTest(
+      [backlog("blue", "250x20"), backlog("green", "250x20")],
+      [
+        { eval_time: "9m", alertname: "OutboxBacklogHigh", exp_alerts: [] },
+        {
+          eval_time: "12m",
+          alertname: "OutboxBacklogHigh",
+          exp_alerts: [
+            {
+              exp_labels: { service: "orders", region: "eu-west", severity: "warning" },
+              exp_annotations: { summary, description },
+            },
+          ],
+        },
+      ],
+    );
+    expect(stuck).toContain("SUCCESS");
+    const burst = promtoolTest(
+      [backlog("blue", "0 500 500 500 0x16")],
+      [{ eval_time: "15m", alertname: "OutboxBacklogHigh", exp_alerts: [] }],
+    );
+    expect(burst).toContain("SUCCESS");
   });
 });
 

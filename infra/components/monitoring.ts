@@ -7,10 +7,10 @@ import { commonLabels, type K8sObject } from "./meta.js";
 
 // The services' metrics (services/lib/src/metrics.ts and the outbox relay, saga and reconciler): each instance labels
 // its series with service, region and color.
-const REQUESTS = "http_requests_total";
-const DURATION = "http_request_duration_seconds";
+export const REQUESTS = "http_requests_total";
+export const DURATION = "http_request_duration_seconds";
 /** The kit's own endpoints: probes and scrapes are not what a client is promised. */
-const NOT_SERVED = 'route!~"/livez|/readyz|/metrics"';
+export const NOT_SERVED = 'route!~"/livez|/readyz|/metrics"';
 const CONSUMER_RULES = join(
   import.meta.dirname,
   "..",
@@ -47,6 +47,8 @@ export const BURN_RATES = [
   { alert: "SloErrorBudgetBurnSlow", long: "3d", short: "6h", factor: 1, severity: "warning" },
 ] as const;
 const LATENCY_WINDOWS = ["5m", "30m"] as const;
+/** Documents waiting for the relay before OutboxBacklogHigh fires (the relay publishes 50 per round). */
+const OUTBOX_BACKLOG_LIMIT = 100;
 
 const errorRatio = (window: string) => `slo:http_errors:ratio_rate${window}`;
 const p99 = (window: string) => `slo:http_request_duration_seconds:p99_rate${window}`;
@@ -124,6 +126,18 @@ export function sagaRuleGroup(): RuleGroup {
             "{{ $labels.service }} keeps asking catalog again for stuck orders in {{ $labels.region }}",
           description:
             "The reconciler has re-sent OrderCreated for stuck PENDING orders for 15 minutes; check catalog's consumer and the dead-letter topics.",
+        },
+      },
+      {
+        alert: "OutboxBacklogHigh",
+        // Every instance of both colors counts the same shared collection: the max is the backlog.
+        expr: `max by (service, region) (outbox_pending_documents) > ${OUTBOX_BACKLOG_LIMIT}`,
+        for: "10m",
+        labels: { severity: "warning" },
+        annotations: {
+          summary:
+            "{{ $labels.service }} has {{ $value }} documents waiting to publish in {{ $labels.region }}",
+          description: `More than ${OUTBOX_BACKLOG_LIMIT} documents have held unpublished outbox events for 10 minutes: the relays publish slower than the service writes, or not at all (see OutboxPublishFailing). Nothing is lost; the saga lags by that much.`,
         },
       },
       {

@@ -49,10 +49,16 @@ export function prepare(writes: Targets["writes"]): SetupData {
       `target ${baseUrl} (Host ${host ?? "-"}) is not ready: /readyz answered ${ready.status} ${ready.error}`,
     );
   }
-  // The GET is idempotent, so 5xx answers are retried: reading the list must not decide the gate, the scenario does.
+  // The GET is idempotent, so 5xx answers are retried, and a 429 after its Retry-After (a run just before this one,
+  // such as the breakpoint ramp, may have spent this client's rate limit): reading the list must not decide the
+  // gate, the scenario does.
   let r = http.get(`${baseUrl}/api/catalog/products`, params("GET /products"));
-  for (let attempt = 1; attempt < LIST_ATTEMPTS && (r.status === 0 || r.status >= 500); attempt++) {
-    sleep(0.1);
+  for (
+    let attempt = 1;
+    attempt < LIST_ATTEMPTS && (r.status === 0 || r.status === 429 || r.status >= 500);
+    attempt++
+  ) {
+    sleep(r.status === 429 ? Math.min(Number(r.headers["Retry-After"]) || 1, 5) : 0.1);
     r = http.get(`${baseUrl}/api/catalog/products`, params("GET /products"));
   }
   if (r.status !== 200)

@@ -25,6 +25,8 @@ options of drill:
 options of run:
   --keep              after the rehearsal, stay up until Ctrl-C or 'npm run local -- down'
   --fail-gate         ship a bad release (30% of requests answer 500), expect the rollback
+  --fail-server-side  ship a release that fails 5% of order reads (under k6's limit): only the server-side
+                      analysis of the gates sees it; expect the rollback
   --no-failover       skip the DNS failover drill
   --canary <p,...>    canary steps before the full switch, e.g. 10,50 (a live smoke gate at each)
   --version <v>       version to promote (default: the live one with its minor part raised)
@@ -37,6 +39,7 @@ const { values, positionals } = parseArgs({
   options: {
     keep: { type: "boolean", default: false },
     "fail-gate": { type: "boolean", default: false },
+    "fail-server-side": { type: "boolean", default: false },
     failover: { type: "boolean", default: true },
     canary: { type: "string" },
     version: { type: "string" },
@@ -88,6 +91,7 @@ async function holdUntilStopped(): Promise<void> {
 async function rehearse(env: LocalEnvironment): Promise<boolean> {
   const result = await runRehearsal(env, {
     failGate: values["fail-gate"],
+    serverSideRegression: values["fail-server-side"],
     failoverDrill: values.failover,
     onProgress: log,
     ...(values.canary ? { canaryPercents: values.canary.split(",").map(Number) } : {}),

@@ -199,7 +199,9 @@ class Environment implements LocalEnvironment {
               version,
               entry,
               data,
-              ...(opts.faults && routed.has(service.name) ? { faults: opts.faults } : {}),
+              ...(opts.faults && (opts.faults.services?.includes(service.name) ?? routed.has(service.name))
+                ? { faults: opts.faults }
+                : {}),
             });
             started.push(spawned.rec);
             await this.record(spawned);

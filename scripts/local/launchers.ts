@@ -220,7 +220,10 @@ export async function launchPrometheus({ bp, ports, stateDir }: LaunchContext): 
   };
 }
 
-/** prometheus.yml of the local environment: the services' ports from the model, every 5 s. */
+/** How often the local Prometheus scrapes and evaluates its rules. */
+export const SCRAPE_INTERVAL_SECONDS = 5;
+
+/** prometheus.yml of the local environment: the services' ports from the model, every SCRAPE_INTERVAL_SECONDS. */
 export function prometheusConfig(bp: Blueprint, ports: LocalPorts): Record<string, unknown> {
   const targets = bp.regions.flatMap((r) =>
     COLORS.flatMap((color) =>
@@ -228,7 +231,11 @@ export function prometheusConfig(bp: Blueprint, ports: LocalPorts): Record<strin
     ),
   );
   return {
-    global: { scrape_interval: "5s", scrape_timeout: "2s", evaluation_interval: "5s" },
+    global: {
+      scrape_interval: `${SCRAPE_INTERVAL_SECONDS}s`,
+      scrape_timeout: "2s",
+      evaluation_interval: `${SCRAPE_INTERVAL_SECONDS}s`,
+    },
     scrape_configs: [{ job_name: "services", metrics_path: "/metrics", static_configs: [{ targets }] }],
   };
 }

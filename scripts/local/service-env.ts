@@ -21,7 +21,7 @@ export interface Faults {
   delayMs?: number;
   /** FAULT_PATH: a regular expression over request paths; the faults hit only those. */
   path?: string;
-  /** The services that get the faults; default every one. */
+  /** The services deployColor gives the faults to; default the routed ones (the gateway). */
   services?: string[];
 }
 
@@ -54,7 +54,6 @@ export function serviceEnv(
     ...(activeColorFile !== undefined ? { activeColorFile } : {}),
     ...(tracing ? { tracing } : {}),
   });
-  if (faults.services && !faults.services.includes(service.name)) return env;
   if (faults.path !== undefined) env.FAULT_PATH = faults.path;
   if (faults.errorRate !== undefined) {
     if (!(faults.errorRate >= 0 && faults.errorRate <= 1)) {

@@ -1,4 +1,6 @@
-import type { Color, RolloutConfig } from "../../infra/model/index.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { otherColor, type Color, type RolloutConfig } from "../../infra/model/index.js";
+import { SCRAPE_INTERVAL_SECONDS } from "../local/launchers.js";
 import type { LocalEnvironment } from "../local/environment.js";
 import type { Faults } from "../local/service-env.js";
 import { targetsOf } from "../../load/lib/export-targets.js";
@@ -6,6 +8,7 @@ import { gateRate, runBreakpoint, type BreakpointResult } from "./breakpoint.js"
 import { gatePlan, runPlan } from "./gate-plan.js";
 import { expectationEnv, gateName, runGate } from "./k6.js";
 import { probeLiveDuring, sampleLive, type ProbeCounts } from "./live-probe.js";
+import { analyseServerSide } from "./server-analysis.js";
 import type {
   GateExpectation,
   GateKind,
@@ -14,6 +17,9 @@ import type {
   PromotionTarget,
   TargetOutputs,
 } from "./target.js";
+
+/** A route with fewer requests in a gate's window is not judged server-side. */
+const MIN_JUDGED_REQUESTS = 20;
 
 export interface LocalTargetOptions {
   reportDir: string;
@@ -75,8 +81,10 @@ export class LocalTarget implements PromotionTarget {
       this.breakpoint ??= await this.measureKnee(targets);
       targets.requestsPerSecond = this.breakpoint.gateRps;
     }
+    const prometheus = (await this.env.status()).find((p) => p.role === "prometheus" && p.alive);
     return runPlan(gatePlan(kind, this.env.endpoints), async ({ kind: k, endpoint: e }) => {
       const name = `${gateName(k, via, expect)}-${e.region}`;
+      const started = Date.now();
       const result = await runGate(k, via, {
         script: k === "capacity" ? "02-capacity.ts" : "01-smoke.ts",
         name,
@@ -87,7 +95,30 @@ export class LocalTarget implements PromotionTarget {
         env: expectationEnv(expect),
         onOutput: (text) => logLines(this.opts.log, `k6 ${name}`, text),
       });
-      return { ...result, region: e.region };
+      if (!prometheus) return { ...result, region: e.region };
+      // The run's last requests reach Prometheus with its next scrape.
+      await sleep(SCRAPE_INTERVAL_SECONDS * 1000 + 1000);
+      const serverSide = await analyseServerSide({
+        prometheusUrl: prometheus.url,
+        color: expect.color,
+        baselineColor: otherColor(expect.color),
+        region: e.region,
+        windowSeconds: Math.ceil((Date.now() - started) / 1000),
+        at: Date.now() / 1000,
+        limits: {
+          maxErrorRatio: targets.maxErrorRate,
+          p99Ms: targets.p99Ms,
+          minRequests: MIN_JUDGED_REQUESTS,
+        },
+      });
+      for (const f of serverSide.failures) this.opts.log?.(`  server-side ${name}: ${f}`);
+      return {
+        ...result,
+        region: e.region,
+        serverSide,
+        ok: result.ok && serverSide.ok,
+        failedThresholds: [...result.failedThresholds, ...serverSide.failures.map((f) => `server-side ${f}`)],
+      };
     });
   }
 

@@ -44,7 +44,7 @@ export interface PromotionOptions {
 export class GateFailedError extends Error {
   constructor(readonly gate: GateResult) {
     super(
-      `${gate.kind} gate via ${gate.via} failed (k6 exit ${gate.exitCode})${gate.region ? ` in ${gate.region}` : ""}: ${gate.failedThresholds.join("; ") || "no summary"} ` +
+      `${gate.kind} gate via ${gate.via} failed (${gate.exitCode === 0 && gate.serverSide && !gate.serverSide.ok ? "k6 passed; the server-side analysis did not" : `k6 exit ${gate.exitCode}`})${gate.region ? ` in ${gate.region}` : ""}: ${gate.failedThresholds.join("; ") || "no summary"} ` +
         `— ${gate.requestsPerSecond.toFixed(1)} req/s, p95 ${gate.p95Ms.toFixed(0)} ms, errors ${(gate.errorRate * 100).toFixed(2)}%`,
     );
     this.name = "GateFailedError";

@@ -73,9 +73,14 @@ describe.sequential("blue-green rehearsal on the local environment", () => {
 
     const md = readFileSync(result.reportFile, "utf8");
     expect(md).toContain(
-      `| capacity via preview (${primary}) | pass | ${capacity.requests} | ${capacity.requestsPerSecond.toFixed(1)} | ${capacity.p95Ms.toFixed(1)} |`,
+      `| capacity via preview (${primary}) | pass | pass | ${capacity.requests} | ${capacity.requestsPerSecond.toFixed(1)} | ${capacity.p95Ms.toFixed(1)} |`,
     );
-    expect(md).toMatch(/\| smoke via live \(region-b\) \| pass \|/);
+    expect(md).toMatch(/\| smoke via live \(region-b\) \| pass \| (pass|—) \|/);
+    // The services' own view of the capacity gate: every hop of green in the primary region, within the limits.
+    expect(capacity.serverSide).toMatchObject({ ok: true, color: "green", region: primary, failures: [] });
+    expect(capacity.serverSide!.candidate.map((c) => c.service)).toEqual(
+      expect.arrayContaining(["gateway", "catalog", "orders"]),
+    );
     expect(md).toContain(`**knee ${breakpoint.kneeRps} req/s**`);
     expect(md).toContain(`new release at **${breakpoint.gateRps} req/s**`);
     expect(existsSync(capacity.files.dashboard!)).toBe(true);
@@ -109,6 +114,32 @@ describe.sequential("blue-green rehearsal on the local environment", () => {
     expect(readFileSync(result.reportFile, "utf8")).toContain(
       `Rolled back: live traffic stayed on ${live.color} ${live.version}.`,
     );
+  });
+
+  it("when a release fails only a small route, under k6's limit, then the server-side analysis fails the gate and it is rolled back", async () => {
+    const before = await sampleLive(env);
+    const result = await runRehearsal(env, {
+      reportDir: join(dir, "server-side"),
+      serverSideRegression: true,
+    });
+    const after = await sampleLive(env);
+
+    expect(result.ok).toBe(true);
+    expect(result.promotion).toMatchObject({ ok: false, rolledBack: true });
+    const gate = result.promotion.gates[0]!;
+    // k6's view passed: 5% of a tenth of the mix is 0.5% of the run, under its 1%.
+    expect(gate).toMatchObject({ kind: "capacity", exitCode: 0, ok: false });
+    expect(gate.errorRate).toBeLessThan(env.blueprint.capacity.maxErrorRate);
+    expect(result.promotion.reason).toMatch(
+      /^capacity gate via preview failed \(k6 passed; the server-side analysis did not\)/,
+    );
+    // The services' own metrics name the hop in front of the bad route: the gateway's orders route, over 1%. (orders
+    // itself labels the injected answers "unmatched": the fault fires before its router matches a route.)
+    expect(gate.serverSide!.failures.join("\n")).toMatch(
+      /^gateway \/api\/orders\{\/\*rest\}: [\d.]+% 5xx of \d+ requests \(limit 1\.00%\)$/m,
+    );
+    expect(after).toEqual(before);
+    expect(readFileSync(result.reportFile, "utf8")).toContain("## Server-side analysis");
   });
 
   it("when region A's edge stops under load through the DNS name, then DNS answers region B within three health-check intervals", async () => {

@@ -11,6 +11,11 @@ import { renderReport, type RehearsalReport } from "./report.js";
 export interface RehearsalOptions {
   /** Ship a deliberately bad release (30% of requests answer 500) to show the automatic rollback. */
   failGate?: boolean;
+  /**
+   * Ship a release whose regression k6 cannot see: orders answers 5% of its order reads (GET /orders/:id, a tenth
+   * of the mix) with 500, which keeps the whole run under k6's 1%; only the server-side analysis fails it.
+   */
+  serverSideRegression?: boolean;
   failoverDrill?: boolean;
   /** Default reports/rehearsal-<timestamp>. */
   reportDir?: string;
@@ -27,6 +32,11 @@ export interface RehearsalResult extends RehearsalReport {
 }
 
 export const BAD_RELEASE_FAULTS = { errorRate: 0.3 };
+export const SERVER_SIDE_REGRESSION_FAULTS = {
+  services: ["orders"],
+  path: "^/orders/[^/]+$",
+  errorRate: 0.05,
+};
 
 /** The full promotion on the local target, optionally the failover drill, and the report. */
 export async function runRehearsal(
@@ -39,19 +49,20 @@ export async function runRehearsal(
     opts.reportDir ?? join(REPO_ROOT, "reports", `rehearsal-${startedAt.replace(/[:.]/g, "-")}`);
   mkdirSync(reportDir, { recursive: true });
   const log = opts.onProgress ?? (() => {});
-  const failGate = opts.failGate ?? false;
+  const faults = opts.failGate
+    ? BAD_RELEASE_FAULTS
+    : opts.serverSideRegression
+      ? SERVER_SIDE_REGRESSION_FAULTS
+      : undefined;
+  const failGate = faults !== undefined;
 
   const liveBefore = await sampleLive(env);
-  const target = new LocalTarget(env, {
-    reportDir,
-    log,
-    ...(failGate ? { faults: BAD_RELEASE_FAULTS } : {}),
-  });
+  const target = new LocalTarget(env, { reportDir, log, ...(faults ? { faults } : {}) });
   const current = await target.current();
   const version =
     opts.version ?? nextVersion(current.versions?.[current.activeColor ?? "blue"] ?? "1.0.0", failGate);
   log(
-    `rehearsal: promoting ${version} on ${target.name}${failGate ? " (deliberately bad: 30% errors)" : ""}`,
+    `rehearsal: promoting ${version} on ${target.name}${opts.failGate ? " (deliberately bad: 30% errors)" : opts.serverSideRegression ? " (deliberately bad: 5% errors on order reads, under k6's limit)" : ""}`,
   );
   const promotion = await promote(target, {
     version,
@@ -82,6 +93,7 @@ export async function runRehearsal(
     wallMs: 0,
     stack: env.blueprint.stack,
     failGate,
+    serverSideRegression: opts.serverSideRegression ?? false,
     ok,
     verdict:
       failover && !failover.ok

@@ -9,6 +9,8 @@ export interface RehearsalReport {
   wallMs: number;
   stack: string;
   failGate: boolean;
+  /** The bad release fails only order reads, under k6's limit (--fail-server-side). */
+  serverSideRegression?: boolean;
   ok: boolean;
   verdict: string;
   promotion: PromotionResult;
@@ -26,7 +28,31 @@ const rel = (file: string | undefined) =>
   file ? `[${file.split("/").at(-1)}](${file.split("/").at(-1)})` : "-";
 
 function gateRow(g: GateResult): string {
-  return `| ${g.kind} via ${g.via}${g.region ? ` (${g.region})` : ""} | ${g.ok ? "pass" : "**FAIL**"} | ${g.requests} | ${g.requestsPerSecond.toFixed(1)} | ${g.p95Ms.toFixed(1)} | ${g.p99Ms.toFixed(1)} | ${pct(g.errorRate)} | ${pct(g.checksRate)} | ${rel(g.files.dashboard)} |`;
+  const server = g.serverSide ? (g.serverSide.ok ? "pass" : "**FAIL**") : "—";
+  return `| ${g.kind} via ${g.via}${g.region ? ` (${g.region})` : ""} | ${g.ok ? "pass" : "**FAIL**"} | ${server} | ${g.requests} | ${g.requestsPerSecond.toFixed(1)} | ${g.p95Ms.toFixed(1)} | ${g.p99Ms.toFixed(1)} | ${pct(g.errorRate)} | ${pct(g.checksRate)} | ${rel(g.files.dashboard)} |`;
+}
+
+/** Every route the services served to the gate's color, from their own metrics (the capacity gate's window). */
+function serverSideSection(gates: GateResult[]): string[] {
+  const g = gates.find((x) => x.kind === "capacity" && x.serverSide) ?? gates.find((x) => x.serverSide);
+  const a = g?.serverSide;
+  if (!g || !a) return [];
+  const ms = (x: number | undefined) => (x === undefined ? "—" : x.toFixed(0));
+  return [
+    `## Server-side analysis (${g.kind} via ${g.via}, ${a.region}: ${a.color} against live ${a.baselineColor}, last ${a.windowSeconds} s)`,
+    "",
+    "| service | route | requests | 5xx | p99 ms | live requests | live 5xx | live p99 ms |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ...a.candidate.map((c) => {
+      const b = a.baseline.find((x) => x.service === c.service && x.route === c.route);
+      return `| ${c.service} | \`${c.route}\` | ${Math.round(c.requests)} | ${pct(c.errorRatio)} | ${ms(c.p99Ms)} | ${b ? Math.round(b.requests) : 0} | ${b ? pct(b.errorRatio) : "—"} | ${ms(b?.p99Ms)} |`;
+    }),
+    "",
+    a.failures.length
+      ? `Failed: ${a.failures.map((f) => `\`${f}\``).join(", ")}`
+      : "Every route within the gate's limits.",
+    "",
+  ];
 }
 
 function liveRows(samples: LiveSample[]): string[] {
@@ -39,7 +65,7 @@ export function renderReport(r: RehearsalReport): string {
   const out = [
     `# Blue-green rehearsal — ${r.stack}, ${r.startedAt}`,
     "",
-    `**${r.verdict}** · version ${p.version} · wall time ${s(r.wallMs)}${r.failGate ? " · deliberately bad release (--fail-gate)" : ""}`,
+    `**${r.verdict}** · version ${p.version} · wall time ${s(r.wallMs)}${r.serverSideRegression ? " · deliberately bad release (--fail-server-side)" : r.failGate ? " · deliberately bad release (--fail-gate)" : ""}`,
     "",
     p.reason ? `Promotion stopped: ${p.reason}\n` : "",
     "## Steps",
@@ -54,8 +80,8 @@ export function renderReport(r: RehearsalReport): string {
     ...(r.breakpoint ? breakpointSection(r.breakpoint) : []),
     "## k6 gates",
     "",
-    "| gate | result | requests | req/s | p95 ms | p99 ms | errors | checks | dashboard |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| gate | result | server-side | requests | req/s | p95 ms | p99 ms | errors | checks | dashboard |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...p.gates.map(gateRow),
     ...p.gates.flatMap((g) =>
       g.failedThresholds.length
@@ -65,6 +91,7 @@ export function renderReport(r: RehearsalReport): string {
         : [],
     ),
     "",
+    ...serverSideSection(p.gates),
     "## Switch",
     "",
     r.switchProbe

@@ -1,4 +1,5 @@
 import type { Color, RolloutConfig } from "../../infra/model/index.js";
+import type { ServerAnalysis } from "./server-analysis.js";
 
 export type GateKind = "capacity" | "smoke";
 /** preview: the idle color through the preview host; live: the public host. */
@@ -30,6 +31,8 @@ export interface GateResult {
   failedThresholds: string[];
   /** k6 JSON summary, markdown and HTML dashboard, when written. */
   files: { json?: string; markdown?: string; dashboard?: string };
+  /** The services' own metrics over the same window (targets with a Prometheus); `ok` includes its verdict. */
+  serverSide?: ServerAnalysis;
 }
 
 /** Where the live and preview routes answer after the last change. */

@@ -24,17 +24,21 @@ export const faultsOf = (config: {
 
 /**
  * Middleware injecting the configured faults into application routes (mounted after /livez /readyz /metrics, so
- * a bad release still passes its probes, as real bad releases do, and only the gates can catch it). Returns
- * undefined when no fault is configured, so a normal release pays nothing per request.
+ * a bad release still passes its probes, as real bad releases do, and only the gates can catch it). The failures
+ * are spread evenly, not drawn: of every n hit requests, round(n × errorRate) fail, so a rehearsal's outcome does not
+ * depend on luck. Returns undefined when no fault is configured, so a normal release pays nothing per request.
  */
-export function faultInjection(
-  faults: Faults,
-  random: () => number = Math.random,
-): RequestHandler | undefined {
+export function faultInjection(faults: Faults): RequestHandler | undefined {
   const { errorRate, delayMs, path } = faults;
   if (errorRate <= 0 && delayMs <= 0) return undefined;
+  let hit = 0;
+  // Request n fails when n × errorRate crosses a whole number (the epsilon keeps 10 × 0.3 at 3).
+  const due = () => {
+    hit += 1;
+    return Math.floor(hit * errorRate + 1e-9) > Math.floor((hit - 1) * errorRate + 1e-9);
+  };
   const fail = (next: (err?: unknown) => void) => {
-    if (errorRate > 0 && random() < errorRate)
+    if (errorRate > 0 && due())
       next(
         new AppError(
           500,

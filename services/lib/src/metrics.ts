@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from "express";
-import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /** A registry per service instance, so two instances in one test process never share counters. */
 export class Metrics {
@@ -31,6 +31,25 @@ export class Metrics {
 
   counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  /**
+   * A gauge read when Prometheus scrapes. A read that fails keeps the last value: a scrape must still answer while
+   * the store behind the gauge is down (the readiness checks report that).
+   */
+  gauge(name: string, help: string, read: () => Promise<number>): Gauge {
+    return new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      async collect() {
+        try {
+          this.set(await read());
+        } catch {
+          // kept
+        }
+      },
+    });
   }
 
   /** Records every response under its route pattern (never the raw URL, which would explode cardinality). */

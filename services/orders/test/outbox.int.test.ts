@@ -77,6 +77,8 @@ describe("outbox survives a Kafka outage", () => {
     expect(created.map((c) => c.status)).toEqual(Array(N).fill(201));
     expect(ready.status).toBe(200);
     expect(stillPending).toBe(N);
+    // The backlog the outbox alert reads, as Prometheus would scrape it.
+    expect(await metricValue(orders.url, "outbox_pending_documents")).toBe(N);
 
     // The same broker comes back: same address, same log dir (topics, committed offsets, producer state kept).
     const restartedAt = Date.now();
@@ -89,6 +91,7 @@ describe("outbox survives a Kafka outage", () => {
     expect(allFinal).toBe(true);
     expect(await ordersDb().countDocuments({ _id: { $in: ids as never[] }, status: "CONFIRMED" })).toBe(N);
     expect(await ordersDb().countDocuments({ _id: { $in: ids as never[] }, outboxPending: true })).toBe(0);
+    expect(await metricValue(orders.url, "outbox_pending_documents")).toBe(0);
     expect((await metricValue(orders.url, "orders_final_state_total")) - finalsBefore).toBe(N);
     const stock = (
       await client

@@ -21,6 +21,9 @@ export interface RelayOptions {
 
 type OutboxDoc = Document & OutboxFields & { _id: string };
 
+/** The backlog gauge stops counting here: past it, the number only says "far too many". */
+const BACKLOG_COUNT_LIMIT = 10_000;
+
 /**
  * Polls documents with unpublished outbox events, claims each (an atomic insert in `outbox_claims`, so two
  * instances or colors never publish the same events at once), publishes with the idempotent producer (acks=-1)
@@ -51,6 +54,12 @@ export class OutboxRelay<T extends OutboxFields & { _id: string }> {
       "topic",
     ]);
     this.errors = kit.metrics.counter("outbox_publish_errors_total", "Outbox publish rounds that failed", []);
+    // The backlog, counted through the relay's own index (O(pending)) at each scrape, not at each poll.
+    kit.metrics.gauge(
+      "outbox_pending_documents",
+      `Documents of ${collection.collectionName} with unpublished outbox events (counted up to ${BACKLOG_COUNT_LIMIT})`,
+      () => this.collection.countDocuments(pendingFilter(), { limit: BACKLOG_COUNT_LIMIT }),
+    );
     kit.health.addCheck(
       "outbox-relay",
       async () => {
