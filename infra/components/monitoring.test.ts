@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { testBlueprint } from "../model/test-blueprints.js";
-import { buildMonitoring, type RuleGroup, ruleGroups, withMatcher } from "./monitoring.js";
+import { buildMonitoring, type RuleGroup, ruleGroups, timeLapsed, withMatcher } from "./monitoring.js";
 
 // The generated rules, checked and unit-tested by promtool (Debian's prometheus package; npm run setup installs it)
 // on the series the services really write: prod's SLO (availability 0.999, p99 400 ms).
@@ -17,22 +17,23 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 interface AlertTest {
   eval_time: string;
   alertname: string;
-  exp_alerts: { exp_labels: Record<string, string>; exp_annotations: Record<string, string> }[];
+  exp_alerts: { exp_labels: Record<string, string>; exp_annotations?: Record<string, string> }[];
 }
 
-/** Runs `promtool test rules` on these rule groups (the local stack's by default) with these series; returns promtool's output, throws if red. */
+/** Runs `promtool test rules` on these rule groups (prod's by default) with these series; returns promtool's output, throws if red. */
 function promtoolTest(
   series: { series: string; values: string }[],
   alerts: AlertTest[],
   groups: RuleGroup[] = ruleGroups(prod),
+  interval = "1m",
 ): string {
   writeFileSync(join(dir, "rules.yml"), stringify({ groups }));
   writeFileSync(
     join(dir, "test.yml"),
     stringify({
       rule_files: ["rules.yml"],
-      evaluation_interval: "1m",
-      tests: [{ interval: "1m", input_series: series, alert_rule_test: alerts }],
+      evaluation_interval: interval,
+      tests: [{ interval, input_series: series, alert_rule_test: alerts }],
     }),
   );
   return execFileSync("promtool", ["test", "rules", "test.yml"], {
@@ -85,6 +86,7 @@ describe("the stack's alert rules (promtool)", () => {
         "slo-catalog",
         "slo-orders",
         "saga-and-outbox",
+        "availability",
         "kafka-consumers",
       ]),
     );
@@ -193,6 +195,144 @@ describe("the outbox backlog alert (promtool)", () => {
   });
 });
 
+const mongoFailing = {
+  summary: "orders fails its mongo check in eu-west",
+  description:
+    "No instance of orders passes mongo: every instance answers 503 on /readyz and is out of rotation, and its clients get 503 with Retry-After. Fix the dependency; the service recovers on its own.",
+};
+
+describe("the availability alerts (promtool)", () => {
+  const check = (color: string, values: string, check = "mongo", critical = "true") => ({
+    series: `readiness_check_up{service="orders",region="eu-west",color="${color}",check="${check}",critical="${critical}"}`,
+    values,
+  });
+  const up = (service: string, color: string, values: string) => ({
+    series: `up{job="services",service="${service}",region="eu-west",color="${color}"}`,
+    values,
+  });
+  const alert = (labels: Record<string, string>, exp_annotations: Record<string, string>) => ({
+    exp_labels: { region: "eu-west", ...labels },
+    exp_annotations,
+  });
+
+  it("when no instance passes a check for a minute, then ReadinessCheckFailing fires (critical for a critical check); one color passing keeps it quiet", () => {
+    const out = promtoolTest(
+      [
+        check("blue", "1 0x10"),
+        check("green", "1 0x10"),
+        check("blue", "1 0x10", "kafka-consumer-orders", "false"),
+        check("green", "1x10", "kafka-consumer-orders", "false"),
+      ],
+      [
+        { eval_time: "1m", alertname: "ReadinessCheckFailing", exp_alerts: [] },
+        {
+          eval_time: "3m",
+          alertname: "ReadinessCheckFailing",
+          exp_alerts: [alert({ service: "orders", check: "mongo", severity: "critical" }, mongoFailing)],
+        },
+      ],
+    );
+    expect(out).toContain("SUCCESS");
+  });
+
+  it("when every instance of a service fails its scrape for a minute, then ServiceDown fires for it; a color left down does not", () => {
+    const out = promtoolTest(
+      [
+        up("orders", "blue", "1 0x10"),
+        up("orders", "green", "0x11"),
+        up("catalog", "blue", "1x10"),
+        up("catalog", "green", "0x11"),
+      ],
+      [
+        { eval_time: "1m", alertname: "ServiceDown", exp_alerts: [] },
+        {
+          eval_time: "3m",
+          alertname: "ServiceDown",
+          exp_alerts: [
+            alert(
+              { service: "orders", severity: "critical" },
+              {
+                summary: "No instance of orders answers in eu-west",
+                description:
+                  "Every scrape of orders in eu-west fails: its pods are gone or hang. The DNS failover moves clients to the other regions while the edge's health check fails.",
+              },
+            ),
+          ],
+        },
+      ],
+    );
+    expect(out).toContain("SUCCESS");
+  });
+});
+
+describe("time-lapsed rules (the local environment)", () => {
+  const local = { scrapeIntervalSeconds: 5, alertTimeScale: 20 };
+
+  it("when time-lapsed 20x, then windows and for shrink 20x, a window never below four scrapes, a for never below one, and names stay", () => {
+    const [group] = timeLapsed(
+      [
+        {
+          name: "g",
+          rules: [
+            { record: "r:rate5m", expr: "sum(rate(a[5m])) / sum(rate(b[1h]))" },
+            { alert: "A", expr: "sum(increase(c[3d])) > 0", for: "10m" },
+            { alert: "B", expr: "a > 0", for: "1m" },
+          ],
+        },
+      ],
+      local,
+    );
+    expect(group!.rules.map(({ record, alert, expr, for: f }) => ({ record, alert, expr, for: f }))).toEqual([
+      {
+        record: "r:rate5m",
+        alert: undefined,
+        expr: "sum(rate(a[20s])) / sum(rate(b[180s]))",
+        for: undefined,
+      },
+      { record: undefined, alert: "A", expr: "sum(increase(c[12960s])) > 0", for: "30s" },
+      { record: undefined, alert: "B", expr: "a > 0", for: "5s" },
+    ]);
+    expect(() => timeLapsed([{ name: "g", rules: [{ record: "x", expr: "a[1h:1m]" }] }], local)).toThrow(
+      /subquery/,
+    );
+    expect(timeLapsed(ruleGroups(prod), { scrapeIntervalSeconds: 15, alertTimeScale: 1 })).toEqual(
+      ruleGroups(prod),
+    );
+  });
+
+  it("when the local rules see a database check fail, then the alert fires within seconds (for 1m reads one scrape, 5 s), and promtool accepts every local rule", () => {
+    const groups = timeLapsed(ruleGroups(prod), local);
+    writeFileSync(join(dir, "local.yml"), stringify({ groups }));
+    execFileSync("promtool", ["check", "rules", join(dir, "local.yml")], { stdio: "pipe" });
+    const series = ["blue", "green"].map((color) => ({
+      series: `readiness_check_up{service="orders",region="eu-west",color="${color}",check="mongo",critical="true"}`,
+      values: "1 0x20",
+    }));
+    const out = promtoolTest(
+      series,
+      [
+        { eval_time: "5s", alertname: "ReadinessCheckFailing", exp_alerts: [] },
+        {
+          eval_time: "7s",
+          alertname: "ReadinessCheckFailing",
+          exp_alerts: [
+            {
+              exp_labels: { service: "orders", region: "eu-west", check: "mongo", severity: "critical" },
+              exp_annotations: {
+                ...mongoFailing,
+                timing: "time-lapsed 20x: windows and for are 20 times shorter than they read",
+              },
+            },
+          ],
+        },
+      ],
+      groups,
+      "1s",
+    );
+    expect(out).toContain("SUCCESS");
+  });
+});
+
 describe("rules scoped to a namespace (clusters)", () => {
   it("when scoped, then every selector gets the matcher, with or without its own, and bad PromQL is refused", () => {
     const ns = 'namespace="dev"';
@@ -227,18 +367,33 @@ describe("rules scoped to a namespace (clusters)", () => {
 
 describe("the monitoring objects", () => {
   it("when the platform runs the Prometheus Operator, then a ServiceMonitor per service and one PrometheusRule", () => {
-    const objects = buildMonitoring(prod);
+    const objects = buildMonitoring(prod, prod.regions[1]!);
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
       "ServiceMonitor/gateway",
       "ServiceMonitor/catalog",
       "ServiceMonitor/orders",
       "PrometheusRule/blueprint-slo",
     ]);
+    // The services' own service/region/color labels win, and `up` gets the same ones (ServiceDown reads them).
+    const [endpoint] = (objects[2]!.spec as { endpoints: Record<string, unknown>[] }).endpoints;
+    expect(endpoint).toMatchObject({
+      honorLabels: true,
+      relabelings: expect.arrayContaining([
+        { targetLabel: "region", replacement: prod.regions[1]!.name },
+        {
+          sourceLabels: ["__meta_kubernetes_service_label_app_kubernetes_io_name"],
+          targetLabel: "service",
+        },
+      ]),
+    });
   });
 
   it("when monitoring is none, then no monitoring object", () => {
     expect(
-      buildMonitoring(testBlueprint({ regions: 1 }, { ...noBackup, platform: { monitoring: "none" } })),
+      buildMonitoring(
+        testBlueprint({ regions: 1 }, { ...noBackup, platform: { monitoring: "none" } }),
+        prod.regions[0]!,
+      ),
     ).toEqual([]);
   });
 });

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parser } from "@prometheus-io/lezer-promql";
 import { parse } from "yaml";
-import type { Blueprint, Service } from "../model/index.js";
+import type { Blueprint, Region, Service } from "../model/index.js";
 import { commonLabels, type K8sObject } from "./meta.js";
 
 // The services' metrics (services/lib/src/metrics.ts and the outbox relay, saga and reconciler): each instance labels
@@ -31,6 +31,8 @@ export interface Rule {
 }
 export interface RuleGroup {
   name: string;
+  /** How often Prometheus evaluates the group; unset: its global evaluation_interval. */
+  interval?: string;
   rules: Rule[];
 }
 
@@ -50,8 +52,11 @@ const LATENCY_WINDOWS = ["5m", "30m"] as const;
 /** Documents waiting for the relay before OutboxBacklogHigh fires (the relay publishes 50 per round). */
 const OUTBOX_BACKLOG_LIMIT = 100;
 
-const errorRatio = (window: string) => `slo:http_errors:ratio_rate${window}`;
-const p99 = (window: string) => `slo:http_request_duration_seconds:p99_rate${window}`;
+/** The recorded series of the SLO rules (per service, region and route), which the dashboards read too. */
+export const errorRatioSeries = (window: string) => `slo:http_errors:ratio_rate${window}`;
+export const p99Series = (window: string) => `slo:http_request_duration_seconds:p99_rate${window}`;
+const errorRatio = errorRatioSeries;
+const p99 = p99Series;
 
 /**
  * A service's SLO rules: the error ratio and p99 per route over every window the alerts read (recording rules), the
@@ -156,6 +161,50 @@ export function sagaRuleGroup(): RuleGroup {
   };
 }
 
+/**
+ * What the drills break: a readiness check no instance of a service passes in a region (the kit exports every check
+ * as readiness_check_up at each scrape: Redis, MongoDB, the Kafka consumers, the outbox relay), and a service none of
+ * whose instances answers its scrape there. A region lost whole, its Prometheus with it, is seen from outside it:
+ * by the DNS failover's health checks, and by the survivor's own alerts on what it lost.
+ */
+/** How long ReadinessCheckFailing and ServiceDown wait before they fire (time-lapsed locally). */
+export const AVAILABILITY_FOR = "1m";
+
+export function availabilityRuleGroup(bp: Blueprint): RuleGroup {
+  const services = bp.services.map((s) => s.name).join("|");
+  const check = (critical: boolean): Rule => ({
+    alert: "ReadinessCheckFailing",
+    // Any instance (of either color) passing means the dependency is there; a single pod's trouble is its probe's.
+    expr: `max by (service, region, check) (readiness_check_up{critical="${critical}"}) == 0`,
+    for: AVAILABILITY_FOR,
+    labels: { severity: critical ? "critical" : "warning" },
+    annotations: {
+      summary: `{{ $labels.service }} fails its {{ $labels.check }} check in {{ $labels.region }}`,
+      description: critical
+        ? "No instance of {{ $labels.service }} passes {{ $labels.check }}: every instance answers 503 on /readyz and is out of rotation, and its clients get 503 with Retry-After. Fix the dependency; the service recovers on its own."
+        : "No instance of {{ $labels.service }} passes {{ $labels.check }} (not critical: it still serves). Events wait in the outbox or the consumers stand still until it is back.",
+    },
+  });
+  return {
+    name: "availability",
+    rules: [
+      check(true),
+      check(false),
+      {
+        alert: "ServiceDown",
+        expr: `max by (service, region) (up{service=~"${services}"}) == 0`,
+        for: AVAILABILITY_FOR,
+        labels: { severity: "critical" },
+        annotations: {
+          summary: "No instance of {{ $labels.service }} answers in {{ $labels.region }}",
+          description:
+            "Every scrape of {{ $labels.service }} in {{ $labels.region }} fails: its pods are gone or hang. The DNS failover moves clients to the other regions while the edge's health check fails.",
+        },
+      },
+    ],
+  };
+}
+
 /** The kit's Kafka consumer alerts (services/lib/alerts/consumer.rules.yml, which promtool tests there). */
 export function consumerRuleGroups(): RuleGroup[] {
   return (parse(readFileSync(CONSUMER_RULES, "utf8")) as { groups: RuleGroup[] }).groups;
@@ -191,17 +240,93 @@ export function withMatcher(expr: string, matcher: string): string {
  * record the same one twice. The local environment's series have no namespace label.
  */
 export function ruleGroups(bp: Blueprint, scope: { namespace?: string } = {}): RuleGroup[] {
-  const groups = [...bp.services.map((s) => sloRuleGroup(bp, s)), sagaRuleGroup(), ...consumerRuleGroups()];
+  const groups = [
+    ...bp.services.map((s) => sloRuleGroup(bp, s)),
+    sagaRuleGroup(),
+    availabilityRuleGroup(bp),
+    ...consumerRuleGroups(),
+  ];
   const { namespace } = scope;
-  if (!namespace) return groups;
+  const scoped = namespace
+    ? groups.map((g) => ({
+        ...g,
+        rules: g.rules.map((r) => ({
+          ...r,
+          expr: withMatcher(r.expr, `namespace="${namespace}"`),
+          labels: { ...r.labels, namespace },
+        })),
+      }))
+    : groups;
+  return timeLapsed(scoped, bp.metrics);
+}
+
+/** "90s", "5m", "1h", "3d" in seconds. */
+export function durationSeconds(d: string): number {
+  const m = /^(\d+)(s|m|h|d)$/.exec(d);
+  if (!m) throw new Error(`not a duration this code writes: ${d}`);
+  return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[m[2] as "s" | "m" | "h" | "d"];
+}
+
+/**
+ * Seconds a rule's range window (`window`) or `for` (`for`) lasts under the time-lapse: divided by `alertTimeScale`,
+ * a window never below four scrapes (a rate needs two samples in it), a `for` never below one scrape (so one failed
+ * scrape, whose 0 stands until the next, cannot fire an alert alone).
+ */
+export function lapsedSeconds(
+  d: string,
+  kind: "window" | "for",
+  timing: { scrapeIntervalSeconds: number; alertTimeScale: number },
+): number {
+  const seconds = durationSeconds(d);
+  if (timing.alertTimeScale === 1) return seconds;
+  const floor = (kind === "window" ? 4 : 1) * timing.scrapeIntervalSeconds;
+  return Math.max(floor, Math.round(seconds / timing.alertTimeScale));
+}
+
+/**
+ * The rule groups with every range window and `for` time-lapsed (lapsedSeconds; the local environment's
+ * metricsTimingOf). Recorded series keep their nominal names (`…_rate5m` reads 20 s locally), so the alerts and
+ * dashboards read the same names everywhere.
+ */
+export function timeLapsed(
+  groups: RuleGroup[],
+  timing: { scrapeIntervalSeconds: number; alertTimeScale: number },
+): RuleGroup[] {
+  const scale = timing.alertTimeScale;
+  if (scale === 1) return groups;
   return groups.map((g) => ({
     ...g,
     rules: g.rules.map((r) => ({
       ...r,
-      expr: withMatcher(r.expr, `namespace="${namespace}"`),
-      labels: { ...r.labels, namespace },
+      expr: withRangesScaled(r.expr, (d) => `${lapsedSeconds(d, "window", timing)}s`),
+      ...(r.for ? { for: `${lapsedSeconds(r.for, "for", timing)}s` } : {}),
+      ...(r.alert
+        ? {
+            annotations: {
+              ...r.annotations,
+              timing: `time-lapsed ${scale}x: windows and for are ${scale} times shorter than they read`,
+            },
+          }
+        : {}),
     })),
   }));
+}
+
+/** `expr` with each range window (`m[5m]`) rewritten by `scale`; subqueries and offsets are refused, not guessed. */
+function withRangesScaled(expr: string, scale: (d: string) => string): string {
+  const edits: { from: number; to: number; text: string }[] = [];
+  const cursor = parser.parse(expr).cursor();
+  do {
+    if (cursor.name === "SubqueryExpr" || cursor.name === "OffsetExpr")
+      throw new Error(`cannot time-lapse a subquery or an offset: ${expr}`);
+    if (cursor.name !== "MatrixSelector") continue;
+    const window = cursor.node.getChild("DurationExpr");
+    if (!window) throw new Error(`no range window at ${cursor.from}: ${expr}`);
+    edits.push({ from: window.from, to: window.to, text: scale(expr.slice(window.from, window.to)) });
+  } while (cursor.next());
+  return edits
+    .sort((a, b) => b.from - a.from)
+    .reduce((out, e) => out.slice(0, e.from) + e.text + out.slice(e.to), expr);
 }
 
 /**
@@ -209,7 +334,7 @@ export function ruleGroups(bp: Blueprint, scope: { namespace?: string } = {}): R
  * the http port) and one PrometheusRule with every rule group. The platform's Prometheus selects them by their
  * namespace and labels.
  */
-export function buildMonitoring(bp: Blueprint): K8sObject[] {
+export function buildMonitoring(bp: Blueprint, region: Region): K8sObject[] {
   if (bp.platform.monitoring !== "prometheus-operator") return [];
   const ns = bp.namespace;
   const monitors = bp.services.map(
@@ -222,7 +347,26 @@ export function buildMonitoring(bp: Blueprint): K8sObject[] {
           selector: {
             matchLabels: { "app.kubernetes.io/name": s.name, "app.kubernetes.io/component": "service" },
           },
-          endpoints: [{ port: "http", path: "/metrics", interval: "15s", scrapeTimeout: "5s" }],
+          endpoints: [
+            {
+              port: "http",
+              path: "/metrics",
+              interval: `${bp.metrics.scrapeIntervalSeconds}s`,
+              scrapeTimeout: "5s",
+              // The services label their own series service/region/color: those win over the operator's target
+              // labels (its `service` is the Kubernetes Service, orders-blue), which would rename them exported_*.
+              honorLabels: true,
+              // And `up`, which only the target labels carry, gets the same three (ServiceDown reads them).
+              relabelings: [
+                {
+                  sourceLabels: ["__meta_kubernetes_service_label_app_kubernetes_io_name"],
+                  targetLabel: "service",
+                },
+                { sourceLabels: ["__meta_kubernetes_pod_label_color"], targetLabel: "color" },
+                { targetLabel: "region", replacement: region.name },
+              ],
+            },
+          ],
         },
       }) as K8sObject,
   );

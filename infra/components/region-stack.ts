@@ -7,6 +7,7 @@ import { KafkaCluster } from "./kafka-cluster.js";
 import { createObject } from "./k8s-object.js";
 import { commonLabels, dataTierOptions, edgeNamespace, type K8sObject } from "./meta.js";
 import { MONGO_TLS_SECRETS, MongoReplicaSet, type MongoPasswords } from "./mongo-replica-set.js";
+import { buildDashboardConfigMaps } from "./dashboards.js";
 import { buildMonitoring } from "./monitoring.js";
 import { buildNetworkPolicies } from "./network-policies.js";
 import { RedisCache } from "./redis-cache.js";
@@ -76,7 +77,7 @@ export class RegionStack extends pulumi.ComponentResource {
     for (const obj of buildNetworkPolicies(bp, region)) {
       createObject(`${name}-netpol-${obj.metadata.name}`, obj, { ...child, dependsOn: [appNs!] });
     }
-    for (const obj of buildMonitoring(bp)) {
+    for (const obj of [...buildMonitoring(bp, region), ...buildDashboardConfigMaps(bp)]) {
       createObject(`${name}-${obj.kind.toLowerCase()}-${obj.metadata.name}`, obj, {
         ...child,
         dependsOn: [appNs!],

@@ -93,13 +93,13 @@ describe("a valid stack config", () => {
     expect(parseBlueprint(config, "t").edge.hostname).toBe("example.com");
   });
 
-  it("when the local stack sets no capacity, then its gate rate comes from a breakpoint run, at half the knee and at least 10 req/s", () => {
+  it("when the local stack sets no capacity, then its gate rate comes from a breakpoint run, at 40 % of the knee and at least 10 req/s", () => {
     expect(readStackConfig("local").capacity).toBeUndefined();
     expect(loadBlueprint("local").capacity).toMatchObject({
       requestsPerSecond: 10,
       p95Ms: 300,
       p99Ms: 800,
-      breakpoint: { ceilingRps: 400, kneeFraction: 0.5 },
+      breakpoint: { ceilingRps: 400, kneeFraction: 0.4 },
     });
   });
 

@@ -1,4 +1,11 @@
-import { CAPACITY_DEFAULTS, SAMPLE_SERVICES, SLO_DEFAULTS, defaultImage } from "./defaults.js";
+import {
+  CAPACITY_DEFAULTS,
+  SAMPLE_SERVICES,
+  SLO_DEFAULTS,
+  defaultImage,
+  metricsTimingOf,
+  type MetricsTiming,
+} from "./defaults.js";
 import { BlueprintConfigError, describeZodIssue, type ConfigProblem } from "./errors.js";
 import {
   COLORS,
@@ -118,6 +125,8 @@ export interface Blueprint {
   capacity: Capacity;
   /** The environment's service level objectives (SLO_DEFAULTS with the stack's `slo` over them). */
   slo: Slo;
+  /** Scrape interval and alert time-lapse of the environment (metricsTimingOf). */
+  metrics: MetricsTiming;
 }
 
 /**
@@ -268,6 +277,7 @@ function derive(config: StackConfig, services: ServiceConfig[], stack: string): 
     },
     capacity: { ...CAPACITY_DEFAULTS[config.environment], ...config.capacity },
     slo: { ...SLO_DEFAULTS[config.environment], ...config.slo },
+    metrics: metricsTimingOf(config.environment),
   };
 }
 

@@ -5,7 +5,7 @@ import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
 import { REPO_ROOT } from "../../infra/config/stack-file.js";
 import { runRehearsal } from "../pipeline/rehearsal.js";
-import { DRILLS, runDrill, type DrillName } from "./drills.js";
+import { DRILLS, alertProblems, runDrill, type DrillName } from "./drills.js";
 import { createLocalEnvironment, type LocalEnvironment } from "./environment.js";
 import { regionLossProblems, runRegionLoss } from "./region-loss.js";
 import { assertOwnStateDir, isAlive, readState, stateFile } from "./state.js";
@@ -201,12 +201,18 @@ async function main(): Promise<number> {
       if (drill === "region-loss") {
         const report = await runRegionLoss(env, { outageSeconds, reportDir, log });
         log(`report: ${report.files!.markdown}`);
-        ok = regionLossProblems(report).length === 0;
-        for (const problem of regionLossProblems(report)) log(`✖ ${problem}`);
+        const problems = [...regionLossProblems(report), ...alertProblems(report.alerts)];
+        ok = problems.length === 0;
+        for (const problem of problems) log(`✖ ${problem}`);
       } else {
         const report = await runDrill(env, drill!, { outageSeconds, reportDir, log });
         log(`report: ${report.files!.markdown}`);
-        ok = report.ordersLost.length === 0;
+        const problems = [
+          ...(report.ordersLost.length > 0 ? [`orders lost: ${report.ordersLost.join(", ")}`] : []),
+          ...alertProblems(report.alerts),
+        ];
+        ok = problems.length === 0;
+        for (const problem of problems) log(`✖ ${problem}`);
       }
     } else ok = await rehearse(env);
   } finally {

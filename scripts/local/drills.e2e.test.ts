@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../../infra/config/stack-file.js";
-import { runDrill, type DrillReport } from "./drills.js";
+import { alertProblems, runDrill, type DrillReport } from "./drills.js";
 import { createLocalEnvironment, type LocalEnvironment } from "./environment.js";
 import { regionLossProblems, runRegionLoss } from "./region-loss.js";
 
@@ -28,8 +28,10 @@ afterAll(async () => {
 }, 120_000);
 
 describe("failure drills under load (short form)", () => {
-  it("kafka-down: orders are still accepted, no 5xx, and every accepted order is final after Kafka returns", async () => {
-    const r = await runDrill(env, "kafka-down", { ...short, outageSeconds: 6 });
+  // The outages last past the alerts' fire bound (expectedAlerts: a scrape, the time-lapsed `for`, an evaluation).
+  it("kafka-down: orders are still accepted, no 5xx, every accepted order is final after Kafka returns, and the consumers' alerts fire and resolve", async () => {
+    const r = await runDrill(env, "kafka-down", { ...short, outageSeconds: 24 });
+    expect(alertProblems(r.alerts)).toEqual([]);
     expect(r.ordersAccepted).toBeGreaterThan(10);
     expect(r.ordersLost).toEqual([]);
     expect(fiveHundreds(r)).toBe(0);
@@ -50,8 +52,9 @@ describe("failure drills under load (short form)", () => {
     expect(Object.keys(r.readiness.codes)).toContain("503+retry-after");
   });
 
-  it("database-down: no accepted order is lost and the system recovers on its own", async () => {
-    const r = await runDrill(env, "database-down", { ...short, outageSeconds: 5 });
+  it("database-down: no accepted order is lost, the system recovers on its own, and the mongo check's alerts fire and resolve", async () => {
+    const r = await runDrill(env, "database-down", { ...short, outageSeconds: 20 });
+    expect(alertProblems(r.alerts)).toEqual([]);
     expect(r.ordersLost).toEqual([]);
     expect(r.recovery.firstOrderSeconds).not.toBeNull();
     expect(r.recovery.firstOrderSeconds!).toBeLessThan(8);
@@ -78,11 +81,11 @@ describe("failure drills under load (short form)", () => {
   });
 
   // Last: it leaves the database primary in the survivor (as a replica set keeps its new primary).
-  it("region-loss: everything of the primary region SIGKILLed — no acknowledged order lost or doubled, DNS moves and comes back, stock adds up", async () => {
+  it("region-loss: everything of the primary region SIGKILLed — no acknowledged order lost or doubled, DNS moves and comes back, stock adds up, ServiceDown fires and resolves", async () => {
     const r = await runRegionLoss(env, {
       warmSeconds: 4,
       electionSeconds: 3,
-      outageSeconds: 14,
+      outageSeconds: 18,
       afterSeconds: 6,
       rate: 15,
       retrySeconds: 40,
@@ -90,6 +93,8 @@ describe("failure drills under load (short form)", () => {
       reportDir,
     });
     expect(regionLossProblems(r)).toEqual([]);
+    expect(alertProblems(r.alerts)).toEqual([]);
+    expect(r.alerts.outcomes.map((o) => o.expected.labels.service)).toEqual(["gateway", "catalog", "orders"]);
     expect(r.rpo.acknowledgedBeforeKill).toBeGreaterThan(5);
     expect(r.rto.firstFailureSeconds).not.toBeNull();
     // The DNS check runs every second with one failure to flip, plus the 1 s TTL the client honours.

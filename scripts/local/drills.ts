@@ -3,6 +3,16 @@ import { Agent, request as httpRequest } from "node:http";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { AVAILABILITY_FOR, lapsedSeconds } from "../../infra/components/monitoring.js";
+import type { Blueprint } from "../../infra/model/index.js";
+import {
+  AlertWatch,
+  alertsMarkdown,
+  judgeAlerts,
+  type AlertExpectation,
+  type AlertOutcome,
+  type AlertSighting,
+} from "./alerts.js";
 import { SAMPLE_PRODUCTS } from "./seed.js";
 import type { LocalEnvironment } from "./types.js";
 
@@ -70,8 +80,59 @@ export interface DrillReport {
   lostStates: Record<string, string>;
   /** Per second: ok, 503, other failures (the report's picture). */
   timeline: { second: number; ok: number; unavailable: number; failed: number }[];
+  /** The alerts the drill expects (expectedAlerts) with their delays, and every alert that fired during it. */
+  alerts: { outcomes: AlertOutcome[]; seen: AlertSighting[]; faultAt: number };
   files?: { json: string; markdown: string };
 }
+
+/**
+ * The alerts a drill must see (monitoring.ts availabilityRuleGroup), with bounds from the model's timing: a check
+ * fails at the next scrape, then the alert waits its `for` (1 m, time-lapsed) and the next evaluation; `detect`
+ * allows what the dependency's client takes to notice (a Kafka consumer's rejoin, a reconnect).
+ */
+export function expectedAlerts(drill: DrillName | "region-loss", bp: Blueprint): AlertExpectation[] {
+  const { scrapeIntervalSeconds } = bp.metrics;
+  const lag = scrapeIntervalSeconds + lapsedSeconds(AVAILABILITY_FOR, "for", bp.metrics) + 3;
+  const bounds = (detect: number) => ({
+    fireWithinSeconds: Math.ceil(lag + detect),
+    resolveWithinSeconds: Math.ceil(lag + detect + scrapeIntervalSeconds),
+  });
+  const primary = bp.primaryRegion.name;
+  const check = (service: string, region: string, name: string, detect: number): AlertExpectation => ({
+    alertname: "ReadinessCheckFailing",
+    labels: { service, region, check: name },
+    ...bounds(detect),
+  });
+  switch (drill) {
+    case "kafka-down":
+      // The services' own consumers (the saga) in the region whose Kafka stopped.
+      return [
+        // A consumer notices a lost broker when its session and a rejoin fail: 5 to 9 s here.
+        check("orders", primary, "kafka-consumer-orders-saga", 8),
+        check("catalog", primary, "kafka-consumer-catalog-saga", 8),
+      ];
+    case "database-down":
+      // Every region's FerretDB writes through the one writable PostgreSQL.
+      return bp.regions.flatMap((r) => [
+        check("orders", r.name, "mongo", 3),
+        check("catalog", r.name, "mongo", 3),
+      ]);
+    case "region-loss":
+      // The restart of the region (its data tier, then its services) counts against the resolve bound.
+      return bp.services.map((s) => ({
+        alertname: "ServiceDown",
+        labels: { service: s.name, region: primary },
+        fireWithinSeconds: Math.ceil(lag + 2),
+        resolveWithinSeconds: Math.ceil(lag + 2 + scrapeIntervalSeconds),
+      }));
+    default:
+      return [];
+  }
+}
+
+/** What is wrong with a drill's alerts: each expected alert's problems. */
+export const alertProblems = (alerts: { outcomes: AlertOutcome[] }): string[] =>
+  alerts.outcomes.flatMap((o) => o.problems);
 
 export interface Answer {
   status: number;
@@ -170,6 +231,8 @@ export async function runDrill(
   let phase = "before" as Phase;
   let stopLoad = false;
 
+  const expected = expectedAlerts(drill, env.blueprint);
+  const watch = await AlertWatch.of(env, elapsed);
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const request = async (kind: Sample["kind"], target: (typeof edges)[number]) => {
     const at = elapsed();
@@ -279,6 +342,10 @@ export async function runDrill(
   }
 
   agent.destroy();
+  // The expected alerts resolve within their bounds after the restore (the settle wait above may have covered it).
+  const resolveBound = Math.max(0, ...expected.map((e) => e.resolveWithinSeconds));
+  await watch.settle(expected, started + (restoredAt + resolveBound + 2) * 1000);
+  const seen = await watch.stop();
   const phases = { before: emptyCounts(), during: emptyCounts(), after: emptyCounts() };
   const statuses: DrillReport["statuses"] = { before: {}, during: {}, after: {} };
   for (const s of samples) {
@@ -319,16 +386,28 @@ export async function runDrill(
     },
     readiness: { codes: readiness },
     timeline,
+    alerts: { outcomes: judgeAlerts(expected, seen, faultAt, restoredAt), seen, faultAt },
     ...(drill === "partition" ? { regions: byRegion(samples), splitBrainSeconds } : {}),
   };
   if (opts.reportDir) report.files = writeDrillReport(report, opts.reportDir);
   log(
-    `✔ ${drill}: ${accepted.length} orders accepted, ${pending.length} lost; other 5xx ${phases.before.other5xx + phases.during.other5xx + phases.after.other5xx}; 503 with Retry-After ${phases.during.unavailable503}; first order ${report.recovery.firstOrderSeconds ?? "none"} s after the restore`,
+    `✔ ${drill}: ${accepted.length} orders accepted, ${pending.length} lost; other 5xx ${phases.before.other5xx + phases.during.other5xx + phases.after.other5xx}; 503 with Retry-After ${phases.during.unavailable503}; first order ${report.recovery.firstOrderSeconds ?? "none"} s after the restore; alerts ${alertSummary(report.alerts.outcomes)}`,
   );
   return report;
 }
 
 const round = (n: number) => Math.round(n * 10) / 10;
+
+/** "ReadinessCheckFailing fired 9 s, resolved 7 s; …", or "none expected". */
+export const alertSummary = (outcomes: AlertOutcome[]): string =>
+  outcomes.length === 0
+    ? "none expected"
+    : outcomes
+        .map(
+          (o) =>
+            `${o.expected.alertname}(${Object.values(o.expected.labels).join(",")}) fired ${o.firedAfterFaultSeconds ?? "never"} s, resolved ${o.resolvedAfterRestoreSeconds ?? "never"} s`,
+        )
+        .join("; ");
 
 /** Per region, what the load saw while the fault lasted. */
 function byRegion(samples: Sample[]): DrillReport["regions"] {
@@ -366,6 +445,7 @@ export function writeDrillReport(report: DrillReport, dir: string): { json: stri
       row("during", report.phases.during),
       row("after", report.phases.after),
       "",
+      ...alertsMarkdown(report.alerts.outcomes, report.alerts.seen, report.alerts.faultAt),
       ...(report.regions
         ? [
             `While cut apart (split brain: ${report.splitBrainSeconds ?? 0} s with two writable databases):`,

@@ -40,6 +40,7 @@ export type { RoutingState } from "./nginx-config.js";
 /** Clients stop before their servers, so nothing logs errors about a vanished dependency. */
 const STOP_ORDER: ProcessRecord["role"][] = [
   "prometheus",
+  "alertmanager",
   "dns",
   "edge",
   "service",
@@ -137,6 +138,7 @@ class Environment implements LocalEnvironment {
       })),
       { what: "dns", host: DNS_HOST, port: this.ports.dns },
       { what: "prometheus", host: DNS_HOST, port: this.ports.prometheus },
+      { what: "alertmanager", host: DNS_HOST, port: this.ports.alertmanager },
       ...(this.ctx.tracing
         ? [
             { what: "jaeger otlp", host: DNS_HOST, port: this.ports.jaegerOtlp },

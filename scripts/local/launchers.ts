@@ -16,6 +16,7 @@ import {
   startMongo,
   startNginx,
   startPostgres,
+  startAlertmanager,
   startJaeger,
   startPrometheus,
   startRedis,
@@ -203,8 +204,14 @@ export async function launchPrometheus({ bp, ports, stateDir }: LaunchContext): 
     host: DNS_HOST,
     port: ports.prometheus,
     dir,
-    config: prometheusConfig(bp, ports),
-    rules: { groups: ruleGroups(bp) },
+    config: prometheusConfig(bp, ports, `${DNS_HOST}:${ports.alertmanager}`),
+    rules: {
+      // The drills time the availability alerts to the second; the SLO groups' long windows are costlier to
+      // evaluate and need no more than one evaluation per scrape.
+      groups: ruleGroups(bp).map((g) =>
+        g.name === "availability" ? { ...g, interval: `${EVALUATION_INTERVAL_SECONDS}s` } : g,
+      ),
+    },
   });
   return {
     rec: {
@@ -220,23 +227,81 @@ export async function launchPrometheus({ bp, ports, stateDir }: LaunchContext): 
   };
 }
 
-/** How often the local Prometheus scrapes and evaluates its rules. */
-export const SCRAPE_INTERVAL_SECONDS = 5;
+/** Alertmanager on 127.0.0.1: Prometheus sends it every alert; it groups them and notifies nobody (alertmanagerConfig). */
+export async function launchAlertmanager({ ports, stateDir }: LaunchContext): Promise<Launched> {
+  const dir = join(stateDir, "alertmanager");
+  const server = await startAlertmanager({
+    host: DNS_HOST,
+    port: ports.alertmanager,
+    dir,
+    config: alertmanagerConfig(),
+  });
+  return {
+    rec: {
+      name: "alertmanager",
+      role: "alertmanager",
+      pid: server.pid,
+      host: server.host,
+      port: server.port,
+      url: server.url,
+      log: join(dir, "alertmanager.log"),
+    },
+    handle: server,
+  };
+}
 
-/** prometheus.yml of the local environment: the services' ports from the model, every SCRAPE_INTERVAL_SECONDS. */
-export function prometheusConfig(bp: Blueprint, ports: LocalPorts): Record<string, unknown> {
-  const targets = bp.regions.flatMap((r) =>
+/**
+ * alertmanager.yml of the local environment: one group per alert, service and region, sent to a receiver with no
+ * integration (nobody is paged on a laptop; a fork adds its pager or chat here). The drills read what arrived from
+ * its API. group_wait is short so an alert shows within a second of Prometheus sending it.
+ */
+export function alertmanagerConfig(): Record<string, unknown> {
+  return {
+    route: {
+      receiver: "local",
+      group_by: ["alertname", "service", "region"],
+      group_wait: "1s",
+      group_interval: "5s",
+      repeat_interval: "4h",
+    },
+    receivers: [{ name: "local" }],
+  };
+}
+
+/** How often the local Prometheus evaluates the availability rules: each second, so the drills time them closely. */
+export const EVALUATION_INTERVAL_SECONDS = 1;
+
+/**
+ * prometheus.yml of the local environment: the services' ports from the model, each target labelled service, region
+ * and color as the clusters' ServiceMonitors label theirs (`up` carries them), scraped and evaluated at the model's
+ * interval (the availability group each second, launchPrometheus).
+ */
+export function prometheusConfig(
+  bp: Blueprint,
+  ports: LocalPorts,
+  alertmanager?: string,
+): Record<string, unknown> {
+  const static_configs = bp.regions.flatMap((r) =>
     COLORS.flatMap((color) =>
-      bp.services.map((s) => `${r.loopbackAddress}:${ports.service(s.name, color, r.name)}`),
+      bp.services.map((s) => ({
+        targets: [`${r.loopbackAddress}:${ports.service(s.name, color, r.name)}`],
+        labels: { service: s.name, region: r.name, color },
+      })),
     ),
   );
   return {
     global: {
-      scrape_interval: `${SCRAPE_INTERVAL_SECONDS}s`,
-      scrape_timeout: "2s",
-      evaluation_interval: `${SCRAPE_INTERVAL_SECONDS}s`,
+      scrape_interval: `${bp.metrics.scrapeIntervalSeconds}s`,
+      // The readiness checks and the consumer lag read run at each scrape, each bounded to 1 s.
+      scrape_timeout: "4s",
+      evaluation_interval: `${bp.metrics.scrapeIntervalSeconds}s`,
     },
-    scrape_configs: [{ job_name: "services", metrics_path: "/metrics", static_configs: [{ targets }] }],
+    // The services' own service/region/color win (equal here anyway): without honor_labels every series would
+    // also get exported_service, exported_region and exported_color (the ServiceMonitors set honorLabels too).
+    scrape_configs: [{ job_name: "services", metrics_path: "/metrics", honor_labels: true, static_configs }],
+    ...(alertmanager
+      ? { alerting: { alertmanagers: [{ static_configs: [{ targets: [alertmanager] }] }] } }
+      : {}),
   };
 }
 

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildDashboards, dashboardQueries, runnable } from "../../infra/components/dashboards.js";
 import { ruleGroups } from "../../infra/components/monitoring.js";
 import { REPO_ROOT } from "../../infra/config/stack-file.js";
 import { COLORS } from "../../infra/model/index.js";
@@ -131,6 +132,7 @@ describe("local environment (real processes on loopback)", () => {
         ...Array(6).fill("service"),
         "dns",
         "prometheus",
+        "alertmanager",
         "tracing",
         ...["edge", "kafka", "mongo", "postgres", "redis"].flatMap((role) => [role, role]),
         "mirrormaker",
@@ -203,6 +205,16 @@ describe("local environment (real processes on loopback)", () => {
         .sort(),
     );
     expect(groups.map((g) => g.name)).toContain("slo-orders");
+    // `up` carries the labels ServiceDown reads, and Prometheus sends its alerts to the environment's Alertmanager.
+    expect((await query('up{service="orders",region="region-a",color="blue"}')).length).toBe(1);
+    expect(await query('{exported_service!=""}')).toEqual([]);
+    const alertmanager = (await env.status()).find((p) => p.role === "alertmanager")!;
+    const sendsTo = (
+      JSON.parse((await httpGet(`${prometheus.url}/api/v1/alertmanagers`, { timeoutMs: 5_000 })).body) as {
+        data: { activeAlertmanagers: { url: string }[] };
+      }
+    ).data.activeAlertmanagers.map((a) => a.url);
+    expect(sendsTo).toEqual([`${alertmanager.url}/api/v2/alerts`]);
     // The previous test listed the products of every catalog: its requests are in the next scrape.
     let services: string[] = [];
     await pollUntil(
@@ -297,6 +309,43 @@ describe("local environment (real processes on loopback)", () => {
       expect(parent && hop(trace!, parent), hop(trace!, consumed)).toMatch(/ publish /);
     }
     agent.destroy();
+  });
+
+  it("when the dashboards' queries run on the local Prometheus, then every one is accepted, and the traffic panels have series", async () => {
+    const prometheus = (await env.status()).find((p) => p.role === "prometheus")!;
+    const run = async () => {
+      const failures: string[] = [];
+      const empty: string[] = [];
+      for (const d of buildDashboards(env.blueprint))
+        for (const q of dashboardQueries(d)) {
+          const res = await httpGet(
+            `${prometheus.url}/api/v1/query?query=${encodeURIComponent(runnable(q.expr, "1h"))}`,
+            { timeoutMs: 5_000 },
+          );
+          const body = JSON.parse(res.body) as {
+            status: string;
+            error?: string;
+            data?: { result: unknown[] };
+          };
+          if (body.status !== "success") failures.push(`${d.title} / ${q.panel}: ${body.error}`);
+          else if (body.data!.result.length === 0) empty.push(`${d.title} / ${q.panel} / ${q.legend}`);
+        }
+      return { failures, empty };
+    };
+    // The trace test's order went through every service; a rate needs their series in two scrapes.
+    const required = ["Requests by route and color", "Readiness checks", "Memory"];
+    let last: Awaited<ReturnType<typeof run>> = { failures: [], empty: [] };
+    await pollUntil(
+      "every required panel with series",
+      async () => {
+        last = await run();
+        const missing = last.empty.filter((e) => required.some((t) => e.includes(`/ ${t} /`)));
+        return missing.length === 0 || missing.join("; ");
+      },
+      20_000,
+      1_000,
+    );
+    expect(last.failures).toEqual([]);
   });
 
   it("when up, then every service gets ACTIVE_COLOR_FILE and the file names the active color", async () => {

@@ -22,6 +22,8 @@ export interface LocalPorts {
   postgres: number;
   /** Prometheus, on 127.0.0.1: it scrapes every service port of every color and region. */
   prometheus: number;
+  /** Alertmanager, on 127.0.0.1: Prometheus's alerts. */
+  alertmanager: number;
   /** Jaeger, on 127.0.0.1: OTLP/HTTP in (4318's last digits), the query API (16686's) and its gRPC twin. */
   jaegerOtlp: number;
   jaegerQuery: number;
@@ -33,7 +35,7 @@ export interface LocalPorts {
 /**
  * Ports are `basePort + role offset` so a user can guess them: edge 18080, DNS 18053, Redis 18079,
  * Kafka 18092 (18093 for the other regions), FerretDB 18017, PostgreSQL 18032 (each on every region's address),
- * Prometheus 18090 and Jaeger 18018 (OTLP) / 18086 (query) / 18085 (query gRPC) (on 127.0.0.1), services `basePort + 1000 + 500·color + 100·region + (model port mod 100)`
+ * Prometheus 18090, Alertmanager 18091 and Jaeger 18018 (OTLP) / 18086 (query) / 18085 (query gRPC) (on 127.0.0.1), services `basePort + 1000 + 500·color + 100·region + (model port mod 100)`
  * (blue gateway in region-a: 19080, green: 19580, blue in region-b: 19180).
  */
 export function localPorts(bp: Blueprint, basePort = DEFAULT_BASE_PORT): LocalPorts {
@@ -68,6 +70,7 @@ export function localPorts(bp: Blueprint, basePort = DEFAULT_BASE_PORT): LocalPo
     mongo: basePort + 17,
     postgres: basePort + 32,
     prometheus: basePort + 90,
+    alertmanager: basePort + 91,
     jaegerOtlp: basePort + 18,
     jaegerQuery: basePort + 86,
     jaegerQueryGrpc: basePort + 85,

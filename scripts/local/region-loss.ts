@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { MongoClient } from "mongodb";
 import { resolveA } from "./dns-server.js";
-import { loadRequest, randomSku, type Answer } from "./drills.js";
+import { AlertWatch, alertsMarkdown, judgeAlerts, type AlertOutcome, type AlertSighting } from "./alerts.js";
+import { alertSummary, expectedAlerts, loadRequest, randomSku, type Answer } from "./drills.js";
 import { SAMPLE_PRODUCTS } from "./seed.js";
 import type { LocalEnvironment } from "./types.js";
 
@@ -111,6 +112,8 @@ export interface RegionLossReport {
     primary: string;
     lagBytes: number | null;
   }[];
+  /** ServiceDown for each of the lost region's services (expectedAlerts), and every alert that fired. */
+  alerts: { outcomes: AlertOutcome[]; seen: AlertSighting[]; faultAt: number };
   files?: { json: string; markdown: string };
 }
 
@@ -232,7 +235,10 @@ export async function runRegionLoss(
     }
   })();
 
+  const expected = expectedAlerts("region-loss", bp);
+  const watch = await AlertWatch.of(env, elapsed);
   let stockBefore: Map<string, number>;
+  let finished = false;
   try {
     stockBefore = await readStock(env, survivor.region);
     log(
@@ -275,7 +281,9 @@ export async function runRegionLoss(
       `  ${lost.region} is back after ${round(events.restoredAt - events.restoreStartedAt)} s; ${after} s more load`,
     );
     await sleep(after * 1000);
+    finished = true;
   } finally {
+    if (!finished) await watch.stop();
     // Also when a step failed: the load, the resolver and the sampler stop, and nothing is left running.
     stop = true;
     await load;
@@ -307,6 +315,9 @@ export async function runRegionLoss(
     await ordersDb.client.close();
   }
   const stockAfter = await readStock(env, lost.region);
+  const resolveBound = Math.max(0, ...expected.map((e) => e.resolveWithinSeconds));
+  await watch.settle(expected, started + (events.restoredAt + resolveBound + 2) * 1000);
+  const seen = await watch.stop();
 
   const byId = new Map(stored.map((o) => [o._id, o]));
   const acknowledgedBefore = orders.filter(
@@ -391,13 +402,19 @@ export async function runRegionLoss(
       byStatus,
     },
     timeline,
+    alerts: {
+      outcomes: judgeAlerts(expected, seen, killAt.value, events.restoredAt),
+      seen,
+      faultAt: killAt.value,
+    },
   };
   if (opts.reportDir) report.files = writeRegionLossReport(report, opts.reportDir);
   log(
     `✔ region-loss: RTO ${report.rto.dnsMovedSeconds ?? "-"} s (DNS), ${report.rto.firstOrderInSurvivorSeconds ?? "-"} s (first order in ${survivor.region}); ` +
       `RPO ${report.rpo.missing.length + report.rpo.notFinal.length} of ${report.rpo.acknowledgedBeforeKill} acknowledged orders; ` +
       `duplicates ${report.duplicates.keysWithTwoIds + report.duplicates.storedTwice}; ` +
-      `${report.reconciliation.final}/${report.reconciliation.ordersInDatabase} final, stock mismatches ${report.reconciliation.stockMismatches.length}`,
+      `${report.reconciliation.final}/${report.reconciliation.ordersInDatabase} final, stock mismatches ${report.reconciliation.stockMismatches.length}; ` +
+      `alerts ${alertSummary(report.alerts.outcomes)}`,
   );
   return report;
 }
@@ -475,6 +492,7 @@ export function writeRegionLossReport(r: RegionLossReport, dir: string): { json:
       `| skus whose stock taken ≠ confirmed quantity | ${r.reconciliation.stockMismatches.length ? r.reconciliation.stockMismatches.join(", ") : "none"} |`,
       `| requests: total / ok / failed | ${r.requests.total} / ${r.requests.ok} / ${r.requests.failed} |`,
       "",
+      ...alertsMarkdown(r.alerts.outcomes, r.alerts.seen, r.alerts.faultAt),
       "```mermaid",
       "xychart-beta",
       `  title "region-loss: answers per second (ok, failed)"`,

@@ -24,6 +24,7 @@ export type ProcessRole =
   | "edge"
   | "dns"
   | "prometheus"
+  | "alertmanager"
   | "tracing";
 
 /** The roles of a region's data tier (drills stop and start them one by one). */

@@ -104,8 +104,11 @@ export async function runUpPlan(ctx: launch.LaunchContext, a: UpActions): Promis
   await a.step(`dns: powerdns on ${DNS_HOST}:${ports.dns}`, async () =>
     a.record(await launch.launchDns(ctx)),
   );
+  await a.step(`alertmanager on ${DNS_HOST}:${ports.alertmanager}: the alerts, grouped`, async () =>
+    a.record(await launch.launchAlertmanager(ctx)),
+  );
   await a.step(
-    `prometheus on ${DNS_HOST}:${ports.prometheus}: every service port, the stack's SLO and saga rules`,
+    `prometheus on ${DNS_HOST}:${ports.prometheus}: every service port, the stack's SLO, saga and availability rules (time-lapsed ${bp.metrics.alertTimeScale}x)`,
     async () => a.record(await launch.launchPrometheus(ctx)),
   );
   const address = primary.loopbackAddress;

@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { otherColor, type Color, type RolloutConfig } from "../../infra/model/index.js";
-import { SCRAPE_INTERVAL_SECONDS } from "../local/launchers.js";
 import type { LocalEnvironment } from "../local/environment.js";
 import type { Faults } from "../local/service-env.js";
 import { targetsOf } from "../../load/lib/export-targets.js";
@@ -97,7 +96,7 @@ export class LocalTarget implements PromotionTarget {
       });
       if (!prometheus) return { ...result, region: e.region };
       // The run's last requests reach Prometheus with its next scrape.
-      await sleep(SCRAPE_INTERVAL_SECONDS * 1000 + 1000);
+      await sleep(this.env.blueprint.metrics.scrapeIntervalSeconds * 1000 + 1000);
       const serverSide = await analyseServerSide({
         prometheusUrl: prometheus.url,
         color: expect.color,

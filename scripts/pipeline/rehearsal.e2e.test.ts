@@ -84,6 +84,12 @@ describe.sequential("blue-green rehearsal on the local environment", () => {
     expect(md).toContain(`**knee ${breakpoint.kneeRps} req/s**`);
     expect(md).toContain(`new release at **${breakpoint.gateRps} req/s**`);
     expect(existsSync(capacity.files.dashboard!)).toBe(true);
+    // The run over time, from Prometheus: blue carried the traffic first, green once it was switched live.
+    const { requests } = result.series!;
+    const first = (xs: number[]) => xs.findIndex((v) => v > 0);
+    expect(first(requests.blue)).toBeGreaterThanOrEqual(0);
+    expect(first(requests.green)).toBeGreaterThan(first(requests.blue));
+    expect(md).toContain("gateway: requests per second by color (blue, green)");
   });
 
   it("when a bad release fails its capacity gate, then it is rolled back and the edges still answer the old color and version", async () => {

@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { REPO_ROOT } from "../../infra/config/stack-file.js";
 import type { LocalEnvironment } from "../local/environment.js";
 import { runFailoverDrill } from "./failover.js";
@@ -7,6 +8,7 @@ import { sampleLive } from "./live-probe.js";
 import { LocalTarget } from "./local-target.js";
 import { promote } from "./machine.js";
 import { renderReport, type RehearsalReport } from "./report.js";
+import { fetchRunSeries, type RunSeries } from "./run-series.js";
 
 export interface RehearsalOptions {
   /** Ship a deliberately bad release (30% of requests answer 500) to show the automatic rollback. */
@@ -37,6 +39,26 @@ export const SERVER_SIDE_REGRESSION_FAULTS = {
   path: "^/orders/[^/]+$",
   errorRate: 0.05,
 };
+
+/**
+ * The run's series from the environment's Prometheus (none without one), after one more scrape: about 60 points
+ * over the run, each a rate over four scrapes.
+ */
+async function readRunSeries(env: LocalEnvironment, startMs: number): Promise<RunSeries | undefined> {
+  const prometheus = (await env.status()).find((p) => p.role === "prometheus");
+  if (!prometheus) return undefined;
+  const scrape = env.blueprint.metrics.scrapeIntervalSeconds;
+  await sleep(scrape * 1000 + 1000);
+  const endMs = Date.now();
+  return fetchRunSeries({
+    prometheusUrl: prometheus.url,
+    service: env.blueprint.services[0]!.name,
+    startMs,
+    endMs,
+    stepSeconds: Math.max(scrape, Math.ceil((endMs - startMs) / 1000 / 60)),
+    windowSeconds: 4 * scrape,
+  });
+}
 
 /** The full promotion on the local target, optionally the failover drill, and the report. */
 export async function runRehearsal(
@@ -71,6 +93,9 @@ export async function runRehearsal(
   });
   const liveAfter = await sampleLive(env);
   const failover = opts.failoverDrill ? await runFailoverDrill(env, { reportDir, log }) : undefined;
+  const series = await readRunSeries(env, Date.now() - (performance.now() - started)).catch(
+    (err: unknown) => `${err instanceof Error ? err.message : String(err)}`,
+  );
 
   const unchanged = liveAfter.every(
     (a, i) => a.color === liveBefore[i]?.color && a.version === liveBefore[i]?.version && a.status === 200,
@@ -105,6 +130,7 @@ export async function runRehearsal(
     switchProbe: target.switchProbe,
     breakpoint: target.breakpoint,
     failover,
+    ...(typeof series === "string" ? { seriesError: series } : series ? { series } : {}),
   };
   report.wallMs = Math.round(performance.now() - started);
   const reportFile = join(reportDir, "report.md");

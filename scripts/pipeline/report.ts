@@ -2,6 +2,7 @@ import type { BreakpointResult } from "./breakpoint.js";
 import type { FailoverResult } from "./failover.js";
 import type { ProbeCounts, LiveSample } from "./live-probe.js";
 import type { PromotionResult } from "./machine.js";
+import { runSeriesSection, type RunSeries } from "./run-series.js";
 import type { GateResult } from "./target.js";
 
 export interface RehearsalReport {
@@ -20,6 +21,9 @@ export interface RehearsalReport {
   /** The breakpoint run that set the capacity gate's rate, when the model asks for one. */
   breakpoint?: (BreakpointResult & { gateRps: number }) | undefined;
   failover: FailoverResult | undefined;
+  /** The run's time series from Prometheus, or why they could not be read. */
+  series?: RunSeries;
+  seriesError?: string;
 }
 
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -112,6 +116,9 @@ export function renderReport(r: RehearsalReport): string {
       : "",
   ];
   if (r.failover) out.push(...failoverSection(r.failover));
+  if (r.series) out.push("", ...runSeriesSection(r.series));
+  else if (r.seriesError)
+    out.push("", `The run's time series could not be read from Prometheus: ${r.seriesError}`);
   return `${out.filter((line, i, all) => !(line === "" && all[i - 1] === "")).join("\n")}\n`;
 }
 

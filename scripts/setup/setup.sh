@@ -10,12 +10,13 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # KAFKA_VERSION, FERRETDB_VERSION, K6_VERSION, ... (every pinned version)
 # shellcheck source=versions.env
 source "$ROOT/scripts/setup/versions.env"
-# prometheus: for promtool, which checks and unit-tests the alert rules (services/lib/alerts).
+# prometheus: the local environment's Prometheus, and promtool, which checks and unit-tests the alert rules.
+# prometheus-alertmanager: the local environment's Alertmanager (the drills read the alerts it received).
 # postgresql: FerretDB's backend, one streaming-replicated cluster per region (scripts/lib/servers/postgres.ts).
 APT_PACKAGES=(redis-server nginx-light pdns-server pdns-backend-bind dnsutils curl iproute2 procps shellcheck
-  podman runc debootstrap prometheus iptables wrk "postgresql-$POSTGRESQL_MAJOR")
+  podman runc debootstrap prometheus prometheus-alertmanager iptables wrk "postgresql-$POSTGRESQL_MAJOR")
 # Daemons the packages start by default; the harness runs its own instances on free ports instead.
-APT_SERVICES=(redis-server nginx pdns prometheus postgresql)
+APT_SERVICES=(redis-server nginx pdns prometheus prometheus-alertmanager postgresql)
 
 CACHE="$ROOT/.cache"
 BIN="$CACHE/tools/bin"

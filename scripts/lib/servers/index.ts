@@ -3,7 +3,12 @@ export type { RunningServer } from "./process.js";
 export { stopAll } from "./process.js";
 export { freePort } from "./ports.js";
 export { startRedis, type RedisOptions } from "./redis.js";
-export { startPrometheus, type PrometheusOptions } from "./prometheus.js";
+export {
+  startAlertmanager,
+  startPrometheus,
+  type AlertmanagerOptions,
+  type PrometheusOptions,
+} from "./prometheus.js";
 export { jaegerConfig, startJaeger, type JaegerOptions, type RunningJaeger } from "./jaeger.js";
 export { startMongo, type MongoOptions } from "./mongo.js";
 export { startKafka, type KafkaOptions } from "./kafka.js";

@@ -137,6 +137,19 @@ describe("service kit HTTP behaviour", () => {
     expect((await fetch(`${url}/livez`)).status).toBe(200);
   });
 
+  test("when a check fails, then the scrape reports it 0 in readiness_check_up (run at the scrape), and 1 once it passes", async () => {
+    const { kit, url } = await startSample();
+    let down = true;
+    kit.health.addCheck("kafka", async () => (down ? Promise.reject(new Error("down")) : undefined), {
+      critical: false,
+    });
+    const scrape = async () => (await (await fetch(`${url}/metrics`)).text()).split("\n");
+    const series = (lines: string[]) => lines.find((l) => l.startsWith('readiness_check_up{check="kafka"'));
+    expect(series(await scrape())).toMatch(/critical="false".*\} 0$/);
+    down = false;
+    expect(series(await scrape())).toMatch(/\} 1$/);
+  });
+
   test("when FAULT_ERROR_RATE is 1, then application routes answer 500 FAULT_INJECTED while the probes stay 200", async () => {
     const { url } = await startSample({ FAULT_ERROR_RATE: "1" });
     const res = await fetch(`${url}/items/a1`);

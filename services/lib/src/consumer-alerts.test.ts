@@ -23,7 +23,7 @@ describe("consumer alert rules", () => {
     expect(rules().length).toBeGreaterThan(0);
     for (const rule of rules()) {
       expect(rule.alert).toMatch(/^[A-Z][A-Za-z]+$/);
-      expect(rule.expr).toMatch(/\b[a-z_]+_total\b/);
+      expect(rule.expr).toMatch(/\bconsumer_[a-z_]+\b/);
       expect(["warning", "critical"]).toContain(rule.labels?.severity);
       expect(rule.annotations?.summary).toMatch(/\w+ \w+/);
     }
@@ -33,6 +33,7 @@ describe("consumer alert rules", () => {
     const exprs = rules().map((r) => r.expr ?? "");
     for (const metric of [DEAD_LETTERS_METRIC, RETRIES_METRIC])
       expect(exprs.some((e) => e.includes(`${metric}[`) && e.includes("by (group, topic)"))).toBe(true);
+    expect(exprs).toContain("max by (group, topic) (consumer_lag_messages) > 1000");
   });
 
   // promtool ships in Debian's prometheus package (scripts/setup/setup.sh installs it).

@@ -1,4 +1,5 @@
 import type { Express } from "express";
+import { Gauge } from "prom-client";
 import { createApp, listen, type ListenOptions, type RunningService } from "./app.js";
 import type { CommonConfig } from "./config.js";
 import { faultsOf } from "./faults.js";
@@ -33,6 +34,24 @@ export function createServiceKit(
     shutdownDelayMs: config.shutdownDelayMs,
     drainSeconds: config.drainSeconds,
   });
+  // The readiness checks as series, so an alert sees a dependency down before a client does (ReadinessCheckFailing).
+  metrics.labelledGauge(
+    "readiness_check_up",
+    "1 while a readiness check passes, 0 while it fails; the checks run at each scrape",
+    ["check", "critical"],
+    async () =>
+      (await health.runChecks()).map(([c, result]) => ({
+        labels: { check: c.name, critical: String(c.critical) },
+        value: result === "ok" ? 1 : 0,
+      })),
+  );
+  // The version each instance runs, as build_info-style series (the rollout dashboard's versions per color).
+  new Gauge({
+    name: "service_info",
+    help: "1, labelled with the SERVICE_VERSION this instance runs",
+    labelNames: ["version"],
+    registers: [metrics.registry],
+  }).set({ version: config.serviceVersion }, 1);
   const headers = { "x-service-version": config.serviceVersion, "x-color": config.color };
   const faults = faultsOf(config);
   if (faults.errorRate > 0 || faults.delayMs > 0)

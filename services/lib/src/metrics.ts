@@ -52,6 +52,28 @@ export class Metrics {
     });
   }
 
+  /** A gauge with labels, every series set when Prometheus scrapes; a read that fails keeps the last values. */
+  labelledGauge<L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[],
+    read: () => Promise<{ labels: Record<L, string>; value: number }[]>,
+  ): Gauge<L> {
+    return new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      async collect() {
+        try {
+          for (const { labels, value } of await read()) this.set(labels, value);
+        } catch {
+          // kept
+        }
+      },
+    });
+  }
+
   /** Records every response under its route pattern (never the raw URL, which would explode cardinality). */
   middleware(): RequestHandler {
     return (req, res, next) => {

@@ -335,6 +335,36 @@ describe("startConsumer", () => {
     expect(await gauge(kit, "consumer_handler_retries_total", groupId)).toBe(2);
   });
 
+  test("when messages wait behind a slow handler, then consumer_lag_messages counts them at the scrape, and 0 once handled", async () => {
+    const kit = newKit();
+    const groupId = `g-${randomUUID().slice(0, 8)}`;
+    const topic = await freshTopic("kit.lag", 2);
+    const release = deferred();
+    let handled = 0;
+    consume(kit, {
+      groupId,
+      topics: [topic],
+      handle: async () => {
+        await release.promise;
+        handled += 1;
+      },
+    });
+    await produce(
+      topic,
+      Array.from({ length: 6 }, (_, i) => ({ key: `k${i}`, value: "v" })),
+    );
+    // The scrape reads the broker's view: nothing committed yet, so every message counts (from the log start).
+    const lagOf = async () => {
+      await kit.metrics.registry.metrics();
+      return (await kit.metrics.registry.getSingleMetric("consumer_lag_messages")?.get())?.values.find(
+        (v) => v.labels.group === groupId && v.labels.topic === topic,
+      )?.value;
+    };
+    expect(await eventually(async () => (await lagOf()) === 6, 30_000, 200)).toBe(true);
+    release.resolve();
+    expect(await eventually(async () => handled === 6 && (await lagOf()) === 0, 30_000, 200)).toBe(true);
+  });
+
   test("when a handler fails transiently, then the same member retries it in place with growing waits and keeps its membership", async () => {
     const kit = newKit();
     const groupId = `g-${randomUUID().slice(0, 8)}`;

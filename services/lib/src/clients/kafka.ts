@@ -9,7 +9,7 @@ import {
   type Message,
   type Producer,
 } from "kafkajs";
-import { Gauge } from "prom-client";
+import { Gauge, type Registry } from "prom-client";
 import type { ConsumerGate } from "../active-color.js";
 import type { ServiceKit } from "../kit.js";
 import { deadLetterTopicOf, defaultRetryPolicy, guardHandler, type RetryPolicy } from "./kafka-handler.js";
@@ -97,7 +97,8 @@ const HEARTBEAT_INTERVAL_MS = 1000;
  * that stay) and an open one starts it again. Start and pause run one at a time, in the background: HTTP never
  * waits for them. stop() lets a start in progress finish its group join and then leave (cutting a join short
  * leaves a ghost member holding partitions until its session expires), waiting for that at most STOP_WAIT_MS.
- * Metrics: `saga_consumer_enabled` is the intent (gate open), `saga_consumer_active` the state (a member of
+ * Metrics: `consumer_lag_messages` the group's uncommitted messages per topic (read at each scrape),
+ * `saga_consumer_enabled` the intent (gate open), `saga_consumer_active` the state (a member of
  * this instance has joined the group and not yet disconnected).
  */
 export function startConsumer(
@@ -244,6 +245,8 @@ export function startConsumer(
     timer = setTimeout(reconcile, Math.min(250 * 2 ** Math.min(failures, 4), 4000));
   };
 
+  const lag = lagReader(kafka, opts.groupId, opts.topics);
+  registerLag(kit.metrics.registry, opts.groupId, lag.read);
   kit.health.addCheck(
     `kafka-consumer-${opts.groupId}`,
     async () => {
@@ -289,8 +292,114 @@ export function startConsumer(
         "consumer start still running at stop; it leaves the group once joined",
       );
   };
-  kit.lifecycle.onClose(`kafka-consumer-${opts.groupId}`, stop);
-  return { stop };
+  kit.lifecycle.onClose(`kafka-consumer-${opts.groupId}`, async () => {
+    await stop();
+    await lag.close();
+  });
+  return {
+    stop: async () => {
+      await stop();
+      await lag.close();
+    },
+  };
+}
+
+/**
+ * How long a scrape waits for the group's offsets before it keeps the last lag (Kafka slow or down): as long as a
+ * readiness check, which runs beside it, so a scrape stays well inside its timeout.
+ */
+const LAG_READ_TIMEOUT_MS = 1000;
+const lagReaders = new WeakMap<Registry, Map<string, () => Promise<Record<string, number>>>>();
+
+/**
+ * consumer_lag_messages{group, topic}: per consumed topic, the messages the group has not committed yet (each
+ * partition's end offset minus the group's committed one, or minus the log start when it committed none), read at
+ * each scrape. Every instance of the group reports the same figure (ConsumerLagHigh takes the max).
+ */
+function registerLag(registry: Registry, groupId: string, read: () => Promise<Record<string, number>>): void {
+  let readers = lagReaders.get(registry);
+  if (!readers) {
+    const all = (readers = new Map<string, () => Promise<Record<string, number>>>());
+    lagReaders.set(registry, all);
+    new Gauge({
+      name: "consumer_lag_messages",
+      help: "Messages of a consumed topic the group has not committed yet (read at each scrape)",
+      labelNames: ["group", "topic"],
+      registers: [registry],
+      async collect() {
+        await Promise.all(
+          [...all].map(async ([group, readLag]) => {
+            const lags = await readLag().catch(() => undefined);
+            for (const [topic, value] of Object.entries(lags ?? {})) this.set({ group, topic }, value);
+          }),
+        );
+      },
+    });
+  }
+  readers.set(groupId, read);
+}
+
+/**
+ * Reads a group's lag with one admin client, connected on first use. A read slower than LAG_READ_TIMEOUT_MS keeps
+ * the client for the next scrape (a connect still retrying is not started twice); a failed one starts over.
+ */
+function lagReader(
+  kafka: Kafka,
+  groupId: string,
+  topics: string[],
+): { read(): Promise<Record<string, number>>; close(): Promise<void> } {
+  let admin: Promise<Admin> | undefined;
+  let closed = false;
+  const drop = (current: Promise<Admin>) => {
+    if (admin === current) admin = undefined;
+    void current.then((a) => a.disconnect()).catch(() => undefined);
+  };
+  const read = async () => {
+    if (closed) throw new Error("closed");
+    if (!admin) {
+      const a = kafka.admin();
+      admin = a.connect().then(() => a);
+    }
+    const current = admin;
+    let timer: NodeJS.Timeout | undefined;
+    const slow = new Promise<"slow">(
+      (resolve) => (timer = setTimeout(() => resolve("slow"), LAG_READ_TIMEOUT_MS)),
+    );
+    try {
+      const lag = await Promise.race([current.then((a) => groupLag(a, groupId, topics)), slow]);
+      if (lag === "slow") throw new Error(`the group's offsets took over ${LAG_READ_TIMEOUT_MS} ms`);
+      return lag;
+    } catch (err) {
+      if (!(err instanceof Error && err.message.startsWith("the group's offsets took"))) drop(current);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  const close = async () => {
+    closed = true;
+    // Not awaited: a connect still retrying against a stopped Kafka must not hold the service's stop.
+    if (admin) drop(admin);
+  };
+  return { read, close };
+}
+
+/** Per topic, the group's uncommitted messages over every partition. */
+export async function groupLag(
+  admin: Admin,
+  groupId: string,
+  topics: string[],
+): Promise<Record<string, number>> {
+  const committed = await admin.fetchOffsets({ groupId, topics });
+  const out: Record<string, number> = {};
+  for (const t of committed) {
+    const ends = await admin.fetchTopicOffsets(t.topic);
+    out[t.topic] = ends.reduce((sum, p) => {
+      const offset = Number(t.partitions.find((x) => x.partition === p.partition)?.offset ?? -1);
+      return sum + Math.max(0, Number(p.high) - (offset >= 0 ? offset : Number(p.low)));
+    }, 0);
+  }
+  return out;
 }
 
 /** The topics to create, with a one-partition dead-letter topic for each consumed topic. */
