@@ -90,6 +90,38 @@ describe("the dashboards", () => {
     const [map] = maps;
     expect(map!.metadata.labels?.[DASHBOARD_LABEL]).toBe("1");
     const [json] = Object.values((map as unknown as { data: Record<string, string> }).data);
-    expect(JSON.parse(json!)).toEqual(dashboards[0]);
+    expect(JSON.parse(json!)).toEqual(buildDashboards(bp, { namespace: bp.namespace })[0]);
+  });
+
+  it("when scoped to the stack's namespace (clusters), then every selector of every query reads that namespace only", () => {
+    for (const d of buildDashboards(bp, { namespace: bp.namespace }))
+      for (const q of dashboardQueries(d)) {
+        const expr = runnable(q.expr);
+        const cursor = parser.parse(expr).cursor();
+        do
+          if (cursor.name === "VectorSelector")
+            expect(expr.slice(cursor.from, cursor.to), `${d.title} / ${q.panel}`).toContain(
+              `namespace="${bp.namespace}"`,
+            );
+        while (cursor.next());
+      }
+  });
+
+  it("when the namespace is long, then the uids stay within 40 characters and apart, and the ConfigMap names are valid", () => {
+    const long = { ...bp, namespace: "a-very-long-namespace-name-for-a-preview-stack-42" };
+    const uids = buildDashboards(long).map((d) => d.uid!);
+    for (const uid of uids) expect(uid.length).toBeLessThanOrEqual(40);
+    expect(new Set(uids).size).toBe(uids.length);
+    for (const m of buildDashboardConfigMaps(long))
+      expect(m.metadata.name).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+  });
+
+  it("when a panel is a state timeline, then its values have words and colors, not a gradient", () => {
+    for (const d of dashboards)
+      for (const p of (d.panels ?? []).filter((x) => x.type === "state-timeline"))
+        expect(
+          (p as { fieldConfig?: { defaults?: { mappings?: unknown[] } } }).fieldConfig?.defaults?.mappings,
+          `${d.title} / ${p.title}`,
+        ).toHaveLength(1);
   });
 });

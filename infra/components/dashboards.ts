@@ -1,4 +1,5 @@
-import type { Dashboard, Panel, RowPanel, ThresholdsMode } from "@grafana/schema";
+import { createHash } from "node:crypto";
+import type { Dashboard, MappingType, Panel, RowPanel, ThresholdsMode } from "@grafana/schema";
 import type { Blueprint, Service } from "../model/index.js";
 import { commonLabels, type K8sObject } from "./meta.js";
 import { DURATION, NOT_SERVED, REQUESTS, errorRatioSeries, p99Series } from "./monitoring.js";
@@ -23,7 +24,11 @@ interface PanelSpec {
   /** A red threshold line (the SLO). */
   threshold?: number;
   type?: "timeseries" | "state-timeline" | "stat";
+  /** A state-timeline's values as words and colors (0 and 1 would otherwise be a color gradient). */
+  mappings?: Record<string, { text: string; color: string }>;
 }
+
+const UP_DOWN = { "0": { text: "fails", color: "red" }, "1": { text: "passes", color: "green" } };
 
 /** Panels a sample service adds for its own metrics (services/*\/src), keyed by service name. */
 const SERVICE_PANELS: Record<string, (sel: string) => PanelSpec[]> = {
@@ -35,6 +40,11 @@ const SERVICE_PANELS: Record<string, (sel: string) => PanelSpec[]> = {
         "{{upstream}} {{color}} {{region}}": `max by (upstream, color, region) (gateway_circuit_state{${sel}})`,
       },
       type: "state-timeline",
+      mappings: {
+        "0": { text: "closed", color: "green" },
+        "1": { text: "half-open", color: "yellow" },
+        "2": { text: "open", color: "red" },
+      },
     },
     {
       title: "Upstream retries",
@@ -94,8 +104,8 @@ const kafkaPanels = (sel: string): PanelSpec[] => [
 ];
 
 /** The service's dashboard: RED per route against the SLO, readiness, its own metrics, the process. */
-function servicePanels(bp: Blueprint, service: Service): PanelSpec[] {
-  const sel = `service="${service.name}",region=~"$region"`;
+function servicePanels(bp: Blueprint, service: Service, ns: string): PanelSpec[] {
+  const sel = `${ns}service="${service.name}",region=~"$region"`;
   const budget = Number((1 - bp.slo.availability).toPrecision(6));
   return [
     {
@@ -137,12 +147,14 @@ function servicePanels(bp: Blueprint, service: Service): PanelSpec[] {
         "{{check}} {{color}} {{region}}": `min by (check, color, region) (readiness_check_up{${sel}})`,
       },
       type: "state-timeline",
+      mappings: UP_DOWN,
     },
     ...(SERVICE_PANELS[service.name]?.(sel) ?? []),
     ...(service.dependsOn.includes("kafka") ? kafkaPanels(sel) : []),
     {
       title: "CPU and event loop",
-      description: "Cores used per instance, and the event loop's p99 delay.",
+      description:
+        "Cores used per color and region (every instance together), and the event loop's worst p99 delay.",
       queries: {
         "cpu {{color}} {{region}}": `sum by (color, region) (rate(process_cpu_seconds_total{${sel}}[${RATE_INTERVAL}]))`,
         "loop p99 {{color}} {{region}}": `max by (color, region) (nodejs_eventloop_lag_p99_seconds{${sel}})`,
@@ -150,7 +162,7 @@ function servicePanels(bp: Blueprint, service: Service): PanelSpec[] {
     },
     {
       title: "Memory",
-      description: "Resident memory per instance.",
+      description: "The largest resident memory of an instance, per color and region.",
       queries: { "{{color}} {{region}}": `max by (color, region) (process_resident_memory_bytes{${sel}})` },
       unit: "bytes",
     },
@@ -158,9 +170,9 @@ function servicePanels(bp: Blueprint, service: Service): PanelSpec[] {
 }
 
 /** The rollout: what each color serves, how well, which version, and what the saga and the alerts say. */
-function rolloutPanels(bp: Blueprint): PanelSpec[] {
+function rolloutPanels(bp: Blueprint, ns: string): PanelSpec[] {
   const edge = bp.services[0]!.name;
-  const sel = `region=~"$region",${NOT_SERVED}`;
+  const sel = `${ns}region=~"$region",${NOT_SERVED}`;
   return [
     {
       title: `Traffic share per color (${edge})`,
@@ -193,23 +205,27 @@ function rolloutPanels(bp: Blueprint): PanelSpec[] {
       title: "Version per color",
       description: "The SERVICE_VERSION each running instance reports (service_info).",
       queries: {
-        "{{service}} {{color}} {{version}}": `max by (service, color, version) (service_info{region=~"$region"})`,
+        "{{service}} {{color}} {{version}}": `max by (service, color, version) (service_info{${ns}region=~"$region"})`,
       },
       type: "state-timeline",
+      mappings: { "1": { text: "running", color: "blue" } },
     },
     {
       title: "Saga outcomes",
       description:
         "Orders confirmed and cancelled per minute: a release that breaks the saga shows here first.",
       queries: {
-        "{{status}}": `sum by (status) (rate(orders_final_state_total{region=~"$region"}[${RATE_INTERVAL}])) * 60`,
+        "{{status}}": `sum by (status) (rate(orders_final_state_total{${ns}region=~"$region"}[${RATE_INTERVAL}])) * 60`,
       },
     },
     {
       title: "Alerts firing",
       description: "Every alert of the stack's rules that fires, by name (Prometheus's ALERTS series).",
-      queries: { "{{alertname}} {{service}}": `sum by (alertname, service) (ALERTS{alertstate="firing"})` },
+      queries: {
+        "{{alertname}} {{service}}": `sum by (alertname, service) (ALERTS{${ns}alertstate="firing"})`,
+      },
       type: "state-timeline",
+      mappings: { "1": { text: "firing", color: "red" } },
     },
   ];
 }
@@ -235,6 +251,18 @@ function panel(spec: PanelSpec, id: number, x: number, y: number): Panel {
     fieldConfig: {
       defaults: {
         ...(spec.unit ? { unit: spec.unit } : {}),
+        ...(spec.mappings
+          ? {
+              mappings: [
+                {
+                  type: "value" as MappingType.ValueToText,
+                  options: Object.fromEntries(
+                    Object.entries(spec.mappings).map(([v, m], index) => [v, { ...m, index }]),
+                  ),
+                },
+              ],
+            }
+          : {}),
         ...(spec.threshold !== undefined
           ? {
               thresholds: {
@@ -255,7 +283,14 @@ function panel(spec: PanelSpec, id: number, x: number, y: number): Panel {
   };
 }
 
-function dashboard(bp: Blueprint, uid: string, title: string, specs: PanelSpec[], note?: string): Dashboard {
+function dashboard(
+  bp: Blueprint,
+  ns: string,
+  uid: string,
+  title: string,
+  specs: PanelSpec[],
+  note?: string,
+): Dashboard {
   const panels: (Panel | RowPanel)[] = specs.map((s, i) =>
     panel(s, i + 1, (i % 2) * 12, Math.floor(i / 2) * 8),
   );
@@ -285,7 +320,7 @@ function dashboard(bp: Blueprint, uid: string, title: string, specs: PanelSpec[]
           type: "query",
           label: "Region",
           datasource: DATASOURCE,
-          query: `label_values(${REQUESTS}, region)`,
+          query: `label_values(${REQUESTS}${ns ? `{${ns.slice(0, -1)}}` : ""}, region)`,
           includeAll: true,
           multi: true,
           allValue: ".*",
@@ -299,27 +334,48 @@ function dashboard(bp: Blueprint, uid: string, title: string, specs: PanelSpec[]
   };
 }
 
-/** Every dashboard of the stack: one per service, then the rollout's. uids are short (Grafana allows 40). */
-export function buildDashboards(bp: Blueprint): Dashboard[] {
-  const uid = (what: string) => `bp-${bp.namespace}-${what}`.slice(0, 40);
+/** What each dashboard is of, in buildDashboards' order: the services, then the rollout. */
+const dashboardNames = (bp: Blueprint): string[] => [...bp.services.map((s) => s.name), "rollout"];
+
+/** A dashboard's uid: bp-<namespace>-<what>, or a hash of the namespace where that passes Grafana's 40 characters. */
+function dashboardUid(bp: Blueprint, what: string): string {
+  const plain = `bp-${bp.namespace}-${what}`;
+  if (plain.length <= 40) return plain;
+  return `bp-${createHash("sha256").update(bp.namespace).digest("hex").slice(0, 10)}-${what}`.slice(0, 40);
+}
+
+/**
+ * Every dashboard of the stack: one per service, then the rollout's. With a `namespace` (on clusters), every query
+ * reads that namespace's series only, as the rules do; the local environment's series have no namespace label.
+ */
+export function buildDashboards(bp: Blueprint, scope: { namespace?: string } = {}): Dashboard[] {
+  const ns = scope.namespace ? `namespace="${scope.namespace}",` : "";
   return [
     ...bp.services.map((s) =>
-      dashboard(bp, uid(s.name), `${s.name} (${bp.namespace})`, servicePanels(bp, s)),
+      dashboard(bp, ns, dashboardUid(bp, s.name), `${s.name} (${bp.namespace})`, servicePanels(bp, s, ns)),
     ),
-    dashboard(bp, uid("rollout"), `Rollout (${bp.namespace})`, rolloutPanels(bp), GATES_NOTE),
+    dashboard(
+      bp,
+      ns,
+      dashboardUid(bp, "rollout"),
+      `Rollout (${bp.namespace})`,
+      rolloutPanels(bp, ns),
+      GATES_NOTE,
+    ),
   ];
 }
 
 /** One ConfigMap per dashboard, labelled for Grafana's dashboard sidecar (with platform.monitoring). */
 export function buildDashboardConfigMaps(bp: Blueprint): K8sObject[] {
   if (bp.platform.monitoring !== "prometheus-operator") return [];
-  return buildDashboards(bp).map(
-    (d) =>
+  const names = dashboardNames(bp);
+  return buildDashboards(bp, { namespace: bp.namespace }).map(
+    (d, i) =>
       ({
         apiVersion: "v1",
         kind: "ConfigMap",
         metadata: {
-          name: `dashboard-${d.uid!.slice(`bp-${bp.namespace}-`.length)}`,
+          name: `dashboard-${names[i]}`,
           namespace: bp.namespace,
           labels: { ...commonLabels("blueprint", "monitoring"), [DASHBOARD_LABEL]: "1" },
         },

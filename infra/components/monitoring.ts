@@ -161,15 +161,15 @@ export function sagaRuleGroup(): RuleGroup {
   };
 }
 
+/** How long ReadinessCheckFailing and ServiceDown wait before they fire (time-lapsed locally). */
+export const AVAILABILITY_FOR = "1m";
+
 /**
  * What the drills break: a readiness check no instance of a service passes in a region (the kit exports every check
  * as readiness_check_up at each scrape: Redis, MongoDB, the Kafka consumers, the outbox relay), and a service none of
  * whose instances answers its scrape there. A region lost whole, its Prometheus with it, is seen from outside it:
  * by the DNS failover's health checks, and by the survivor's own alerts on what it lost.
  */
-/** How long ReadinessCheckFailing and ServiceDown wait before they fire (time-lapsed locally). */
-export const AVAILABILITY_FOR = "1m";
-
 export function availabilityRuleGroup(bp: Blueprint): RuleGroup {
   const services = bp.services.map((s) => s.name).join("|");
   const check = (critical: boolean): Rule => ({
@@ -198,7 +198,7 @@ export function availabilityRuleGroup(bp: Blueprint): RuleGroup {
         annotations: {
           summary: "No instance of {{ $labels.service }} answers in {{ $labels.region }}",
           description:
-            "Every scrape of {{ $labels.service }} in {{ $labels.region }} fails: its pods are gone or hang. The DNS failover moves clients to the other regions while the edge's health check fails.",
+            "Every scrape of {{ $labels.service }} in {{ $labels.region }} fails: its pods crash, hang or are cut off. (Pods that are gone, or never got an address, leave no target to fail: the edge's health check and the DNS failover see those.) The DNS failover moves clients to the other regions while the edge's health check fails.",
         },
       },
     ],
@@ -269,8 +269,8 @@ export function durationSeconds(d: string): number {
 
 /**
  * Seconds a rule's range window (`window`) or `for` (`for`) lasts under the time-lapse: divided by `alertTimeScale`,
- * a window never below four scrapes (a rate needs two samples in it), a `for` never below one scrape (so one failed
- * scrape, whose 0 stands until the next, cannot fire an alert alone).
+ * a window never below four scrapes (a rate needs two samples in it), a `for` never below one scrape and 2 s (so one
+ * failed scrape, whose 0 stands until the next one is stored, a scrape's own duration later, cannot fire alone).
  */
 export function lapsedSeconds(
   d: string,
@@ -279,7 +279,7 @@ export function lapsedSeconds(
 ): number {
   const seconds = durationSeconds(d);
   if (timing.alertTimeScale === 1) return seconds;
-  const floor = (kind === "window" ? 4 : 1) * timing.scrapeIntervalSeconds;
+  const floor = kind === "window" ? 4 * timing.scrapeIntervalSeconds : timing.scrapeIntervalSeconds + 2;
   return Math.max(floor, Math.round(seconds / timing.alertTimeScale));
 }
 

@@ -106,8 +106,8 @@ export const SLO_DEFAULTS: Record<Environment, Slo> = {
 /**
  * How often the services are scraped, and how time-lapsed the alert rules run. On clusters the rules keep their
  * nominal windows (5 m to 3 d) and `for` durations. The local environment runs them 20x faster: every window and
- * `for` is divided by 20 (a window never below four scrapes, a `for` never below one), so its drills, which last
- * seconds, see an alert fire and resolve (a 1 m `for` waits 5 s; the 1 h burn-rate window reads 3 m).
+ * `for` is divided by 20 (a window never below four scrapes, a `for` never below one scrape and 2 s), so its drills,
+ * which last seconds, see an alert fire and resolve (a 1 m `for` waits 7 s; the 1 h burn-rate window reads 3 m).
  */
 export function metricsTimingOf(environment: Environment): MetricsTiming {
   return environment === "local"

@@ -16,6 +16,7 @@ const sighting = (over: Partial<AlertSighting> = {}): AlertSighting => ({
   inAlertmanagerAt: 19,
   refired: 0,
   ...over,
+  firingStarts: over.firingStarts ?? [over.firstFiringAt ?? 18],
 });
 // Fault at 10 s, restore at 30 s on the drill's clock.
 const judge = (seen: AlertSighting[]) => judgeAlerts([expected], seen, 10, 30)[0]!;
@@ -39,6 +40,11 @@ describe("the drills' alert verdicts", () => {
       /never fired/,
     ],
     ["fired late", [sighting({ firstFiringAt: 25 })], /fired 15 s after the fault \(bound 12 s\)/],
+    [
+      "fired before the fault, then late again after it",
+      [sighting({ firstFiringAt: 5, firingStarts: [5, 24] })],
+      /fired 14 s after the fault/,
+    ],
     ["never resolved", [sighting({ resolvedAt: null })], /still firing/],
     ["resolved late", [sighting({ resolvedAt: 50 })], /resolved 20 s after the restore \(bound 17 s\)/],
     ["did not reach Alertmanager", [sighting({ inAlertmanagerAt: null })], /never reached Alertmanager/],
@@ -54,9 +60,9 @@ describe("the drills' alert verdicts", () => {
       "kafka-consumer-orders-saga",
       "kafka-consumer-catalog-saga",
     ]);
-    // 5 s scrape + 5 s `for` (1 m / 20, but one scrape at least) + 3 s evaluation and polling + 8 s for the
-    // consumer to notice.
-    expect(kafka[0]).toMatchObject({ fireWithinSeconds: 21, resolveWithinSeconds: 26 });
+    // 5 s scrape + 7 s `for` (1 m / 20, but one scrape and 2 s at least) + 3 s evaluation and polling + 8 s for
+    // the consumer to notice.
+    expect(kafka[0]).toMatchObject({ fireWithinSeconds: 23, resolveWithinSeconds: 28 });
     expect(expectedAlerts("database-down", local)).toHaveLength(2 * local.regions.length);
     expect(expectedAlerts("redis-down", local)).toEqual([]);
   });

@@ -24,6 +24,8 @@ export interface AlertSighting {
   inAlertmanagerAt: number | null;
   /** Times it went from resolved to firing again. */
   refired: number;
+  /** Every time it started firing (the first is firstFiringAt). */
+  firingStarts: number[];
 }
 
 export interface AlertOutcome {
@@ -83,10 +85,14 @@ export class AlertWatch {
   }
 
   private async poll(): Promise<void> {
-    const [prometheus, alertmanager] = await Promise.all([
+    // Apart: Alertmanager not answering for a second must not lose that second's Prometheus states.
+    const [fromPrometheus, fromAlertmanager] = await Promise.allSettled([
       getJson<{ data: { alerts: PrometheusAlert[] } }>(`${this.urls.prometheus}/api/v1/alerts`),
       getJson<{ labels: Record<string, string> }[]>(`${this.urls.alertmanager}/api/v2/alerts`),
     ]);
+    if (fromPrometheus.status === "rejected") return;
+    const prometheus = fromPrometheus.value;
+    const alertmanager = fromAlertmanager.status === "fulfilled" ? fromAlertmanager.value : [];
     const now = this.clock();
     const firingNow = new Set<string>();
     for (const a of prometheus.data.alerts.filter((x) => x.state === "firing")) {
@@ -100,9 +106,11 @@ export class AlertWatch {
           resolvedAt: null,
           inAlertmanagerAt: null,
           refired: 0,
+          firingStarts: [now],
         });
       else if (!this.firing.has(key)) {
         s.refired += 1;
+        s.firingStarts.push(now);
         s.resolvedAt = null;
       }
     }
@@ -151,9 +159,11 @@ export function judgeAlerts(
     const name = `${e.alertname}{${Object.entries(e.labels)
       .map(([k, v]) => `${k}="${v}"`)
       .join(",")}}`;
+    // The first time it started firing after the fault (one already firing before it may have fired again).
+    const started = (x: AlertSighting) => x.firingStarts.find((t) => t >= faultAt);
     const s = sightings
-      .filter((x) => matches(x.labels, e) && x.firstFiringAt >= faultAt)
-      .sort((a, b) => a.firstFiringAt - b.firstFiringAt)[0];
+      .filter((x) => matches(x.labels, e) && started(x) !== undefined)
+      .sort((a, b) => started(a)! - started(b)!)[0];
     if (!s)
       return {
         expected: e,
@@ -162,7 +172,7 @@ export function judgeAlerts(
         inAlertmanagerAfterFaultSeconds: null,
         problems: [`${name} never fired`],
       };
-    const fired = round(s.firstFiringAt - faultAt);
+    const fired = round(started(s)! - faultAt);
     const resolved = s.resolvedAt === null ? null : round(Math.max(0, s.resolvedAt - restoredAt));
     const problems = [
       ...(fired > e.fireWithinSeconds

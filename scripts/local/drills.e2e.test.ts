@@ -30,7 +30,7 @@ afterAll(async () => {
 describe("failure drills under load (short form)", () => {
   // The outages last past the alerts' fire bound (expectedAlerts: a scrape, the time-lapsed `for`, an evaluation).
   it("kafka-down: orders are still accepted, no 5xx, every accepted order is final after Kafka returns, and the consumers' alerts fire and resolve", async () => {
-    const r = await runDrill(env, "kafka-down", { ...short, outageSeconds: 24 });
+    const r = await runDrill(env, "kafka-down", { ...short, outageSeconds: 28 });
     expect(alertProblems(r.alerts)).toEqual([]);
     expect(r.ordersAccepted).toBeGreaterThan(10);
     expect(r.ordersLost).toEqual([]);
@@ -53,7 +53,7 @@ describe("failure drills under load (short form)", () => {
   });
 
   it("database-down: no accepted order is lost, the system recovers on its own, and the mongo check's alerts fire and resolve", async () => {
-    const r = await runDrill(env, "database-down", { ...short, outageSeconds: 20 });
+    const r = await runDrill(env, "database-down", { ...short, outageSeconds: 22 });
     expect(alertProblems(r.alerts)).toEqual([]);
     expect(r.ordersLost).toEqual([]);
     expect(r.recovery.firstOrderSeconds).not.toBeNull();
@@ -85,7 +85,7 @@ describe("failure drills under load (short form)", () => {
     const r = await runRegionLoss(env, {
       warmSeconds: 4,
       electionSeconds: 3,
-      outageSeconds: 18,
+      outageSeconds: 20,
       afterSeconds: 6,
       rate: 15,
       retrySeconds: 40,

@@ -118,7 +118,7 @@ export function expectedAlerts(drill: DrillName | "region-loss", bp: Blueprint):
         check("catalog", r.name, "mongo", 3),
       ]);
     case "region-loss":
-      // The restart of the region (its data tier, then its services) counts against the resolve bound.
+      // From the restore (the region's data tier and services started and ready again) to the next good scrape.
       return bp.services.map((s) => ({
         alertname: "ServiceDown",
         labels: { service: s.name, region: primary },
@@ -233,167 +233,173 @@ export async function runDrill(
 
   const expected = expectedAlerts(drill, env.blueprint);
   const watch = await AlertWatch.of(env, elapsed);
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-  const request = async (kind: Sample["kind"], target: (typeof edges)[number]) => {
-    const at = elapsed();
-    const current = phase;
-    const res = await loadRequest(agent, target.edge, host, kind, {
-      sku: randomSku(),
-      customerId: "drill",
-      key: randomUUID(),
-    });
-    if (kind === "order" && res.status === 201) accepted.push((JSON.parse(res.body) as { id: string }).id);
-    samples.push({
-      at,
-      phase: current,
-      region: target.region,
-      kind,
-      status: res.status,
-      retryAfter: "retry-after" in res.headers,
-    });
-  };
-  const load = (async () => {
-    const inflight: Promise<void>[] = [];
-    for (let i = 0; !stopLoad; i++) {
-      inflight.push(request(i % 5 === 4 ? "order" : "read", edges[Math.floor(i / 5) % edges.length]!));
-      await sleep(1000 / rate);
-    }
-    await Promise.all(inflight);
-  })();
-  const ordersReady = env
-    .services()
-    .find((p) => p.service === "orders" && p.region === env.blueprint.primaryRegion.name);
-  const probe = (async () => {
-    while (!stopLoad) {
-      if (phase === "during" && ordersReady) {
-        const res = await fetch(`${ordersReady.url}/readyz`, { signal: AbortSignal.timeout(2000) }).catch(
-          () => null,
-        );
-        const key = res
-          ? `${res.status}${res.status === 503 && res.headers.has("retry-after") ? "+retry-after" : ""}`
-          : "no answer";
-        readiness[key] = (readiness[key] ?? 0) + 1;
+  try {
+    const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+    const request = async (kind: Sample["kind"], target: (typeof edges)[number]) => {
+      const at = elapsed();
+      const current = phase;
+      const res = await loadRequest(agent, target.edge, host, kind, {
+        sku: randomSku(),
+        customerId: "drill",
+        key: randomUUID(),
+      });
+      if (kind === "order" && res.status === 201) accepted.push((JSON.parse(res.body) as { id: string }).id);
+      samples.push({
+        at,
+        phase: current,
+        region: target.region,
+        kind,
+        status: res.status,
+        retryAfter: "retry-after" in res.headers,
+      });
+    };
+    const load = (async () => {
+      const inflight: Promise<void>[] = [];
+      for (let i = 0; !stopLoad; i++) {
+        inflight.push(request(i % 5 === 4 ? "order" : "read", edges[Math.floor(i / 5) % edges.length]!));
+        await sleep(1000 / rate);
       }
-      await sleep(1000);
-    }
-  })();
-
-  log(`▶ ${drill}: ${rate} req/s through ${edge.region}'s edge, ${warm} s before the fault`);
-  await sleep(warm * 1000);
-  phase = "during";
-  const faultAt = elapsed();
-  let splitBrainSeconds = 0;
-  if (drill === "partition") {
-    log(
-      `  cut every link between ${env.endpoints.map((e) => e.region).join(" and ")} for ${opts.outageSeconds} s`,
-    );
-    const healPartition = await env.partition();
-    try {
-      for (const until = Date.now() + opts.outageSeconds * 1000; Date.now() < until;) {
-        const roles = await env.databaseRoles();
-        if (Object.values(roles).filter((r) => r === "primary").length > 1) splitBrainSeconds += 1;
+      await Promise.all(inflight);
+    })();
+    const ordersReady = env
+      .services()
+      .find((p) => p.service === "orders" && p.region === env.blueprint.primaryRegion.name);
+    const probe = (async () => {
+      while (!stopLoad) {
+        if (phase === "during" && ordersReady) {
+          const res = await fetch(`${ordersReady.url}/readyz`, { signal: AbortSignal.timeout(2000) }).catch(
+            () => null,
+          );
+          const key = res
+            ? `${res.status}${res.status === 503 && res.headers.has("retry-after") ? "+retry-after" : ""}`
+            : "no answer";
+          readiness[key] = (readiness[key] ?? 0) + 1;
+        }
         await sleep(1000);
       }
-    } finally {
-      log("  heal the partition");
-      await healPartition();
-    }
-  } else if (drill === "sigterm-rolling") {
-    for (const p of env.services()) {
-      log(`  SIGTERM ${p.name}, start it again`);
-      await env.restartService(p.name);
-    }
-  } else {
-    // The primary region's Kafka or Redis, or the writable PostgreSQL (every region's FerretDB reaches it); nothing
-    // promotes a standby in these drills, so the database is simply down until it is started again.
-    const store = drill === "kafka-down" ? "kafka" : drill === "database-down" ? "postgres" : "redis";
-    const roles = store === "postgres" ? await env.databaseRoles() : {};
-    const writable = Object.keys(roles).find((r) => roles[r] === "primary");
-    const target = `${store}-${store === "postgres" && writable ? writable : edge.region}`;
-    log(`  stop ${target} (by PID) for ${opts.outageSeconds} s`);
-    await env.stopBacking(target);
-    await sleep(opts.outageSeconds * 1000);
-    log(`  start ${target} again`);
-    await env.startBacking(target);
-  }
-  const restoredAt = elapsed();
-  phase = "after";
-  await sleep(after * 1000);
-  stopLoad = true;
-  await Promise.all([load, probe]);
+    })();
 
-  // Every accepted order must reach a final state (the saga, the relays' backlog, the reconciler).
-  log(`  waiting up to ${opts.settleSeconds ?? 90} s for ${accepted.length} accepted orders to be final`);
-  const deadline = Date.now() + (opts.settleSeconds ?? 90) * 1000;
-  let pending = [...accepted];
-  const lastSeen: Record<string, string> = {};
-  while (pending.length > 0 && Date.now() < deadline) {
-    const states = await Promise.all(
-      pending.map(async (id) => {
-        const res = await call(agent, `${edge.edge}/api/orders/orders/${id}`, host);
-        const status =
-          res.status === 200 ? (JSON.parse(res.body) as { status: string }).status : `HTTP ${res.status}`;
-        lastSeen[id] = status;
-        return { id, final: status === "CONFIRMED" || status === "CANCELLED" };
-      }),
-    );
-    pending = states.filter((s) => !s.final).map((s) => s.id);
-    if (pending.length > 0) await sleep(1000);
-  }
+    log(`▶ ${drill}: ${rate} req/s through ${edge.region}'s edge, ${warm} s before the fault`);
+    await sleep(warm * 1000);
+    phase = "during";
+    const faultAt = elapsed();
+    let splitBrainSeconds = 0;
+    if (drill === "partition") {
+      log(
+        `  cut every link between ${env.endpoints.map((e) => e.region).join(" and ")} for ${opts.outageSeconds} s`,
+      );
+      const healPartition = await env.partition();
+      try {
+        for (const until = Date.now() + opts.outageSeconds * 1000; Date.now() < until;) {
+          const roles = await env.databaseRoles();
+          if (Object.values(roles).filter((r) => r === "primary").length > 1) splitBrainSeconds += 1;
+          await sleep(1000);
+        }
+      } finally {
+        log("  heal the partition");
+        await healPartition();
+      }
+    } else if (drill === "sigterm-rolling") {
+      for (const p of env.services()) {
+        log(`  SIGTERM ${p.name}, start it again`);
+        await env.restartService(p.name);
+      }
+    } else {
+      // The primary region's Kafka or Redis, or the writable PostgreSQL (every region's FerretDB reaches it); nothing
+      // promotes a standby in these drills, so the database is simply down until it is started again.
+      const store = drill === "kafka-down" ? "kafka" : drill === "database-down" ? "postgres" : "redis";
+      const roles = store === "postgres" ? await env.databaseRoles() : {};
+      const writable = Object.keys(roles).find((r) => roles[r] === "primary");
+      const target = `${store}-${store === "postgres" && writable ? writable : edge.region}`;
+      log(`  stop ${target} (by PID) for ${opts.outageSeconds} s`);
+      await env.stopBacking(target);
+      await sleep(opts.outageSeconds * 1000);
+      log(`  start ${target} again`);
+      await env.startBacking(target);
+    }
+    const restoredAt = elapsed();
+    phase = "after";
+    await sleep(after * 1000);
+    stopLoad = true;
+    await Promise.all([load, probe]);
 
-  agent.destroy();
-  // The expected alerts resolve within their bounds after the restore (the settle wait above may have covered it).
-  const resolveBound = Math.max(0, ...expected.map((e) => e.resolveWithinSeconds));
-  await watch.settle(expected, started + (restoredAt + resolveBound + 2) * 1000);
-  const seen = await watch.stop();
-  const phases = { before: emptyCounts(), during: emptyCounts(), after: emptyCounts() };
-  const statuses: DrillReport["statuses"] = { before: {}, during: {}, after: {} };
-  for (const s of samples) {
-    statuses[s.phase][s.status] = (statuses[s.phase][s.status] ?? 0) + 1;
-    const c = phases[s.phase];
-    c.requests += 1;
-    if (s.status === 0) c.networkErrors += 1;
-    else if (s.status < 400) c.ok += 1;
-    else if (s.status < 500) c.client4xx += 1;
-    else if (s.status === 503 && s.retryAfter) c.unavailable503 += 1;
-    else c.other5xx += 1;
-  }
-  const afterRestore = samples.filter((s) => s.at >= restoredAt).sort((a, b) => a.at - b.at);
-  const firstOrder = afterRestore.find((s) => s.kind === "order" && s.status === 201);
-  const lastFailure = afterRestore.filter((s) => s.status === 0 || s.status >= 500).at(-1);
-  const seconds = Math.ceil(elapsed());
-  const timeline = Array.from({ length: seconds }, (_, second) => {
-    const inSecond = samples.filter((s) => Math.floor(s.at) === second);
-    return {
-      second,
-      ok: inSecond.filter((s) => s.status > 0 && s.status < 400).length,
-      unavailable: inSecond.filter((s) => s.status === 503).length,
-      failed: inSecond.filter((s) => s.status === 0 || (s.status >= 500 && s.status !== 503)).length,
+    // Every accepted order must reach a final state (the saga, the relays' backlog, the reconciler).
+    log(`  waiting up to ${opts.settleSeconds ?? 90} s for ${accepted.length} accepted orders to be final`);
+    const deadline = Date.now() + (opts.settleSeconds ?? 90) * 1000;
+    let pending = [...accepted];
+    const lastSeen: Record<string, string> = {};
+    while (pending.length > 0 && Date.now() < deadline) {
+      const states = await Promise.all(
+        pending.map(async (id) => {
+          const res = await call(agent, `${edge.edge}/api/orders/orders/${id}`, host);
+          const status =
+            res.status === 200 ? (JSON.parse(res.body) as { status: string }).status : `HTTP ${res.status}`;
+          lastSeen[id] = status;
+          return { id, final: status === "CONFIRMED" || status === "CANCELLED" };
+        }),
+      );
+      pending = states.filter((s) => !s.final).map((s) => s.id);
+      if (pending.length > 0) await sleep(1000);
+    }
+
+    agent.destroy();
+    // The expected alerts resolve within their bounds after the restore (the settle wait above may have covered it).
+    const resolveBound = Math.max(0, ...expected.map((e) => e.resolveWithinSeconds));
+    await watch.settle(expected, started + (restoredAt + resolveBound + 2) * 1000);
+    const seen = await watch.stop();
+    const phases = { before: emptyCounts(), during: emptyCounts(), after: emptyCounts() };
+    const statuses: DrillReport["statuses"] = { before: {}, during: {}, after: {} };
+    for (const s of samples) {
+      statuses[s.phase][s.status] = (statuses[s.phase][s.status] ?? 0) + 1;
+      const c = phases[s.phase];
+      c.requests += 1;
+      if (s.status === 0) c.networkErrors += 1;
+      else if (s.status < 400) c.ok += 1;
+      else if (s.status < 500) c.client4xx += 1;
+      else if (s.status === 503 && s.retryAfter) c.unavailable503 += 1;
+      else c.other5xx += 1;
+    }
+    const afterRestore = samples.filter((s) => s.at >= restoredAt).sort((a, b) => a.at - b.at);
+    const firstOrder = afterRestore.find((s) => s.kind === "order" && s.status === 201);
+    const lastFailure = afterRestore.filter((s) => s.status === 0 || s.status >= 500).at(-1);
+    const seconds = Math.ceil(elapsed());
+    const timeline = Array.from({ length: seconds }, (_, second) => {
+      const inSecond = samples.filter((s) => Math.floor(s.at) === second);
+      return {
+        second,
+        ok: inSecond.filter((s) => s.status > 0 && s.status < 400).length,
+        unavailable: inSecond.filter((s) => s.status === 503).length,
+        failed: inSecond.filter((s) => s.status === 0 || (s.status >= 500 && s.status !== 503)).length,
+      };
+    });
+    const report: DrillReport = {
+      drill,
+      startedAt: new Date(started).toISOString(),
+      outageSeconds: Math.round((restoredAt - faultAt) * 10) / 10,
+      phases,
+      ordersAccepted: accepted.length,
+      ordersLost: pending,
+      statuses,
+      lostStates: Object.fromEntries(pending.map((id) => [id, lastSeen[id] ?? "never read"])),
+      recovery: {
+        firstOrderSeconds: firstOrder ? round(firstOrder.at - restoredAt) : null,
+        cleanSeconds: lastFailure ? round(lastFailure.at - restoredAt) : 0,
+      },
+      readiness: { codes: readiness },
+      timeline,
+      alerts: { outcomes: judgeAlerts(expected, seen, faultAt, restoredAt), seen, faultAt },
+      ...(drill === "partition" ? { regions: byRegion(samples), splitBrainSeconds } : {}),
     };
-  });
-  const report: DrillReport = {
-    drill,
-    startedAt: new Date(started).toISOString(),
-    outageSeconds: Math.round((restoredAt - faultAt) * 10) / 10,
-    phases,
-    ordersAccepted: accepted.length,
-    ordersLost: pending,
-    statuses,
-    lostStates: Object.fromEntries(pending.map((id) => [id, lastSeen[id] ?? "never read"])),
-    recovery: {
-      firstOrderSeconds: firstOrder ? round(firstOrder.at - restoredAt) : null,
-      cleanSeconds: lastFailure ? round(lastFailure.at - restoredAt) : 0,
-    },
-    readiness: { codes: readiness },
-    timeline,
-    alerts: { outcomes: judgeAlerts(expected, seen, faultAt, restoredAt), seen, faultAt },
-    ...(drill === "partition" ? { regions: byRegion(samples), splitBrainSeconds } : {}),
-  };
-  if (opts.reportDir) report.files = writeDrillReport(report, opts.reportDir);
-  log(
-    `✔ ${drill}: ${accepted.length} orders accepted, ${pending.length} lost; other 5xx ${phases.before.other5xx + phases.during.other5xx + phases.after.other5xx}; 503 with Retry-After ${phases.during.unavailable503}; first order ${report.recovery.firstOrderSeconds ?? "none"} s after the restore; alerts ${alertSummary(report.alerts.outcomes)}`,
-  );
-  return report;
+    if (opts.reportDir) report.files = writeDrillReport(report, opts.reportDir);
+    log(
+      `✔ ${drill}: ${accepted.length} orders accepted, ${pending.length} lost; other 5xx ${phases.before.other5xx + phases.during.other5xx + phases.after.other5xx}; 503 with Retry-After ${phases.during.unavailable503}; first order ${report.recovery.firstOrderSeconds ?? "none"} s after the restore; alerts ${alertSummary(report.alerts.outcomes)}`,
+    );
+    return report;
+  } finally {
+    // Also when a step threw: the load, the probe and the alert watch stop.
+    stopLoad = true;
+    await watch.stop();
+  }
 }
 
 const round = (n: number) => Math.round(n * 10) / 10;

@@ -237,186 +237,188 @@ export async function runRegionLoss(
 
   const expected = expectedAlerts("region-loss", bp);
   const watch = await AlertWatch.of(env, elapsed);
-  let stockBefore: Map<string, number>;
-  let finished = false;
   try {
-    stockBefore = await readStock(env, survivor.region);
-    log(
-      `▶ region-loss: ${rate} req/s following DNS (${bp.edge.hostname}), ${warm} s before ${lost.region} is killed`,
-    );
-    await sleep(warm * 1000);
-
-    killAt.value = elapsed();
-    const killed = await env.killRegion(lost.region);
-    log(`  SIGKILL ${killed.length} processes of ${lost.region}: ${killed.join(", ")}`);
-    // The failover controller: the survivor's database is promoted once the primary's has been unreachable for the
-    // election timeout.
-    // Where the survivor's FerretDB and standby reach the lost region's database: its peer address.
-    const lostAddress = bp.regions.find((r) => r.name === lost.region)!.peerAddress;
-    let downSince: number | undefined;
-    while (events.promotedAt === null && elapsed() - killAt.value < outage) {
-      const down = await unreachable(lostAddress, env.ports.postgres);
-      if (!down) downSince = undefined;
-      else downSince ??= elapsed();
-      if (downSince !== undefined && elapsed() - downSince >= electionSeconds) {
-        log(
-          `  ${lost.region}'s database unreachable for ${electionSeconds} s: promoting ${survivor.region}'s`,
-        );
-        await env.promoteDatabase(survivor.region);
-        events.promotedAt = elapsed();
-      }
-      await sleep(250);
-    }
-    await sleep(Math.max(0, (killAt.value + outage - elapsed()) * 1000));
-
-    if (events.promotedAt === null)
-      throw new Error(
-        `${lost.region}'s database stayed reachable on ${lostAddress}:${env.ports.postgres} after the kill, so ${survivor.region}'s was never promoted — see 'npm run local -- status'`,
+    let stockBefore: Map<string, number>;
+    try {
+      stockBefore = await readStock(env, survivor.region);
+      log(
+        `▶ region-loss: ${rate} req/s following DNS (${bp.edge.hostname}), ${warm} s before ${lost.region} is killed`,
       );
-    events.restoreStartedAt = elapsed();
-    log(`  bringing ${lost.region} back (its database as a standby of ${survivor.region}'s)`);
-    await env.restoreRegion(lost.region);
-    events.restoredAt = elapsed();
-    log(
-      `  ${lost.region} is back after ${round(events.restoredAt - events.restoreStartedAt)} s; ${after} s more load`,
-    );
-    await sleep(after * 1000);
-    finished = true;
-  } finally {
-    if (!finished) await watch.stop();
-    // Also when a step failed: the load, the resolver and the sampler stop, and nothing is left running.
-    stop = true;
-    await load;
-    await Promise.allSettled([...inflight, resolver, sampler]);
-    agent.destroy();
-  }
+      await sleep(warm * 1000);
 
-  // Every order must reach a final state; read from the database itself (the caches are per region).
-  const settleSeconds = opts.settleSeconds ?? 120;
-  log(`  waiting up to ${settleSeconds} s for ${orders.length} orders to be final`);
-  const ordersDb = await openDb(env, lost.region, "orders");
-  let stored: {
-    _id: string;
-    status: string;
-    idempotencyKey: string;
-    items: { sku: string; quantity: number }[];
-  }[] = [];
-  try {
-    const deadline = Date.now() + settleSeconds * 1000;
-    for (;;) {
-      stored = (await ordersDb.db
-        .collection("orders")
-        .find({ customerId }, { projection: { status: 1, idempotencyKey: 1, items: 1 } })
-        .toArray()) as unknown as typeof stored;
-      if (stored.every((o) => FINAL.has(o.status)) || Date.now() > deadline) break;
-      await sleep(2000);
+      killAt.value = elapsed();
+      const killed = await env.killRegion(lost.region);
+      log(`  SIGKILL ${killed.length} processes of ${lost.region}: ${killed.join(", ")}`);
+      // The failover controller: the survivor's database is promoted once the primary's has been unreachable for the
+      // election timeout.
+      // Where the survivor's FerretDB and standby reach the lost region's database: its peer address.
+      const lostAddress = bp.regions.find((r) => r.name === lost.region)!.peerAddress;
+      let downSince: number | undefined;
+      while (events.promotedAt === null && elapsed() - killAt.value < outage) {
+        const down = await unreachable(lostAddress, env.ports.postgres);
+        if (!down) downSince = undefined;
+        else downSince ??= elapsed();
+        if (downSince !== undefined && elapsed() - downSince >= electionSeconds) {
+          log(
+            `  ${lost.region}'s database unreachable for ${electionSeconds} s: promoting ${survivor.region}'s`,
+          );
+          await env.promoteDatabase(survivor.region);
+          events.promotedAt = elapsed();
+        }
+        await sleep(250);
+      }
+      await sleep(Math.max(0, (killAt.value + outage - elapsed()) * 1000));
+
+      if (events.promotedAt === null)
+        throw new Error(
+          `${lost.region}'s database stayed reachable on ${lostAddress}:${env.ports.postgres} after the kill, so ${survivor.region}'s was never promoted — see 'npm run local -- status'`,
+        );
+      events.restoreStartedAt = elapsed();
+      log(`  bringing ${lost.region} back (its database as a standby of ${survivor.region}'s)`);
+      await env.restoreRegion(lost.region);
+      events.restoredAt = elapsed();
+      log(
+        `  ${lost.region} is back after ${round(events.restoredAt - events.restoreStartedAt)} s; ${after} s more load`,
+      );
+      await sleep(after * 1000);
+    } finally {
+      // Also when a step failed: the load, the resolver and the sampler stop, and nothing is left running.
+      stop = true;
+      await load;
+      await Promise.allSettled([...inflight, resolver, sampler]);
+      agent.destroy();
     }
+
+    // Every order must reach a final state; read from the database itself (the caches are per region).
+    const settleSeconds = opts.settleSeconds ?? 120;
+    log(`  waiting up to ${settleSeconds} s for ${orders.length} orders to be final`);
+    const ordersDb = await openDb(env, lost.region, "orders");
+    let stored: {
+      _id: string;
+      status: string;
+      idempotencyKey: string;
+      items: { sku: string; quantity: number }[];
+    }[] = [];
+    try {
+      const deadline = Date.now() + settleSeconds * 1000;
+      for (;;) {
+        stored = (await ordersDb.db
+          .collection("orders")
+          .find({ customerId }, { projection: { status: 1, idempotencyKey: 1, items: 1 } })
+          .toArray()) as unknown as typeof stored;
+        if (stored.every((o) => FINAL.has(o.status)) || Date.now() > deadline) break;
+        await sleep(2000);
+      }
+    } finally {
+      await ordersDb.client.close();
+    }
+    const stockAfter = await readStock(env, lost.region);
+    const resolveBound = Math.max(0, ...expected.map((e) => e.resolveWithinSeconds));
+    await watch.settle(expected, started + (events.restoredAt + resolveBound + 2) * 1000);
+    const seen = await watch.stop();
+
+    const byId = new Map(stored.map((o) => [o._id, o]));
+    const acknowledgedBefore = orders.filter(
+      (o) => o.acknowledgedAt !== undefined && o.acknowledgedAt < killAt.value,
+    );
+    const idsOf = (o: OrderAttempt) => [...o.ids];
+    const keyCounts = new Map<string, number>();
+    for (const o of stored) keyCounts.set(o.idempotencyKey, (keyCounts.get(o.idempotencyKey) ?? 0) + 1);
+    const confirmedBySku = new Map<string, number>();
+    for (const o of stored.filter((s) => s.status === "CONFIRMED"))
+      for (const item of o.items)
+        confirmedBySku.set(item.sku, (confirmedBySku.get(item.sku) ?? 0) + item.quantity);
+    const stock = SAMPLE_PRODUCTS.map(({ sku }) => ({
+      sku,
+      taken: (stockBefore.get(sku) ?? 0) - (stockAfter.get(sku) ?? 0),
+      confirmed: confirmedBySku.get(sku) ?? 0,
+    }));
+
+    const afterKill = samples.filter((s) => s.at >= killAt.value).sort((a, b) => a.at - b.at);
+    const failedSample = (s: Sample) => s.status === 0 || s.status >= 500;
+    const firstFailure = afterKill.find(failedSample);
+    const dnsMoved = timeline.find((t) => t.second >= killAt.value && t.dns === survivor.region);
+    const firstSurvivorOrder = afterKill.find(
+      (s) => s.kind === "order" && (s.status === 201 || s.status === 200) && s.region === survivor.region,
+    );
+    const dnsBack = timeline.find((t) => t.second >= events.restoreStartedAt && t.dns === lost.region);
+    for (const t of timeline) {
+      const inSecond = samples.filter((s) => Math.floor(s.at) === t.second);
+      t.ok = inSecond.filter((s) => !failedSample(s)).length;
+      t.failed = inSecond.filter(failedSample).length;
+    }
+    const byStatus: Record<string, number> = {};
+    for (const s of samples) byStatus[s.status] = (byStatus[s.status] ?? 0) + 1;
+    const from = (t: number | undefined) =>
+      t === undefined || !firstFailure ? null : round(t - firstFailure.at);
+
+    const report: RegionLossReport = {
+      drill: "region-loss",
+      startedAt: new Date(started).toISOString(),
+      lostRegion: lost.region,
+      survivor: survivor.region,
+      events: {
+        killAt: round(killAt.value),
+        promotedAt: events.promotedAt === null ? null : round(events.promotedAt),
+        restoreStartedAt: round(events.restoreStartedAt),
+        restoredAt: round(events.restoredAt),
+      },
+      rto: {
+        firstFailureSeconds: firstFailure ? round(firstFailure.at - killAt.value) : null,
+        dnsMovedSeconds: from(dnsMoved?.second),
+        firstOrderInSurvivorSeconds: from(firstSurvivorOrder?.at),
+      },
+      rpo: {
+        acknowledgedBeforeKill: acknowledgedBefore.length,
+        missing: acknowledgedBefore.flatMap(idsOf).filter((id) => !byId.has(id)),
+        notFinal: acknowledgedBefore
+          .flatMap(idsOf)
+          .filter((id) => byId.has(id) && !FINAL.has(byId.get(id)!.status)),
+      },
+      duplicates: {
+        keysWithTwoIds: orders.filter((o) => o.ids.size > 1).length,
+        storedTwice: [...keyCounts.values()].filter((n) => n > 1).length,
+      },
+      failBack: {
+        dnsBackSeconds: dnsBack ? round(dnsBack.second - events.restoreStartedAt) : null,
+        failedRequests: samples.filter((s) => s.at >= events.restoreStartedAt && failedSample(s)).length,
+      },
+      reconciliation: {
+        ordersAccepted: orders.filter((o) => o.ids.size > 0).length,
+        ordersInDatabase: stored.length,
+        final: stored.filter((o) => FINAL.has(o.status)).length,
+        confirmed: stored.filter((o) => o.status === "CONFIRMED").length,
+        cancelled: stored.filter((o) => o.status === "CANCELLED").length,
+        notFinal: stored.filter((o) => !FINAL.has(o.status)).map((o) => o._id),
+        stock,
+        stockMismatches: stock.filter((s) => s.taken !== s.confirmed).map((s) => s.sku),
+      },
+      requests: {
+        total: samples.length,
+        ok: samples.filter((s) => !failedSample(s)).length,
+        failed: samples.filter(failedSample).length,
+        byStatus,
+      },
+      timeline,
+      alerts: {
+        outcomes: judgeAlerts(expected, seen, killAt.value, events.restoredAt),
+        seen,
+        faultAt: killAt.value,
+      },
+    };
+    if (opts.reportDir) report.files = writeRegionLossReport(report, opts.reportDir);
+    log(
+      `✔ region-loss: RTO ${report.rto.dnsMovedSeconds ?? "-"} s (DNS), ${report.rto.firstOrderInSurvivorSeconds ?? "-"} s (first order in ${survivor.region}); ` +
+        `RPO ${report.rpo.missing.length + report.rpo.notFinal.length} of ${report.rpo.acknowledgedBeforeKill} acknowledged orders; ` +
+        `duplicates ${report.duplicates.keysWithTwoIds + report.duplicates.storedTwice}; ` +
+        `${report.reconciliation.final}/${report.reconciliation.ordersInDatabase} final, stock mismatches ${report.reconciliation.stockMismatches.length}; ` +
+        `alerts ${alertSummary(report.alerts.outcomes)}`,
+    );
+    return report;
   } finally {
-    await ordersDb.client.close();
+    // Also when a step threw.
+    await watch.stop();
   }
-  const stockAfter = await readStock(env, lost.region);
-  const resolveBound = Math.max(0, ...expected.map((e) => e.resolveWithinSeconds));
-  await watch.settle(expected, started + (events.restoredAt + resolveBound + 2) * 1000);
-  const seen = await watch.stop();
-
-  const byId = new Map(stored.map((o) => [o._id, o]));
-  const acknowledgedBefore = orders.filter(
-    (o) => o.acknowledgedAt !== undefined && o.acknowledgedAt < killAt.value,
-  );
-  const idsOf = (o: OrderAttempt) => [...o.ids];
-  const keyCounts = new Map<string, number>();
-  for (const o of stored) keyCounts.set(o.idempotencyKey, (keyCounts.get(o.idempotencyKey) ?? 0) + 1);
-  const confirmedBySku = new Map<string, number>();
-  for (const o of stored.filter((s) => s.status === "CONFIRMED"))
-    for (const item of o.items)
-      confirmedBySku.set(item.sku, (confirmedBySku.get(item.sku) ?? 0) + item.quantity);
-  const stock = SAMPLE_PRODUCTS.map(({ sku }) => ({
-    sku,
-    taken: (stockBefore.get(sku) ?? 0) - (stockAfter.get(sku) ?? 0),
-    confirmed: confirmedBySku.get(sku) ?? 0,
-  }));
-
-  const afterKill = samples.filter((s) => s.at >= killAt.value).sort((a, b) => a.at - b.at);
-  const failedSample = (s: Sample) => s.status === 0 || s.status >= 500;
-  const firstFailure = afterKill.find(failedSample);
-  const dnsMoved = timeline.find((t) => t.second >= killAt.value && t.dns === survivor.region);
-  const firstSurvivorOrder = afterKill.find(
-    (s) => s.kind === "order" && (s.status === 201 || s.status === 200) && s.region === survivor.region,
-  );
-  const dnsBack = timeline.find((t) => t.second >= events.restoreStartedAt && t.dns === lost.region);
-  for (const t of timeline) {
-    const inSecond = samples.filter((s) => Math.floor(s.at) === t.second);
-    t.ok = inSecond.filter((s) => !failedSample(s)).length;
-    t.failed = inSecond.filter(failedSample).length;
-  }
-  const byStatus: Record<string, number> = {};
-  for (const s of samples) byStatus[s.status] = (byStatus[s.status] ?? 0) + 1;
-  const from = (t: number | undefined) =>
-    t === undefined || !firstFailure ? null : round(t - firstFailure.at);
-
-  const report: RegionLossReport = {
-    drill: "region-loss",
-    startedAt: new Date(started).toISOString(),
-    lostRegion: lost.region,
-    survivor: survivor.region,
-    events: {
-      killAt: round(killAt.value),
-      promotedAt: events.promotedAt === null ? null : round(events.promotedAt),
-      restoreStartedAt: round(events.restoreStartedAt),
-      restoredAt: round(events.restoredAt),
-    },
-    rto: {
-      firstFailureSeconds: firstFailure ? round(firstFailure.at - killAt.value) : null,
-      dnsMovedSeconds: from(dnsMoved?.second),
-      firstOrderInSurvivorSeconds: from(firstSurvivorOrder?.at),
-    },
-    rpo: {
-      acknowledgedBeforeKill: acknowledgedBefore.length,
-      missing: acknowledgedBefore.flatMap(idsOf).filter((id) => !byId.has(id)),
-      notFinal: acknowledgedBefore
-        .flatMap(idsOf)
-        .filter((id) => byId.has(id) && !FINAL.has(byId.get(id)!.status)),
-    },
-    duplicates: {
-      keysWithTwoIds: orders.filter((o) => o.ids.size > 1).length,
-      storedTwice: [...keyCounts.values()].filter((n) => n > 1).length,
-    },
-    failBack: {
-      dnsBackSeconds: dnsBack ? round(dnsBack.second - events.restoreStartedAt) : null,
-      failedRequests: samples.filter((s) => s.at >= events.restoreStartedAt && failedSample(s)).length,
-    },
-    reconciliation: {
-      ordersAccepted: orders.filter((o) => o.ids.size > 0).length,
-      ordersInDatabase: stored.length,
-      final: stored.filter((o) => FINAL.has(o.status)).length,
-      confirmed: stored.filter((o) => o.status === "CONFIRMED").length,
-      cancelled: stored.filter((o) => o.status === "CANCELLED").length,
-      notFinal: stored.filter((o) => !FINAL.has(o.status)).map((o) => o._id),
-      stock,
-      stockMismatches: stock.filter((s) => s.taken !== s.confirmed).map((s) => s.sku),
-    },
-    requests: {
-      total: samples.length,
-      ok: samples.filter((s) => !failedSample(s)).length,
-      failed: samples.filter(failedSample).length,
-      byStatus,
-    },
-    timeline,
-    alerts: {
-      outcomes: judgeAlerts(expected, seen, killAt.value, events.restoredAt),
-      seen,
-      faultAt: killAt.value,
-    },
-  };
-  if (opts.reportDir) report.files = writeRegionLossReport(report, opts.reportDir);
-  log(
-    `✔ region-loss: RTO ${report.rto.dnsMovedSeconds ?? "-"} s (DNS), ${report.rto.firstOrderInSurvivorSeconds ?? "-"} s (first order in ${survivor.region}); ` +
-      `RPO ${report.rpo.missing.length + report.rpo.notFinal.length} of ${report.rpo.acknowledgedBeforeKill} acknowledged orders; ` +
-      `duplicates ${report.duplicates.keysWithTwoIds + report.duplicates.storedTwice}; ` +
-      `${report.reconciliation.final}/${report.reconciliation.ordersInDatabase} final, stock mismatches ${report.reconciliation.stockMismatches.length}; ` +
-      `alerts ${alertSummary(report.alerts.outcomes)}`,
-  );
-  return report;
 }
 
 /** What a region loss must not do: lose or duplicate an acknowledged order, leave one unfinished, or miscount stock. */

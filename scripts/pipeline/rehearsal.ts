@@ -50,13 +50,15 @@ async function readRunSeries(env: LocalEnvironment, startMs: number): Promise<Ru
   const scrape = env.blueprint.metrics.scrapeIntervalSeconds;
   await sleep(scrape * 1000 + 1000);
   const endMs = Date.now();
+  const stepSeconds = Math.max(scrape, Math.ceil((endMs - startMs) / 1000 / 60));
   return fetchRunSeries({
     prometheusUrl: prometheus.url,
     service: env.blueprint.services[0]!.name,
     startMs,
     endMs,
-    stepSeconds: Math.max(scrape, Math.ceil((endMs - startMs) / 1000 / 60)),
-    windowSeconds: 4 * scrape,
+    stepSeconds,
+    // Every sample counts once a step is longer than four scrapes.
+    windowSeconds: Math.max(4 * scrape, stepSeconds),
   });
 }
 

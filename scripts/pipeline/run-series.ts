@@ -97,7 +97,7 @@ export function runSeriesSection(series: RunSeries): string[] {
   return [
     `## The run over time (${service}, from Prometheus)`,
     "",
-    `Requests per second per color (${COLORS.join(" first, ")} second: the active color carries the traffic), 5xx per second, and p99, every ${series.seconds[1] ?? 0} s.`,
+    `Requests per second per color (${COLORS.join(" first, ")} second: the active color carries the traffic), 5xx per second, and p99${series.seconds.length > 1 ? `, every ${series.seconds[1]} s` : ""}.`,
     "",
     "```mermaid",
     "xychart-beta",

@@ -32,8 +32,10 @@ describe("consumer alert rules", () => {
   test("the rules alert on the metrics the consumer registers, by group and topic", () => {
     const exprs = rules().map((r) => r.expr ?? "");
     for (const metric of [DEAD_LETTERS_METRIC, RETRIES_METRIC])
-      expect(exprs.some((e) => e.includes(`${metric}[`) && e.includes("by (group, topic)"))).toBe(true);
-    expect(exprs).toContain("max by (group, topic) (consumer_lag_messages) > 1000");
+      expect(exprs.some((e) => e.includes(`${metric}[`) && e.includes("by (group, topic, region)"))).toBe(
+        true,
+      );
+    expect(exprs).toContain("max by (group, topic, region) (consumer_lag_messages) > 1000");
   });
 
   // promtool ships in Debian's prometheus package (scripts/setup/setup.sh installs it).

@@ -5,6 +5,11 @@ export interface HealthCheck {
   check: () => Promise<unknown>;
   /** Non-critical checks are reported in /readyz but never make it 503 (e.g. Kafka behind an outbox). */
   critical: boolean;
+  /**
+   * Whether the check means anything on this instance right now (a consumer gated off by the color switch has
+   * nothing to check): one that does not always passes, and is left out of readiness_check_up.
+   */
+  applies: () => boolean;
 }
 
 export interface ReadinessReport {
@@ -31,8 +36,12 @@ export class Health {
 
   constructor(private readonly timeoutMs = 1000) {}
 
-  addCheck(name: string, check: () => Promise<unknown>, opts: { critical?: boolean } = {}): void {
-    this.checks.push({ name, check, critical: opts.critical ?? true });
+  addCheck(
+    name: string,
+    check: () => Promise<unknown>,
+    opts: { critical?: boolean; applies?: () => boolean } = {},
+  ): void {
+    this.checks.push({ name, check, critical: opts.critical ?? true, applies: opts.applies ?? (() => true) });
   }
 
   /** Adds `name` to the `details` of every readiness report; `read` must be cheap and synchronous. */

@@ -40,10 +40,12 @@ export function createServiceKit(
     "1 while a readiness check passes, 0 while it fails; the checks run at each scrape",
     ["check", "critical"],
     async () =>
-      (await health.runChecks()).map(([c, result]) => ({
-        labels: { check: c.name, critical: String(c.critical) },
-        value: result === "ok" ? 1 : 0,
-      })),
+      (await health.runChecks())
+        .filter(([c]) => c.applies())
+        .map(([c, result]) => ({
+          labels: { check: c.name, critical: String(c.critical) },
+          value: result === "ok" ? 1 : 0,
+        })),
   );
   // The version each instance runs, as build_info-style series (the rollout dashboard's versions per color).
   new Gauge({

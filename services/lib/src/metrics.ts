@@ -52,7 +52,10 @@ export class Metrics {
     });
   }
 
-  /** A gauge with labels, every series set when Prometheus scrapes; a read that fails keeps the last values. */
+  /**
+   * A gauge with labels, its series replaced by what `read` returns at each scrape (a series it leaves out is
+   * dropped); a read that fails keeps the last ones.
+   */
   labelledGauge<L extends string>(
     name: string,
     help: string,
@@ -66,7 +69,9 @@ export class Metrics {
       registers: [this.registry],
       async collect() {
         try {
-          for (const { labels, value } of await read()) this.set(labels, value);
+          const series = await read();
+          this.reset();
+          for (const { labels, value } of series) this.set(labels, value);
         } catch {
           // kept
         }

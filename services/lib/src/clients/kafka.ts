@@ -246,13 +246,14 @@ export function startConsumer(
   };
 
   const lag = lagReader(kafka, opts.groupId, opts.topics);
-  registerLag(kit.metrics.registry, opts.groupId, lag.read);
+  const unregisterLag = registerLag(kit.metrics.registry, opts.groupId, lag.read);
   kit.health.addCheck(
     `kafka-consumer-${opts.groupId}`,
     async () => {
       if (enabled && !joined) throw new Error("consumer has not joined its group");
     },
-    { critical: false },
+    // An idle color's consumer is off on purpose: its passing check must not hide the live one's failure.
+    { critical: false, applies: () => enabled && !stopped },
   );
   const setEnabled = (open: boolean) => {
     enabled = open;
@@ -292,16 +293,13 @@ export function startConsumer(
         "consumer start still running at stop; it leaves the group once joined",
       );
   };
-  kit.lifecycle.onClose(`kafka-consumer-${opts.groupId}`, async () => {
+  const stopAll = async () => {
     await stop();
+    unregisterLag();
     await lag.close();
-  });
-  return {
-    stop: async () => {
-      await stop();
-      await lag.close();
-    },
   };
+  kit.lifecycle.onClose(`kafka-consumer-${opts.groupId}`, stopAll);
+  return { stop: stopAll };
 }
 
 /**
@@ -309,18 +307,28 @@ export function startConsumer(
  * readiness check, which runs beside it, so a scrape stays well inside its timeout.
  */
 const LAG_READ_TIMEOUT_MS = 1000;
-const lagReaders = new WeakMap<Registry, Map<string, () => Promise<Record<string, number>>>>();
+interface LagSource {
+  read: () => Promise<Record<string, number>>;
+  /** The last figures read, kept while a read fails (Kafka slow or down). */
+  last: Record<string, number>;
+}
+const lagSources = new WeakMap<Registry, Map<string, LagSource>>();
 
 /**
  * consumer_lag_messages{group, topic}: per consumed topic, the messages the group has not committed yet (each
  * partition's end offset minus the group's committed one, or minus the log start when it committed none), read at
- * each scrape. Every instance of the group reports the same figure (ConsumerLagHigh takes the max).
+ * each scrape. Every instance of the group reports the same figure (ConsumerLagHigh takes the max). Returns the
+ * unregister: a stopped consumer's series go with it.
  */
-function registerLag(registry: Registry, groupId: string, read: () => Promise<Record<string, number>>): void {
-  let readers = lagReaders.get(registry);
-  if (!readers) {
-    const all = (readers = new Map<string, () => Promise<Record<string, number>>>());
-    lagReaders.set(registry, all);
+function registerLag(
+  registry: Registry,
+  groupId: string,
+  read: () => Promise<Record<string, number>>,
+): () => void {
+  let sources = lagSources.get(registry);
+  if (!sources) {
+    const all = (sources = new Map<string, LagSource>());
+    lagSources.set(registry, all);
     new Gauge({
       name: "consumer_lag_messages",
       help: "Messages of a consumed topic the group has not committed yet (read at each scrape)",
@@ -328,15 +336,19 @@ function registerLag(registry: Registry, groupId: string, read: () => Promise<Re
       registers: [registry],
       async collect() {
         await Promise.all(
-          [...all].map(async ([group, readLag]) => {
-            const lags = await readLag().catch(() => undefined);
-            for (const [topic, value] of Object.entries(lags ?? {})) this.set({ group, topic }, value);
+          [...all.values()].map(async (source) => {
+            source.last = (await source.read().catch(() => undefined)) ?? source.last;
           }),
         );
+        this.reset();
+        for (const [group, { last }] of all)
+          for (const [topic, value] of Object.entries(last)) this.set({ group, topic }, value);
       },
     });
   }
-  readers.set(groupId, read);
+  const own = sources;
+  own.set(groupId, { read, last: {} });
+  return () => void own.delete(groupId);
 }
 
 /**
@@ -349,6 +361,7 @@ function lagReader(
   topics: string[],
 ): { read(): Promise<Record<string, number>>; close(): Promise<void> } {
   let admin: Promise<Admin> | undefined;
+  let inflight: Promise<Record<string, number>> | undefined;
   let closed = false;
   const drop = (current: Promise<Admin>) => {
     if (admin === current) admin = undefined;
@@ -361,12 +374,16 @@ function lagReader(
       admin = a.connect().then(() => a);
     }
     const current = admin;
+    // One read in flight: a scrape that finds the last one still running (Kafka slow) waits for it, not a second.
+    const lagNow = (inflight ??= current
+      .then((a) => groupLag(a, groupId, topics))
+      .finally(() => (inflight = undefined)));
     let timer: NodeJS.Timeout | undefined;
     const slow = new Promise<"slow">(
       (resolve) => (timer = setTimeout(() => resolve("slow"), LAG_READ_TIMEOUT_MS)),
     );
     try {
-      const lag = await Promise.race([current.then((a) => groupLag(a, groupId, topics)), slow]);
+      const lag = await Promise.race([lagNow, slow]);
       if (lag === "slow") throw new Error(`the group's offsets took over ${LAG_READ_TIMEOUT_MS} ms`);
       return lag;
     } catch (err) {
