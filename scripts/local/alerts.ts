@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { prometheusApi } from "../lib/prometheus-api.js";
 import type { LocalEnvironment } from "./types.js";
 
 // What the drills expect the monitoring to say: an alert that fires within a bound after the fault and resolves
@@ -87,7 +88,7 @@ export class AlertWatch {
   private async poll(): Promise<void> {
     // Apart: Alertmanager not answering for a second must not lose that second's Prometheus states.
     const [fromPrometheus, fromAlertmanager] = await Promise.allSettled([
-      getJson<{ data: { alerts: PrometheusAlert[] } }>(`${this.urls.prometheus}/api/v1/alerts`),
+      prometheusApi<{ alerts: PrometheusAlert[] }>(this.urls.prometheus, "alerts", {}, 2000),
       getJson<{ labels: Record<string, string> }[]>(`${this.urls.alertmanager}/api/v2/alerts`),
     ]);
     if (fromPrometheus.status === "rejected") return;
@@ -95,7 +96,7 @@ export class AlertWatch {
     const alertmanager = fromAlertmanager.status === "fulfilled" ? fromAlertmanager.value : [];
     const now = this.clock();
     const firingNow = new Set<string>();
-    for (const a of prometheus.data.alerts.filter((x) => x.state === "firing")) {
+    for (const a of prometheus.alerts.filter((x) => x.state === "firing")) {
       const key = keyOf(a.labels);
       firingNow.add(key);
       const s = this.seen.get(key);
@@ -141,6 +142,7 @@ export class AlertWatch {
   }
 }
 
+/** Alertmanager's v2 API answers bare JSON (no envelope). */
 async function getJson<T>(url: string): Promise<T> {
   const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);

@@ -1,5 +1,6 @@
 import { DURATION, NOT_SERVED, REQUESTS } from "../../infra/components/monitoring.js";
 import { COLORS, type Color } from "../../infra/model/index.js";
+import { prometheusApi } from "../lib/prometheus-api.js";
 
 // The rehearsal's time series, read back from the local Prometheus after the run: what the first service of the
 // model (the gateway) served per color, its 5xx and its p99, so the report shows the switch as it happened.
@@ -17,7 +18,7 @@ export interface RunSeries {
 }
 
 interface Matrix {
-  data: { result: { metric: Record<string, string>; values: [number, string][] }[] };
+  result: { metric: Record<string, string>; values: [number, string][] }[];
 }
 
 /** The queries, with the window each step reads (four scrapes at least, so every step has a rate). */
@@ -48,17 +49,15 @@ export async function fetchRunSeries(opts: {
   const seconds: number[] = [];
   for (let t = start; t <= end; t += opts.stepSeconds) seconds.push(t - start);
   const q = runQueries(opts.service, opts.windowSeconds);
-  const range = async (query: string) => {
-    const url = `${opts.prometheusUrl}/api/v1/query_range?${new URLSearchParams({
-      query,
-      start: String(start),
-      end: String(end),
-      step: String(opts.stepSeconds),
-    })}`;
-    const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
-    if (!res.ok) throw new Error(`Prometheus query_range: HTTP ${res.status} ${await res.text()}`);
-    return ((await res.json()) as Matrix).data.result;
-  };
+  const range = async (query: string) =>
+    (
+      await prometheusApi<Matrix>(opts.prometheusUrl, "query_range", {
+        query,
+        start: String(start),
+        end: String(end),
+        step: String(opts.stepSeconds),
+      })
+    ).result;
   const align = (values: [number, string][] | undefined, scale = 1) =>
     alignSeries(values, start, seconds, scale);
   const [requests, errors, p99] = await Promise.all([range(q.requests), range(q.errors), range(q.p99)]);

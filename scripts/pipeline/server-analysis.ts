@@ -1,5 +1,6 @@
 import { DURATION, NOT_SERVED, REQUESTS } from "../../infra/components/monitoring.js";
 import type { Color } from "../../infra/model/index.js";
+import { prometheusApi } from "../lib/prometheus-api.js";
 
 /**
  * The gates' second opinion, from the services' own metrics (Flagger- and Argo-style analysis): every route of every
@@ -82,12 +83,8 @@ export function judge(candidate: RouteFigures[], baseline: RouteFigures[], limit
 type Vector = { metric: Record<string, string>; value: [number, string] }[];
 
 async function query(prometheusUrl: string, q: string, at: number): Promise<Vector> {
-  const url = `${prometheusUrl}/api/v1/query?query=${encodeURIComponent(q)}&time=${at}`;
-  const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
-  const body = (await res.json()) as { status: string; error?: string; data?: { result: Vector } };
-  if (!res.ok || body.status !== "success")
-    throw new Error(`Prometheus ${prometheusUrl} refused ${q}: ${body.error ?? res.status}`);
-  return body.data!.result;
+  return (await prometheusApi<{ result: Vector }>(prometheusUrl, "query", { query: q, time: String(at) }))
+    .result;
 }
 
 /** The figures of one color per service and route, evaluated at `at` (unix seconds). */
