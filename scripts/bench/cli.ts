@@ -2,9 +2,9 @@
 // one run with one load tool (wrk), with CPU per request; the order path against the same database's own insert
 // rate; the idle cost with many orders stored. Writes reports/bench-<time>/bench.{md,json}. Not a timed test.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
 import { readStackConfig, REPO_ROOT } from "../../infra/config/stack-file.js";
@@ -13,6 +13,7 @@ import { freePort } from "../lib/servers/index.js";
 import { createLocalEnvironment, type LocalEnvironment } from "../local/environment.js";
 import { SAMPLE_PRODUCTS } from "../local/seed.js";
 import { CpuMeter, runWrk, settle, type LoadResult, type ProcessGroup } from "./measure.js";
+import { flameGraphSvg, readNewestProfile, summarize } from "./profile.js";
 import { insertRate, prepareInsertCollections, seedFinalOrders, waitDrained } from "./mongo.js";
 import { writeBenchReport, type BenchReport, type RowResult } from "./report.js";
 
@@ -23,6 +24,11 @@ const USAGE = `usage: npm run bench [-- options]
   --idle-orders <n>  orders stored before the idle measurement (default 100000; 0 skips the seeding)
   --idle-seconds <n> length of the idle measurement (default 20)
   --report-dir <d>   default reports/bench-<time>
+  --profile-seconds <n>
+                     CPU-profile the gateway and catalog under the gateway row's load this long, for the
+                     report's flame graphs (default 8; 0 skips it)
+  --rows <ids>       only these rows, comma-separated (bare always runs: the ratios need it); default all of
+                     catalog, gateway, edge-sku, edge-list, edge-orders-c10, edge-orders-c50
   --base-port <n>    the environment's ports (default 21000)`;
 
 const { values } = parseArgs({
@@ -34,6 +40,8 @@ const { values } = parseArgs({
     "idle-seconds": { type: "string", default: "20" },
     "report-dir": { type: "string" },
     "base-port": { type: "string", default: "21000" },
+    "profile-seconds": { type: "string", default: "8" },
+    rows: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -56,8 +64,10 @@ const connections = count("connections", 1);
 const idleOrders = count("idle-orders", 0);
 const idleSeconds = count("idle-seconds", 1);
 const basePort = count("base-port", 1024);
+const profileSeconds = count("profile-seconds", 0);
 const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-const reportDir = values["report-dir"] ?? join(REPO_ROOT, "reports", `bench-${stamp}`);
+// Absolute: the profiled servers run in their own folders.
+const reportDir = resolve(values["report-dir"] ?? join(REPO_ROOT, "reports", `bench-${stamp}`));
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
 /** A row of the table: one URL under wrk, the CPU charged to `charge`. */
@@ -111,6 +121,48 @@ async function startBare(): Promise<{ url: string; child: ChildProcess }> {
   throw new Error(`the bare express app did not answer on ${url} within 10 s`);
 }
 
+/**
+ * Restarts region-a's blue gateway and catalog under node --cpu-prof, puts the row's load on them for `secs`, and
+ * restarts them plain (the SIGTERM drain writes each profile); returns each one's summary and flame graph file.
+ */
+async function profileUnder(
+  env: LocalEnvironment,
+  row: Row,
+  secs: number,
+  dir: string,
+): Promise<NonNullable<BenchReport["profiles"]>> {
+  const region = env.blueprint.regions[0]!.name;
+  const services = ["gateway", "catalog"];
+  const name = (service: string) => `${service}-blue-${region}`;
+  log(
+    `▶ profiling ${services.join(" and ")} (node --cpu-prof) under the ${row.id} row's load for ${secs} s …`,
+  );
+  for (const service of services)
+    await env.restartService(name(service), {
+      nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${join(dir, service)}`],
+    });
+  // Warm the profiled processes (the JIT, the cache) before the measured load.
+  await runWrk({ ...row, seconds: 2, keyPrefix: `bench-${stamp}-warm` });
+  const load = await runWrk({ ...row, seconds: secs, keyPrefix: `bench-${stamp}-profile` });
+  log(`  ${load.rps.toFixed(0)} req/s while profiled`);
+  for (const service of services) await env.restartService(name(service));
+  const out: NonNullable<BenchReport["profiles"]> = [];
+  for (const service of services) {
+    const profile = readNewestProfile(join(dir, service));
+    const svg = join(dir, `${service}-flame.svg`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(svg, flameGraphSvg(profile, `${service} under ${row.label}`));
+    out.push({
+      service,
+      row: row.id,
+      requests: load.requests,
+      flameGraph: relative(reportDir, svg),
+      ...summarize(profile),
+    });
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   // The local stack as it is, but the gateway's per-client limit lifted: one load generator is one client, and
   // only 200s are measured.
@@ -140,7 +192,7 @@ async function main(): Promise<void> {
     const edge = env.endpoints[0]!;
     const sku = SAMPLE_PRODUCTS[0]!.sku;
     const orderBody = JSON.stringify({ customerId: "bench", items: [{ sku, quantity: 1 }] });
-    const rows: Row[] = [
+    const allRows: Row[] = [
       { id: "bare", label: "bare express `/livez`", url: `${bare.url}/livez`, connections, charge: "bare" },
       {
         id: "catalog",
@@ -182,15 +234,25 @@ async function main(): Promise<void> {
         charge: "environment",
       })),
     ];
+    const wanted = values.rows?.split(",").map((id) => id.trim());
+    const unknown = wanted?.filter((id) => !allRows.some((r) => r.id === id)) ?? [];
+    if (unknown.length > 0)
+      throw new Error(`--rows: no row ${unknown.join(", ")} (rows: ${allRows.map((r) => r.id).join(", ")})`);
+    const rows = allRows.filter((r) => r.id === "bare" || !wanted || wanted.includes(r.id));
+    // The database's own insert rate, at each concurrency an order row runs at.
+    const insertConcurrencies = rows.filter((r) => r.orderBody).map((r) => r.connections);
     const status = await env.status();
     const groups: ProcessGroup[] = status.filter((s) => s.alive).map((s) => ({ name: s.name, pid: s.pid }));
     const envMeter = new CpuMeter(groups);
     const bareMeter = new CpuMeter([{ name: "bare", pid: bare.child.pid! }]);
     const mongoRoot = `mongodb://${primary.loopbackAddress}:${env.ports.mongo}/`;
     const mongoUrl = `${mongoRoot}bench`;
-    await prepareInsertCollections(mongoUrl, [10, 50]);
+    await prepareInsertCollections(mongoUrl, insertConcurrencies);
 
-    const runs = new Map<string, { load: LoadResult; cpu: number; machine: number }[]>();
+    const runs = new Map<
+      string,
+      { load: LoadResult; cpu: number; machine: number; groups: Record<string, number> }[]
+    >();
     const inserts = new Map<number, { rps: number; p99: number; cpu: number }[]>();
     const quiet = async () => {
       const s = await settle();
@@ -204,14 +266,17 @@ async function main(): Promise<void> {
         meter.sample();
         const load = await runWrk({ ...row, seconds, keyPrefix: `bench-${stamp}-${round}-${row.id}` });
         const cpu = meter.delta();
-        runs.set(row.id, [...(runs.get(row.id) ?? []), { load, cpu: cpu.total, machine: cpu.machine }]);
+        runs.set(row.id, [
+          ...(runs.get(row.id) ?? []),
+          { load, cpu: cpu.total, machine: cpu.machine, groups: cpu.groups },
+        ]);
         log(
           `  ${load.rps.toFixed(0)} req/s, p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms, non-2xx ${load.non2xx}, timeouts ${load.timeouts}`,
         );
         await sleep(1000);
       }
-      await quiet();
-      for (const c of [10, 50]) {
+      if (insertConcurrencies.length > 0) await quiet();
+      for (const c of insertConcurrencies) {
         log(
           `▶ round ${round}/${rounds}: mongodb driver insertOne into region-a's FerretDB (c=${c}, ${seconds} s) …`,
         );
@@ -235,9 +300,15 @@ async function main(): Promise<void> {
         ratio: load.rps / bareRps,
         cpuUsPerRequest: median(rs.map((r) => (r.cpu * 1e6) / r.load.requests)),
         machineCpuUsPerRequest: median(rs.map((r) => (r.machine * 1e6) / r.load.requests)),
+        cpuUsByProcess: Object.fromEntries(
+          Object.keys(rs[0]!.groups)
+            .map((name) => [name, median(rs.map((r) => (r.groups[name]! * 1e6) / r.load.requests))] as const)
+            .filter(([, us]) => us >= 1)
+            .sort(([, a], [, b]) => b - a),
+        ),
       };
     });
-    const insertRows = [10, 50].map((c) => {
+    const insertRows = insertConcurrencies.map((c) => {
       const rs = inserts.get(c)!;
       return {
         connections: c,
@@ -246,6 +317,13 @@ async function main(): Promise<void> {
         cpuUsPerInsert: median(rs.map((r) => r.cpu * 1e6)),
       };
     });
+
+    let profiles: BenchReport["profiles"];
+    if (profileSeconds > 0) {
+      await quiet();
+      const gatewayRow = allRows.find((r) => r.id === "gateway")!;
+      profiles = await profileUnder(env, gatewayRow, profileSeconds, join(reportDir, "profiles"));
+    }
 
     let idle: BenchReport["idle"];
     if (idleOrders > 0) {
@@ -260,9 +338,13 @@ async function main(): Promise<void> {
       // The seeding's own aftermath (replication, autovacuum of 100k new rows) is not the idle cost.
       await quiet();
       log(`▶ idle for ${idleSeconds} s with ${stored} orders stored: CPU of every process …`);
-      envMeter.sample();
+      // Read the processes again: the profiling restarted two of them.
+      const idleMeter = new CpuMeter(
+        (await env.status()).filter((s) => s.alive).map((s) => ({ name: s.name, pid: s.pid })),
+      );
+      idleMeter.sample();
       await sleep(idleSeconds * 1000);
-      const cpu = envMeter.delta();
+      const cpu = idleMeter.delta();
       idle = {
         ordersStored: stored,
         drain,
@@ -283,6 +365,7 @@ async function main(): Promise<void> {
       rows: results,
       inserts: insertRows,
       ...(idle ? { idle } : {}),
+      ...(profiles ? { profiles } : {}),
     };
     const files = writeBenchReport(report, reportDir);
     log("");

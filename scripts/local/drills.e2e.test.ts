@@ -70,14 +70,19 @@ describe("failure drills under load (short form)", () => {
   });
 
   it("partition: the regions cut apart — never two writable databases, no accepted order lost, writes resume after the heal", async () => {
-    const r = await runDrill(env, "partition", { ...short, outageSeconds: 6 });
+    // Twice the usual after-phase: the requests that must succeed are those after the retransmission bound below.
+    const r = await runDrill(env, "partition", { ...short, outageSeconds: 6, afterSeconds: 12 });
     expect(r.splitBrainSeconds).toBe(0);
     expect(r.ordersLost).toEqual([]);
     expect(Object.keys(r.regions!).sort()).toEqual(["region-a", "region-b"]);
     // Reads are served from each region's own cache and database connection throughout.
     expect(r.regions!["region-a"]!.ok).toBeGreaterThan(0);
     expect(r.recovery.firstOrderSeconds).not.toBeNull();
-    expect(r.phases.after.other5xx + r.phases.after.networkErrors).toBe(0);
+    // A connection with data in flight across the cut (the standby's replication stream, which every synchronous
+    // commit waits for; a pooled database connection) resumes at its next TCP retransmission, and the backoff
+    // doubles from 200 ms: up to about the outage's length after the heal. Requests started later must succeed.
+    expect(r.phases.after.networkErrors).toBe(0);
+    expect(r.recovery.cleanSeconds!).toBeLessThanOrEqual(r.outageSeconds + 1);
   });
 
   // Last: it leaves the database primary in the survivor (as a replica set keeps its new primary).

@@ -460,6 +460,7 @@ class Environment implements LocalEnvironment {
     color: Color,
     region: Region,
     version: string,
+    nodeArgs?: string[],
   ): Promise<void> {
     const service = this.blueprint.services.find((s) => s.name === serviceName)!;
     const launched = launch.spawnService(this.ctx, {
@@ -469,6 +470,7 @@ class Environment implements LocalEnvironment {
       version,
       entry: this.serviceEntry(service.name),
       data: dataUrls(this.state(), region.name),
+      ...(nodeArgs ? { nodeArgs } : {}),
     });
     await this.record(launched);
     await launched.listening;
@@ -480,8 +482,11 @@ class Environment implements LocalEnvironment {
     return this.state().processes.filter((p) => p.role === "service");
   }
 
-  /** SIGTERM one service process (it drains), then starts the same service, color and region again. */
-  async restartService(name: string): Promise<void> {
+  /**
+   * SIGTERM one service process (it drains), then starts the same service, color and region again; `nodeArgs` are
+   * Node's own flags for the new process (the benchmark's --cpu-prof), none by default.
+   */
+  async restartService(name: string, opts: { nodeArgs?: string[] } = {}): Promise<void> {
     const rec = this.services().find((p) => p.name === name);
     if (!rec?.service || !rec.color || !rec.region) throw new Error(`no running service process "${name}"`);
     await this.stopOne(rec);
@@ -491,6 +496,7 @@ class Environment implements LocalEnvironment {
       rec.color,
       this.region(rec.region),
       rec.version ?? activeVersion(this.blueprint),
+      opts.nodeArgs,
     );
   }
 

@@ -364,6 +364,8 @@ export interface ServiceLaunch {
   entry: string;
   data: DataUrls;
   faults?: Faults;
+  /** Node's own flags before the entry point, e.g. the benchmark's --cpu-prof. */
+  nodeArgs?: string[];
 }
 
 /** Spawns `node <entry>` with the environment from the model's serviceEnv; `listening` resolves once /livez answers 200. */
@@ -388,7 +390,7 @@ export function spawnService(ctx: LaunchContext, s: ServiceLaunch): Launched & {
   const proc = spawnTracked({
     tool: name,
     command: process.execPath,
-    args: [s.entry],
+    args: [...(s.nodeArgs ?? []), s.entry],
     dir,
     logName: `${name}.log`,
     env,

@@ -72,7 +72,7 @@ export interface LocalEnvironment {
   restoreRegion(region: string): Promise<void>;
   /** Drills: the running service processes, and a SIGTERM-then-start of one of them (waits until it is ready). */
   services(): ProcessRecord[];
-  restartService(name: string): Promise<void>;
+  restartService(name: string, opts?: { nodeArgs?: string[] }): Promise<void>;
   /** Stops every process by PID; idempotent. */
   down(): Promise<void>;
 }

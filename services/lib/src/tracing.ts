@@ -5,6 +5,7 @@ import { HttpInstrumentation } from "@opentelemetry/instrumentation-http";
 import { IORedisInstrumentation } from "@opentelemetry/instrumentation-ioredis";
 import { KafkaJsInstrumentation } from "@opentelemetry/instrumentation-kafkajs";
 import { MongoDBInstrumentation } from "@opentelemetry/instrumentation-mongodb";
+import { UndiciInstrumentation } from "@opentelemetry/instrumentation-undici";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { NodeSDK, resources, tracing } from "@opentelemetry/sdk-node";
 import { z } from "zod";
@@ -15,7 +16,7 @@ import { runMain } from "./run-main.js";
 /**
  * Distributed tracing (OpenTelemetry for Node), off unless OTEL_EXPORTER_OTLP_ENDPOINT names a collector. This module
  * loads no application library: `main.ts` starts it before importing the service, so the ESM hook
- * (import-in-the-middle) and the instrumentations see express, node:http, ioredis, mongodb and kafkajs load.
+ * (import-in-the-middle) and the instrumentations see express, node:http, undici, ioredis, mongodb and kafkajs load.
  *
  *   // main.ts
  *   import { serviceMain } from "@blueprint/service-kit/tracing";
@@ -115,6 +116,8 @@ export async function startTracing(service: string, env: NodeJS.ProcessEnv = pro
       new ExpressInstrumentation({
         ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER],
       }),
+      // The gateway's upstream calls (undici's diagnostics channels): a client span, and the context in traceparent.
+      new UndiciInstrumentation(),
       new IORedisInstrumentation(),
       new MongoDBInstrumentation(),
       new KafkaJsInstrumentation(),

@@ -111,7 +111,7 @@ function toGatewayError(err: unknown, upstream: Upstream, signal: AbortSignal, o
     return new AppError(503, "UPSTREAM_UNAVAILABLE", `${upstream.name}: circuit open`, {
       details: details("circuit open"),
     });
-  if (typeof code === "string" && /^E[A-Z_]+$/.test(code)) {
+  if (typeof code === "string" && /^(E[A-Z_]+|UND_ERR_[A-Z_]+)$/.test(code)) {
     const reason = `connection failed (${code})`;
     return new AppError(502, "UPSTREAM_UNAVAILABLE", `${upstream.name}: ${reason}`, {
       operational: true,
