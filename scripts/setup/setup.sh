@@ -48,6 +48,14 @@ step() {
 
 stamp_matches() { [[ -f "$STAMPS/$1" && "$(cat "$STAMPS/$1")" == "$2" ]]; }
 write_stamp() { echo "$2" >"$STAMPS/$1"; }
+# prints <text> <command…>: the command succeeds and its output holds the text. The output is read whole first: a
+# `cmd | grep -q` under pipefail fails at random, as grep stops at the first match and the command, still writing,
+# dies of SIGPIPE (jaeger --help did, in CI).
+prints() {
+  local text="$1" out
+  shift
+  out="$("$@" 2>&1)" && [[ "$out" == *"$text"* ]]
+}
 
 install_apt() {
   local missing=() pkg
@@ -225,7 +233,7 @@ build_control_plane() {
   wrapper_mod kubernetes-control-plane &&
     GOFLAGS=-mod=mod go get "${pkgs[@]/%/@$KUBERNETES_VERSION}" "${staging[@]}" &&
     go build -trimpath -ldflags "-s -w $v" -o "$BIN/" "${pkgs[@]}" &&
-    "$BIN/kube-apiserver" --version | grep -qx "Kubernetes $KUBERNETES_VERSION"
+    prints "Kubernetes $KUBERNETES_VERSION" "$BIN/kube-apiserver" --version
 }
 
 # etcd's server main package is not its own module: a five-line main calls etcdmain.Main.
@@ -235,7 +243,7 @@ build_etcd() {
     GOFLAGS=-mod=mod go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" &&
     GOFLAGS=-mod=mod go mod tidy &&
     go build -trimpath -ldflags "-s -w" -o "$BIN/etcd" . &&
-    "$BIN/etcd" --version | grep -q "etcd Version: ${ETCD_VERSION#v}"
+    prints "etcd Version: ${ETCD_VERSION#v}" "$BIN/etcd" --version
 }
 
 # jaeger's go.mod replaces sarama, so `go install …/cmd/jaeger@v` is refused: require it and repeat that replace.
@@ -246,7 +254,7 @@ build_jaeger() {
     go mod edit -replace github.com/Shopify/sarama=github.com/Shopify/sarama@v1.33.0 &&
     GOFLAGS=-mod=mod go get "github.com/jaegertracing/jaeger/cmd/jaeger@$JAEGER_VERSION" &&
     go build -trimpath -ldflags "-s -w" -o "$BIN/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger &&
-    "$BIN/jaeger" --help | grep -q "Jaeger backend v2"
+    prints "Jaeger backend v2" "$BIN/jaeger" --help
 }
 
 install_pulumi() { go_wrapper pulumi "$PULUMI_VERSION" build_pulumi pulumi; }
