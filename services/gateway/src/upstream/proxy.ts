@@ -6,7 +6,7 @@ import type { UpstreamCall, UpstreamResponse } from "./client.js";
 import { appendForwardedFor, endToEndHeaders, upstreamPath } from "./headers.js";
 import { originPath } from "../request-target.js";
 import { backoffMs, isIdempotent } from "./retry-budget.js";
-import { clientGone, deadlinePassed, UpstreamStatusError, type Upstream } from "./upstream.js";
+import { abortedFor, CallAborted, UpstreamStatusError, type Upstream } from "./upstream.js";
 
 export interface ProxyOptions {
   /** Raw URL prefix stripped before forwarding, e.g. "/api/catalog". */
@@ -102,7 +102,7 @@ function relay(upstream: UpstreamResponse, res: Response, health: Health): Promi
 /** Maps a failed call to the error the client sees; each names the upstream and the reason. */
 function toGatewayError(err: unknown, upstream: Upstream, signal: AbortSignal, opts: ProxyOptions): AppError {
   const details = (reason: string) => ({ upstream: upstream.name, reason });
-  if (signal.reason === deadlinePassed) {
+  if (abortedFor(signal, "deadline passed")) {
     const reason = `no answer within ${opts.timeoutMs} ms`;
     return new AppError(504, "UPSTREAM_TIMEOUT", `${upstream.name}: ${reason}`, { details: details(reason) });
   }
@@ -136,9 +136,9 @@ export function proxyTo(upstream: Upstream, opts: ProxyOptions): RequestHandler 
     }
     // One controller and one cleared timer per request: cheaper than AbortSignal.timeout + AbortSignal.any.
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(deadlinePassed), opts.timeoutMs);
+    const timer = setTimeout(() => controller.abort(new CallAborted("deadline passed")), opts.timeoutMs);
     res.once("close", () => {
-      if (!res.writableFinished) controller.abort(clientGone);
+      if (!res.writableFinished) controller.abort(new CallAborted("client gone"));
     });
     const call = buildCall(req, path, opts.color, controller.signal);
     try {
@@ -151,7 +151,7 @@ export function proxyTo(upstream: Upstream, opts: ProxyOptions): RequestHandler 
       }
       await relay(response, res, opts.health);
     } catch (err) {
-      if (controller.signal.reason === clientGone) return;
+      if (abortedFor(controller.signal, "client gone")) return;
       // The circuit stays open for the reset time at most, so that is when a retry can first succeed.
       if (errorCode(err) === "EOPENBREAKER" && !res.headersSent)
         res.setHeader("retry-after", String(Math.ceil(upstream.resetMs / 1000)));

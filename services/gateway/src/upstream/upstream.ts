@@ -3,10 +3,22 @@ import { Gauge, type Registry } from "prom-client";
 import { UpstreamClient, type UpstreamCall, type UpstreamResponse } from "./client.js";
 import { RetryBudget } from "./retry-budget.js";
 
-/** The reason a call's signal is aborted with when the downstream client went away (not the upstream's fault). */
-export const clientGone = Symbol("client gone");
-/** The reason a call's signal is aborted with when the request deadline passed. */
-export const deadlinePassed = Symbol("deadline passed");
+/**
+ * The reason a call's signal is aborted with: its downstream client went away (not the upstream's fault), or the
+ * request deadline passed. An Error, never a Symbol: undici hands the reason on as the request's error, and the
+ * OpenTelemetry undici instrumentation records it with a template string, which throws on a Symbol inside the abort
+ * listener and took the whole gateway down whenever a call was aborted before its answer began (a partition).
+ */
+export class CallAborted extends Error {
+  constructor(readonly why: "client gone" | "deadline passed") {
+    super(`upstream call aborted: ${why}`);
+    this.name = "CallAborted";
+  }
+}
+
+/** True if `signal` was aborted for that reason. */
+export const abortedFor = (signal: AbortSignal, why: CallAborted["why"]): boolean =>
+  signal.reason instanceof CallAborted && signal.reason.why === why;
 
 /** An upstream 5xx: counted as a breaker failure, yet its response is still relayed if not retried. */
 export class UpstreamStatusError extends Error {
@@ -90,7 +102,7 @@ export class Upstream {
     } finally {
       if (trial) this.trialInFlight = false;
     }
-    const clientLeft = !outcome.ok && call.signal.reason === clientGone;
+    const clientLeft = !outcome.ok && abortedFor(call.signal, "client gone");
     // Awaited, so the circuit's new state is in place before the client hears the answer; a circuit that opened
     // meanwhile rejects the report, which is then not needed.
     if (!clientLeft) await this.breaker.fire(outcome).catch(() => undefined);
