@@ -432,6 +432,13 @@ describe("an invalid stack config fails with the key and the fix", () => {
       ],
     ],
     [
+      "a region's Prometheus URL that is not http(s)",
+      (c) => (c.regions[0].prometheusUrl = "prometheus.monitoring:9090"),
+      [
+        "blueprint:regions[0].prometheusUrl: must be the http(s) base URL of Prometheus's API, such as https://prometheus.eu-west-1.example.com",
+      ],
+    ],
+    [
       "latency policy without cloud regions",
       (c) => {
         c.dns.policy = "latency";

@@ -76,6 +76,16 @@ export const regionSchema = z.strictObject({
     .describe(
       "Public address (IPv4 or hostname) of the region's edge; default: the Gateway's status address.",
     ),
+  prometheusUrl: z
+    .url({
+      protocol: /^https?$/,
+      error:
+        "must be the http(s) base URL of Prometheus's API, such as https://prometheus.eu-west-1.example.com",
+    })
+    .optional()
+    .describe(
+      "Base URL of the HTTP API of the Prometheus that scrapes this region's services, as the pipeline reaches it (for example https://prometheus.eu-west-1.example.com): the gates add their server-side analysis of the new color from it. Unset: that region's gates judge from k6 alone.",
+    ),
   podCidr: z
     .string()
     .regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, "must be an IPv4 CIDR such as 10.1.0.0/16")

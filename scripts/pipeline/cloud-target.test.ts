@@ -1,9 +1,5 @@
 import { ConcurrentUpdateError, PulumiCommand, type OutputMap } from "@pulumi/pulumi/automation/index.js";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
-import type { TLSSocket } from "node:tls";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exportTargets } from "../../load/lib/export-targets.js";
@@ -16,6 +12,7 @@ import {
   rolloutConfigJson,
   type StackHandle,
 } from "./cloud-target.js";
+import { selfSigned, stubGateway } from "./testing/stub-gateway.js";
 
 // The gates and readiness probes of the cloud target, against stub gateways. The stack is a TEST DOUBLE of its outputs
 // only (stackStub): what the real CLI does with the stack (config, up, rollback, a fresh checkout) runs for real in
@@ -56,71 +53,6 @@ const target = (
   plain: Record<string, unknown> = outputs,
   opts: Partial<ConstructorParameters<typeof CloudTarget>[1]> = {},
 ) => new CloudTarget(stackStub(plain), { blueprint: loadBlueprint("dev"), reportDir: "/tmp", ...opts });
-
-/**
- * Stub gateway (test double: no cluster here) answering the k6 mix as green 1.1.0, recording Host headers and,
- * over https, the SNI server names.
- */
-async function stubGateway(tls?: { key: string; cert: string }): Promise<{
-  address: string;
-  port: number;
-  hosts: string[];
-  serverNames: string[];
-  /** What it answers as; tests change it to play a gateway of the wrong color or without its catalog. */
-  answers: { color: string; catalogStatus: number };
-  close(): void;
-}> {
-  const answers = { color: "green", catalogStatus: 200 };
-  const hosts: string[] = [];
-  const serverNames: string[] = [];
-  const handler = (req: IncomingMessage, res: ServerResponse) => {
-    hosts.push(req.headers.host ?? "");
-    const sni = (req.socket as TLSSocket).servername;
-    if (sni) serverNames.push(sni);
-    res.setHeader("content-type", "application/json");
-    res.setHeader("x-color", answers.color);
-    res.setHeader("x-service-version", "1.1.0");
-    if (req.url === "/api/catalog/products" && answers.catalogStatus !== 200)
-      return void res.writeHead(answers.catalogStatus).end('{"error":"upstream unavailable"}');
-    if (req.method === "POST") return void res.writeHead(201).end('{"id":"o-1","status":"PENDING"}');
-    if (req.url?.startsWith("/api/orders/orders/")) return void res.end('{"id":"o-1","status":"CONFIRMED"}');
-    if (req.url === "/api/catalog/products") return void res.end('{"items":[{"sku":"s-1","stock":9}]}');
-    res.end('{"sku":"s-1","stock":9}');
-  };
-  const server = tls ? createHttpsServer(tls, handler) : createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as { port: number }).port;
-  return { address: `127.0.0.1:${port}`, port, hosts, serverNames, answers, close: () => server.close() };
-}
-
-/** A self-signed certificate (openssl) valid for the given DNS names. */
-function selfSigned(dir: string, names: string[]): { key: string; cert: string; certFile: string } {
-  const [keyFile, certFile] = [join(dir, "key.pem"), join(dir, "cert.pem")];
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      `/CN=${names[0]}`,
-      "-addext",
-      `subjectAltName=${names.map((n) => `DNS:${n}`).join(",")}`,
-      "-keyout",
-      keyFile,
-      "-out",
-      certFile,
-    ],
-    { stdio: "pipe" },
-  );
-  return { key: readFileSync(keyFile, "utf8"), cert: readFileSync(certFile, "utf8"), certFile };
-}
 
 describe("cloud target gates and readiness (stub gateways, stack outputs double)", () => {
   it("when a promotion gates, then every region's gateway from regionEndpoints is gated with the right Host header", async () => {
@@ -186,7 +118,7 @@ describe("cloud target gates and readiness (stub gateways, stack outputs double)
   it("when a region's scheme is https, then k6 and the readiness probe reach its address with the hostname as SNI, Host and certificate name", async () => {
     const dir = mkdtempSync(join(tmpdir(), "cloud-tls-"));
     const tls = selfSigned(dir, ["dev.shop.example.com", "preview.dev.shop.example.com"]);
-    const gw = await stubGateway(tls);
+    const gw = await stubGateway({ tls });
     const t = target(httpsStack(gw.address), {
       reportDir: dir,
       targets: { ...exportTargets("dev"), requestsPerSecond: 10, durationSeconds: 2, smokeSeconds: 2 },
@@ -219,7 +151,7 @@ describe("cloud target gates and readiness (stub gateways, stack outputs double)
   it("when the gateway's certificate does not name the preview host, then waitReady fails naming the certificate error", async () => {
     const dir = mkdtempSync(join(tmpdir(), "cloud-tls-"));
     const tls = selfSigned(dir, ["other.example.com"]);
-    const gw = await stubGateway(tls);
+    const gw = await stubGateway({ tls });
     const t = target(httpsStack(gw.address), { reportDir: dir, readyTimeoutMs: 0, caFile: tls.certFile });
     try {
       await expect(t.waitReady("green")).rejects.toThrow(

@@ -9,10 +9,17 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { replicatedSecretUrns } from "../../infra/components/replicated-secrets.js";
 import { PROJECT } from "../../infra/config/stack-file.js";
 import { blueprintStack, type EngineOptions } from "../../infra/engine.js";
-import type { Blueprint, Color, RegionEndpoint, RolloutConfig } from "../../infra/model/index.js";
-import { targetsOf } from "../../load/lib/export-targets.js";
+import {
+  otherColor,
+  type Blueprint,
+  type Color,
+  type RegionEndpoint,
+  type RolloutConfig,
+} from "../../infra/model/index.js";
+import { targetsOf, type Targets } from "../../load/lib/export-targets.js";
 import { gatePlan, runPlan } from "./gate-plan.js";
 import { expectationEnv, gateName, runGate } from "./k6.js";
+import { withServerSide } from "./server-analysis.js";
 import type {
   GateExpectation,
   GateKind,
@@ -65,7 +72,7 @@ export interface CloudTargetOptions {
   log?: (line: string) => void;
   readyTimeoutMs?: number;
   /** The k6 targets; default the blueprint's capacity figures (tests shorten them). */
-  targets?: object;
+  targets?: Targets;
   /**
    * A PEM file of the CAs to trust instead of the system's (a private CA; the tests' self-signed certificate):
    * the readiness probes use it as `ca`, k6 as SSL_CERT_FILE. Certificates are always verified against the hostname.
@@ -225,16 +232,33 @@ export class CloudTarget implements PromotionTarget {
   async gate(kind: GateKind, via: GateVia, expect: GateExpectation): Promise<GateResult[]> {
     return runPlan(gatePlan(kind, await this.regionEndpoints()), async ({ kind: k, endpoint: e }) => {
       const route = await routeTo(e, via === "preview" ? e.previewHost : e.publicHost);
+      const name = `${this.stack.name}-${gateName(k, via, expect)}-${e.region}`;
+      const targets = this.opts.targets ?? targetsOf(this.opts.blueprint, e.region);
+      const started = Date.now();
       const result = await runGate(k, via, {
         script: k === "capacity" ? "02-capacity.ts" : "01-smoke.ts",
-        name: `${this.stack.name}-${gateName(k, via, expect)}-${e.region}`,
+        name,
         reportDir: this.opts.reportDir,
         baseUrl: route.baseUrl,
         resolve: { [route.hostname]: route.ip },
-        targets: this.opts.targets ?? targetsOf(this.opts.blueprint, e.region),
+        targets,
         env: { ...expectationEnv(expect), ...(this.opts.caFile ? { SSL_CERT_FILE: this.opts.caFile } : {}) },
       });
-      return { ...result, region: e.region };
+      const prometheusUrl = this.opts.blueprint.regions.find((r) => r.name === e.region)?.prometheusUrl;
+      if (!prometheusUrl) return { ...result, region: e.region };
+      return withServerSide(
+        { ...result, region: e.region },
+        {
+          prometheusUrl,
+          color: expect.color,
+          baselineColor: otherColor(expect.color),
+          startedMs: started,
+          scrapeIntervalSeconds: this.opts.blueprint.metrics.scrapeIntervalSeconds,
+          limits: { maxErrorRatio: targets.maxErrorRate, p99Ms: targets.p99Ms },
+          log: this.opts.log,
+          name,
+        },
+      );
     });
   }
 

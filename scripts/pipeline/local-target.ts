@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { otherColor, type Color, type RolloutConfig } from "../../infra/model/index.js";
 import type { LocalEnvironment } from "../local/environment.js";
 import type { Faults } from "../local/service-env.js";
@@ -7,7 +6,7 @@ import { gateRate, runBreakpoint, type BreakpointResult } from "./breakpoint.js"
 import { gatePlan, runPlan } from "./gate-plan.js";
 import { expectationEnv, gateName, runGate } from "./k6.js";
 import { probeLiveDuring, sampleLive, type ProbeCounts } from "./live-probe.js";
-import { analyseServerSide } from "./server-analysis.js";
+import { withServerSide } from "./server-analysis.js";
 import type {
   GateExpectation,
   GateKind,
@@ -16,9 +15,6 @@ import type {
   PromotionTarget,
   TargetOutputs,
 } from "./target.js";
-
-/** A route with fewer requests in a gate's window is not judged server-side. */
-const MIN_JUDGED_REQUESTS = 20;
 
 export interface LocalTargetOptions {
   reportDir: string;
@@ -95,29 +91,19 @@ export class LocalTarget implements PromotionTarget {
         onOutput: (text) => logLines(this.opts.log, `k6 ${name}`, text),
       });
       if (!prometheus) return { ...result, region: e.region };
-      // The run's last requests reach Prometheus with its next scrape.
-      await sleep(this.env.blueprint.metrics.scrapeIntervalSeconds * 1000 + 1000);
-      const serverSide = await analyseServerSide({
-        prometheusUrl: prometheus.url,
-        color: expect.color,
-        baselineColor: otherColor(expect.color),
-        region: e.region,
-        windowSeconds: Math.ceil((Date.now() - started) / 1000),
-        at: Date.now() / 1000,
-        limits: {
-          maxErrorRatio: targets.maxErrorRate,
-          p99Ms: targets.p99Ms,
-          minRequests: MIN_JUDGED_REQUESTS,
+      return withServerSide(
+        { ...result, region: e.region },
+        {
+          prometheusUrl: prometheus.url,
+          color: expect.color,
+          baselineColor: otherColor(expect.color),
+          startedMs: started,
+          scrapeIntervalSeconds: this.env.blueprint.metrics.scrapeIntervalSeconds,
+          limits: { maxErrorRatio: targets.maxErrorRate, p99Ms: targets.p99Ms },
+          log: this.opts.log,
+          name,
         },
-      });
-      for (const f of serverSide.failures) this.opts.log?.(`  server-side ${name}: ${f}`);
-      return {
-        ...result,
-        region: e.region,
-        serverSide,
-        ok: result.ok && serverSide.ok,
-        failedThresholds: [...result.failedThresholds, ...serverSide.failures.map((f) => `server-side ${f}`)],
-      };
+      );
     });
   }
 

@@ -1,6 +1,8 @@
 import { DURATION, NOT_SERVED, REQUESTS } from "../../infra/components/monitoring.js";
 import type { Color } from "../../infra/model/index.js";
+import { setTimeout as sleep } from "node:timers/promises";
 import { prometheusApi } from "../lib/prometheus-api.js";
+import type { GateResult } from "./target.js";
 
 /**
  * The gates' second opinion, from the services' own metrics (Flagger- and Argo-style analysis): every route of every
@@ -148,5 +150,47 @@ export async function analyseServerSide(opts: {
     candidate,
     baseline,
     failures,
+  };
+}
+
+/** A route with fewer requests in a gate's window is not judged server-side. */
+export const MIN_JUDGED_REQUESTS = 20;
+
+/**
+ * A k6 gate's result with the server-side analysis of the same window added: it waits one scrape (the run's last
+ * requests reach Prometheus with the next one), judges `expect.color` against the other color in the gate's region,
+ * and fails the gate when either side fails. Both targets gate this way: the local one against the environment's
+ * Prometheus, the cloud one against the region's `prometheusUrl` from the model.
+ */
+export async function withServerSide(
+  result: GateResult & { region: string },
+  opts: {
+    prometheusUrl: string;
+    color: Color;
+    baselineColor: Color;
+    /** When the k6 run started (ms since the epoch): the window runs from there to now. */
+    startedMs: number;
+    scrapeIntervalSeconds: number;
+    limits: Omit<AnalysisLimits, "minRequests">;
+    log?: ((line: string) => void) | undefined;
+    name: string;
+  },
+): Promise<GateResult & { region: string }> {
+  await sleep(opts.scrapeIntervalSeconds * 1000 + 1000);
+  const serverSide = await analyseServerSide({
+    prometheusUrl: opts.prometheusUrl,
+    color: opts.color,
+    baselineColor: opts.baselineColor,
+    region: result.region,
+    windowSeconds: Math.ceil((Date.now() - opts.startedMs) / 1000),
+    at: Date.now() / 1000,
+    limits: { ...opts.limits, minRequests: MIN_JUDGED_REQUESTS },
+  });
+  for (const f of serverSide.failures) opts.log?.(`  server-side ${opts.name}: ${f}`);
+  return {
+    ...result,
+    serverSide,
+    ok: result.ok && serverSide.ok,
+    failedThresholds: [...result.failedThresholds, ...serverSide.failures.map((f) => `server-side ${f}`)],
   };
 }
